@@ -1,0 +1,71 @@
+# omero-irods: the two commands a newcomer needs are `make demo` and `make test`.
+# Everything they need is installed here, into virtual environments in this folder.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The machine's default Python 3 runs the client and the tests; the server side must
+# also run on Python 3.9 (EL9's iRODS embeds it); omero-py needs zeroc-ice 3.6.5,
+# which builds only on Python <= 3.10.
+PYTHON   ?= python3
+PYTHON39 ?= $(shell tools/find-python 3.9)
+PYTHON310?= $(shell tools/find-python 3.10)
+
+VENV       := .venv
+VENV39     := .venv39
+VENV_OMERO := .venv-omero
+PYTEST_ARGS ?=
+
+.PHONY: help demo test test-default test-py39 test-omero test-install bench lint clean
+
+help:
+	@echo "make demo    run the bundled scenario in the embedded iRODS sandbox and print what happened"
+	@echo "make test    run every test: default Python, Python 3.9 (server side), omero-py (Python 3.10), packaging"
+	@echo "make bench   run the benchmarks in bench/ (ratios against baselines measured in the same run)"
+	@echo "make clean   remove the virtual environments and build output"
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[client,test]'
+	touch $@
+
+$(VENV39)/.installed: setup.cfg pyproject.toml
+	@test -n "$(PYTHON39)" || { echo "make: Python 3.9 not found (install it, or set PYTHON39=/path/to/python3.9)"; exit 1; }
+	$(PYTHON39) -m venv $(VENV39)
+	$(VENV39)/bin/pip install -q --upgrade pip
+	$(VENV39)/bin/pip install -q -e '.[client,test]'
+	touch $@
+
+# zeroc-ice 3.6.5 compiles from source (about 5 minutes the first time; pip caches the wheel).
+$(VENV_OMERO)/.installed: setup.cfg pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "make: Python 3.10 not found (omero-py's zeroc-ice 3.6.5 needs Python <= 3.10; set PYTHON310=...)"; exit 1; }
+	$(PYTHON310) -m venv $(VENV_OMERO)
+	$(VENV_OMERO)/bin/pip install -q --upgrade pip wheel
+	$(VENV_OMERO)/bin/pip install -q 'zeroc-ice==3.6.5'
+	$(VENV_OMERO)/bin/pip install -q -e '.[omero,test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/omero-irods sandbox demo
+
+test: test-default test-py39 test-omero test-install
+
+test-default: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q -m 'not omero' $(PYTEST_ARGS)
+
+test-py39: $(VENV39)/.installed
+	$(VENV39)/bin/python -m pytest -q -m 'not omero' $(PYTEST_ARGS)
+
+test-omero: $(VENV_OMERO)/.installed
+	$(VENV_OMERO)/bin/python -m pytest -q -m omero $(PYTEST_ARGS)
+
+# A plain (non-editable) `pip install .` into a fresh venv gives a working command.
+test-install:
+	tools/check-install
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) $(VENV39) $(VENV_OMERO) build dist *.egg-info policy/*.egg-info .pytest_cache

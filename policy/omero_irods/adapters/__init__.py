@@ -1,0 +1,1 @@
+"""Thin adapters at the edges: PREP callback, python-irodsclient, OMERO gateway."""

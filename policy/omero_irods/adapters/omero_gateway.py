@@ -1,0 +1,158 @@
+"""The only code that talks to omero-py's BlitzGateway (the OMERO edge).
+
+BlitzGateway calls used (a test double of exactly these is enough; omero-py
+src/omero/gateway/__init__.py):
+    conn.getEventContext()            -> .userName, .groupName (who runs the script / command)
+    conn.c.getProperty("omero.host")  -> the server's host (informational, for the payload)
+    conn.getQueryService().projection(hql, params, conn.SERVICE_OPTS)   fileset ids
+    conn.getObject("Fileset", id)     -> .listFiles() -> OriginalFileWrapper:
+                                         getPath(), getName(), getSize(), getMtime(), asFileObj(buf)
+
+Original files are read through a RawFileStore in chunks (`asFileObj(buf).read(n)`), so a
+snapshot is streamed from OMERO's ManagedRepository into iRODS without staging. Queries run
+in the session's current group, like the OMERO.web views the user picked the objects from.
+"""
+
+import posixpath
+import re
+
+from omero_irods.client.tarstream import Member
+
+#: OMERO object types a snapshot can be made of, and where they appear in the payload.
+OBJECT_TYPES = ("Project", "Dataset", "Image", "Screen", "Plate", "Fileset")
+
+#: Fileset ids of the images below one object, by HQL over the OMERO model (Image.fileset,
+#: DatasetImageLink, ProjectDatasetLink, WellSample, ScreenPlateLink). An image imported
+#: before OMERO 5 has no fileset: the left join reports it (fileset id None).
+_IMAGES_AND_FILESETS = "select i.id, fs.id from Image i left outer join i.fileset fs where "
+_DATASET_IMAGES = "select l.child.id from DatasetImageLink l where l.parent.id"
+_PLATE_IMAGES = "select ws.image.id from WellSample ws where ws.well.plate.id"
+FILESET_QUERIES = {
+    "Image": _IMAGES_AND_FILESETS + "i.id = :id",
+    "Dataset": _IMAGES_AND_FILESETS + "i.id in (%s = :id)" % _DATASET_IMAGES,
+    "Project": _IMAGES_AND_FILESETS + "i.id in (%s in (select p.child.id from "
+               "ProjectDatasetLink p where p.parent.id = :id))" % _DATASET_IMAGES,
+    "Plate": _IMAGES_AND_FILESETS + "i.id in (%s = :id)" % _PLATE_IMAGES,
+    "Screen": _IMAGES_AND_FILESETS + "i.id in (%s in (select s.child.id from "
+              "ScreenPlateLink s where s.parent.id = :id))" % _PLATE_IMAGES,
+}
+
+#: Chunk size for reading original files: one RawFileStore.read per tar chunk, well under
+#: Ice.MessageSizeMax (omero-py sets 65536 KiB in omero/clients.py).
+READ_BUFFER = 8 * 1024 * 1024
+
+_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")  # payload.v1 /omero/server
+
+
+class OmeroError(Exception):
+    """Something the OMERO user asked for cannot be done; the message says what and why."""
+
+
+def session_identity(conn):
+    """(user name, group name) of the session: taken from OMERO, never from user input."""
+    context = conn.getEventContext()
+    return context.userName, context.groupName
+
+
+def server_host(conn):
+    """The OMERO server's host name when it is a plain DNS name or IPv4 address, else None."""
+    host = conn.c.getProperty("omero.host") if getattr(conn, "c", None) is not None else ""
+    return host if host and _HOST.match(host) else None
+
+
+def object_refs(data_type, ids):
+    """["Dataset:3", ...] from a script's Data_Type and IDs, checked."""
+    if data_type not in OBJECT_TYPES:
+        raise OmeroError("cannot save a %r: choose one of %s" % (data_type, ", ".join(OBJECT_TYPES)))
+    cleaned = sorted({int(i) for i in ids or ()})
+    if not cleaned or cleaned[0] < 1:
+        raise OmeroError("choose at least one %s (IDs are positive numbers)" % data_type)
+    return ["%s:%d" % (data_type, i) for i in cleaned]
+
+
+def parse_ref(ref):
+    """'Dataset:3' -> ('Dataset', 3); OmeroError naming the text otherwise."""
+    kind, _, number = ref.partition(":")
+    if kind not in OBJECT_TYPES or not number.isdigit() or int(number) < 1:
+        raise OmeroError("%r is not an object like Dataset:3 (types: %s)" % (ref, ", ".join(OBJECT_TYPES)))
+    return kind, int(number)
+
+
+def fileset_ids(conn, refs):
+    """(sorted fileset ids, [image ids without a fileset]) below the given objects."""
+    found, without = set(), set()
+    for ref in refs:
+        kind, number = parse_ref(ref)
+        if kind == "Fileset":
+            found.add(number)
+            continue
+        rows = _projection(conn, FILESET_QUERIES[kind], number)
+        if not rows:
+            raise OmeroError("%s holds no images you can read in your current group (or does "
+                             "not exist); switch group in OMERO if it belongs to another" % ref)
+        for image_id, fileset_id in rows:
+            if fileset_id is None:
+                without.add(image_id)
+            else:
+                found.add(fileset_id)
+    return sorted(found), sorted(without)
+
+
+def _projection(conn, query, object_id):
+    from omero.rtypes import unwrap
+    from omero.sys import ParametersI
+
+    params = ParametersI()
+    params.addId(object_id)
+    rows = conn.getQueryService().projection(query, params, conn.SERVICE_OPTS)
+    return [tuple(unwrap(cell) for cell in row) for row in rows]
+
+
+def fileset_members(conn, fileset_ids_, buffer_size=READ_BUFFER):
+    """tarstream.Members for every original file of the filesets, at their ManagedRepository
+    relative path (`path` + `name`), the layout omero-cli-transfer packets use."""
+    members = []
+    for fileset_id in fileset_ids_:
+        fileset = conn.getObject("Fileset", fileset_id)
+        if fileset is None:
+            raise OmeroError("Fileset:%d not found or not readable in your current group" % fileset_id)
+        for original in fileset.listFiles():
+            members.append(_member(original, buffer_size))
+    return members
+
+
+def _member(original, buffer_size):
+    path = posixpath.normpath(posixpath.join(original.getPath() or "", original.getName()))
+    mtime_ms = original.getMtime() or 0
+    return Member(path.lstrip("/"), int(original.getSize()), int(mtime_ms) // 1000,
+                  lambda: original.asFileObj(buffer_size))
+
+
+def transfer_xml(conn, ref, hostname):
+    """(xml text, None) from omero-cli-transfer for ONE object, or (None, why not).
+
+    omero-cli-transfer's generate_xml.populate_xml(datatype, id, filepath, conn, hostname,
+    barchive, simple, figure, metadata) returns (ome, path_id_dict) and, with barchive=True,
+    writes nothing; ome_types.to_xml gives the text. Older releases lack `barchive` (they can
+    only write a file): they are reported, not used.
+    """
+    try:
+        import generate_xml
+        from ome_types import to_xml
+    except ImportError:
+        return None, "omero-cli-transfer is not installed"
+    import inspect
+
+    accepted = inspect.signature(generate_xml.populate_xml).parameters
+    if "barchive" not in accepted:
+        return None, "this omero-cli-transfer cannot build transfer.xml in memory"
+    kind, number = parse_ref(ref)
+    values = {"datatype": kind, "id": number, "filepath": "transfer.xml", "conn": conn,
+              "hostname": hostname or "", "barchive": True, "simple": False, "figure": False,
+              "metadata": ["img_id", "plate_id", "timestamp", "software", "version",
+                           "hostname", "orig_user", "orig_group", "db_id"]}
+    unknown = [name for name, p in accepted.items() if name not in values and p.default is p.empty]
+    if unknown:
+        return None, "omero-cli-transfer's populate_xml wants %s" % ", ".join(unknown)
+    ome, _paths = generate_xml.populate_xml(**{k: v for k, v in values.items() if k in accepted})
+    return to_xml(ome), None

@@ -1,0 +1,196 @@
+"""The only code that talks to python-irodsclient (PRC), on the OMERO / instrument host side.
+
+The PRC subset omero_irods uses; the sandbox's `SandboxSession` mirrors exactly this list
+(python-irodsclient irods/session.py, irods/manager/collection_manager.py,
+irods/manager/data_object_manager.py, irods/manager/metadata_manager.py):
+
+    iRODSSession(irods_env_file=PATH, irods_authentication_file=PATH)   open_session
+    session.username, session.zone                                       who we are
+    session.cleanup()                                                     close_session
+    session.collections.create(path, recurse=False)   exclusive: an existing collection raises
+                                                      CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME
+                                                      (irods/irods server/api/src/rsCollCreate.cpp)
+    session.collections.exists(path)
+    session.collections.get(path)  -> .subcollections (each with .name)
+    session.collections.remove(path, recurse=True, force=True)
+    session.data_objects.open(path, "w")   file object: write(bytes), close(), context manager
+    session.data_objects.open(path, "r")   file object: read(n), close(), context manager
+    session.data_objects.get(path)  -> .size
+    session.data_objects.exists(path)
+    session.metadata.get(DataObject, path)  -> [.name, .value, .units]; DataObject is
+                                               irods.models.DataObject, or the string
+                                               "DataObject" when PRC is not installed
+
+Errors are recognised by their iRODS error number (`.code`, as PRC's irods.exception classes
+and the sandbox's IrodsError both carry it) and, for errors without a number, by class name
+(PRC's NetworkException, DoesNotExist), so this module imports PRC only to open a session.
+"""
+
+import os
+import socket
+
+# iRODS error numbers (irods/irods lib/core/include/irods/rodsErrorTable.h; the same numbers
+# python-irodsclient's irods/exception.py carries). Compared after dropping the errno part.
+CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME = -809000
+CAT_NAME_EXISTS_AS_DATAOBJ = -834000
+CAT_NO_ROWS_FOUND = -808000
+CAT_UNKNOWN_COLLECTION = -814000
+CAT_UNKNOWN_FILE = -817000
+OBJ_PATH_DOES_NOT_EXIST = -358000
+USER_FILE_DOES_NOT_EXIST = -310000
+CAT_NO_ACCESS_PERMISSION = -818000
+
+_EXISTS = {CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME, CAT_NAME_EXISTS_AS_DATAOBJ}
+_NOT_FOUND = {CAT_NO_ROWS_FOUND, CAT_UNKNOWN_COLLECTION, CAT_UNKNOWN_FILE,
+              OBJ_PATH_DOES_NOT_EXIST, USER_FILE_DOES_NOT_EXIST}
+# Trouble on the wire or a resource briefly away: worth another attempt.
+_TRANSIENT = {
+    -4000,  # SYS_HEADER_READ_LEN_ERR: the connection dropped mid-message
+    -5000,  # SYS_HEADER_WRITE_LEN_ERR
+    -105000,  # SYS_RESC_IS_DOWN
+    -115000,  # SYS_SOCK_READ_TIMEDOUT
+    -116000,  # SYS_SOCK_READ_ERR
+    -161000,  # SYS_SOCK_WRITE_ERR
+    -162000,  # SYS_SOCK_CONNECT_ERR
+    -305000,  # USER_SOCK_CONNECT_ERR
+    -347000,  # USER_SOCK_CONNECT_TIMEDOUT
+}
+_TRANSIENT_CLASS_NAMES = {"NetworkException"}
+_NOT_FOUND_CLASS_NAMES = {"DoesNotExist", "DataObjectDoesNotExist", "CollectionDoesNotExist"}
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def open_session(env_file, auth_file=None):
+    """An iRODSSession configured from an irods_environment.json (and its auth file)."""
+    from irods.session import iRODSSession
+
+    options = {"irods_env_file": env_file}
+    if auth_file:
+        options["irods_authentication_file"] = auth_file
+    return iRODSSession(**options)
+
+
+def close_session(session):
+    """Close the session's connections (PRC: `cleanup`); harmless on sessions without it."""
+    cleanup = getattr(session, "cleanup", None)
+    if cleanup is not None:
+        cleanup()
+
+
+# ---------------------------------------------------------------- operations
+
+
+def create_collection_exclusive(session, path):
+    """Create `path` (its parent must exist); False when something already has that name."""
+    try:
+        session.collections.create(path, recurse=False)
+    except Exception as error:
+        if is_already_exists(error):
+            return False
+        raise
+    return True
+
+
+def collection_exists(session, path):
+    return session.collections.exists(path)
+
+
+def subcollection_names(session, path):
+    return sorted(c.name for c in session.collections.get(path).subcollections)
+
+
+def remove_collection(session, path):
+    """Remove a collection and everything in it, bypassing the trash."""
+    session.collections.remove(path, recurse=True, force=True)
+
+
+def open_for_write(session, path):
+    """A binary writer for a new data object (PRC `open(path, 'w')`: create, truncate)."""
+    return session.data_objects.open(path, "w")
+
+
+def data_object_size(session, path):
+    return int(session.data_objects.get(path).size)
+
+
+def data_object_exists(session, path):
+    return session.data_objects.exists(path)
+
+
+def read_data_object(session, path, max_bytes):
+    """At most max_bytes + 1 bytes of a data object (callers detect "too large")."""
+    with session.data_objects.open(path, "r") as reader:
+        return reader.read(max_bytes + 1)
+
+
+def data_object_avus(session, path):
+    """[(name, value, units)] of a data object's metadata."""
+    return [(m.name, m.value, m.units or "") for m in session.metadata.get(_data_object_model(), path)]
+
+
+def _data_object_model():
+    try:
+        from irods.models import DataObject
+    except ImportError:
+        return "DataObject"
+    return DataObject
+
+
+# ---------------------------------------------------------------- errors
+
+
+def error_code(error):
+    """The iRODS error number of an exception without its errno part, or None."""
+    code = getattr(error, "code", None)
+    if not isinstance(code, int) or code >= 0:
+        return None
+    return code + (-code) % 1000 if code <= -1000 else code
+
+
+def is_already_exists(error):
+    return error_code(error) in _EXISTS
+
+
+def is_not_found(error):
+    if error_code(error) in _NOT_FOUND:
+        return True
+    return any(cls.__name__ in _NOT_FOUND_CLASS_NAMES for cls in type(error).__mro__)
+
+
+def is_permission_denied(error):
+    return error_code(error) == CAT_NO_ACCESS_PERMISSION
+
+
+def is_transient(error):
+    """Network trouble or a resource briefly down: the same call may succeed later."""
+    if error_code(error) in _TRANSIENT:
+        return True
+    if any(cls.__name__ in _TRANSIENT_CLASS_NAMES for cls in type(error).__mro__):
+        return True
+    return isinstance(error, (ConnectionError, TimeoutError, socket.timeout))
+
+
+def describe(error):
+    """`CAT_NO_ACCESS_PERMISSION (-818000): text` for iRODS errors; never a password."""
+    code = getattr(error, "code", None)
+    name = getattr(error, "name", None) or type(error).__name__
+    text = str(error)
+    if name in text:  # the sandbox's IrodsError already reads "NAME (code): message"
+        return text
+    head = "%s (%s)" % (name, code) if isinstance(code, int) else name
+    return "%s: %s" % (head, text) if text else head
+
+
+def default_env_file():
+    """Where iCommands and PRC look: $IRODS_ENVIRONMENT_FILE, else ~/.irods/irods_environment.json."""
+    return os.environ.get("IRODS_ENVIRONMENT_FILE") or os.path.expanduser(
+        "~/.irods/irods_environment.json")
+
+
+def default_auth_file(env):
+    """The auth file PRC reads: the env's irods_authentication_file, $IRODS_AUTHENTICATION_FILE,
+    else ~/.irods/.irodsA (python-irodsclient irods/session.py get_irods_password)."""
+    return (env.get("irods_authentication_file") or os.environ.get("IRODS_AUTHENTICATION_FILE")
+            or os.path.expanduser("~/.irods/.irodsA"))

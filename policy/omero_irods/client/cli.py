@@ -1,0 +1,278 @@
+"""`omero-irods push | list | status`: send files to iRODS and follow what the policy did.
+
+They act as the iRODS service account of the irods_environment.json given with --irods-env
+(default: $IRODS_ENVIRONMENT_FILE, else ~/.irods/irods_environment.json).
+
+Exit status:
+  0  done
+  1  the transfer or an iRODS call failed (nothing was committed; the message says what)
+  2  bad input: nothing was sent (the message names the file or option)
+  3  the iRODS credentials or settings are unusable: nothing was sent
+
+There is no `--sandbox` option on purpose: a production command that can silently write to
+an emulated zone invites mistakes. To run this push code against the emulated zone, use a
+`push` step in a scenario: `omero-irods sandbox run SCENARIO.json`.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CREDENTIALS = 0, 1, 2, 3
+
+
+def add_arguments(parser, name):
+    """Options of `omero-irods push`, `list` or `status` (chosen by `name`)."""
+    parser.epilog = __doc__.split("\n\n", 1)[1]
+    parser.formatter_class = _RawEpilogFormatter
+    if name == "push":
+        _push_arguments(parser)
+    elif name == "status":
+        parser.add_argument("request_id", metavar="REQUEST_ID")
+    elif name == "list":
+        parser.add_argument("--omero-user", metavar="USER", help="only this OMERO user's requests")
+    parser.add_argument("--irods-env", metavar="FILE",
+                        help="irods_environment.json of the service account")
+    parser.add_argument("--landing-zone", metavar="COLLECTION",
+                        help="landing zone collection (default: $OMERO_IRODS_LANDING_ZONE, else "
+                             "/<zone>/home/<service account>/landing)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _push_arguments(parser):
+    parser.add_argument("paths", nargs="+", metavar="DIR|FILE",
+                        help="a run folder, or files (stored relative to their common folder)")
+    parser.add_argument("--omero-user", required=True, metavar="USER",
+                        help="OMERO user the data is imported for")
+    parser.add_argument("--omero-group", required=True, metavar="GROUP",
+                        help="OMERO group the data is imported into")
+    parser.add_argument("--operation", choices=("ingest", "save"), default="ingest",
+                        help="ingest (default): import into OMERO; save: archive only")
+    parser.add_argument("--target", metavar="Dataset:name:X",
+                        help="OMERO import target: Dataset:name:NAME or Dataset:id:ID")
+    parser.add_argument("--name", metavar="NAME.tar", help="archive name (default: folder name)")
+    parser.add_argument("--collection-name", metavar="NAME",
+                        help="name of the collection the policy places the files in")
+    parser.add_argument("--request-id", metavar="ID",
+                        help="request id (default: a fresh UTC timestamp + random suffix)")
+    parser.add_argument("--follow-symlinks", action="store_true",
+                        help="store what symbolic links point to (default: refuse them)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check everything and show what would be sent; send nothing")
+
+
+def run(args):
+    """Run `push`, `list` or `status`; returns the exit status."""
+    from omero_irods.client import credentials
+
+    command = {"push": _run_push, "list": _run_list, "status": _run_status}[args._command]
+    try:
+        return command(args)
+    except credentials.CredentialsError as error:
+        return _fail(error, EXIT_CREDENTIALS)
+
+
+def _run_push(args):
+    from omero_irods.client import credentials, push
+
+    try:
+        plan = push.plan_push(args.paths, args.operation, args.omero_user, args.omero_group,
+                              target=args.target, name=args.name,
+                              target_name=args.collection_name,
+                              follow_symlinks=args.follow_symlinks, request_id=args.request_id)
+    except push.PushError as error:
+        return _fail(error, EXIT_BAD_INPUT)
+    env_path, env = credentials.load_environment(args.irods_env)
+    landing = _landing_zone(args, env)
+    if landing is None:
+        return EXIT_BAD_INPUT
+    if args.dry_run:
+        credentials.auth_file_for(env_path, env)  # a dry run checks the credentials too
+        _show_plan(plan, landing, args.json)
+        return EXIT_OK
+    reporter = ProgressReporter(sys.stderr)
+    with credentials.irods_session(env_path) as session:
+        try:
+            result = push.push(session, landing, plan.members, args.operation, args.omero_user,
+                               args.omero_group, target=args.target, name=plan.name,
+                               target_name=args.collection_name, request_id=args.request_id,
+                               progress=reporter)
+        except push.PushError as error:
+            reporter.finish()
+            return _fail(error, EXIT_FAILED)
+    reporter.finish()
+    if args.json:
+        _print_json(result._asdict())
+    else:
+        print("request %s committed: %d files, %d bytes\n  archive: %s\n  payload: %s"
+              % (result.request_id, result.members, result.size, result.data_path,
+                 result.payload_path))
+    return EXIT_OK
+
+
+def _run_list(args):
+    from omero_irods.client import credentials, listing
+
+    env_path, env = credentials.load_environment(args.irods_env)
+    landing = _landing_zone(args, env)
+    if landing is None:
+        return EXIT_BAD_INPUT
+    with credentials.irods_session(env_path) as session:
+        try:
+            requests = listing.list_requests(session, landing, omero_user=args.omero_user)
+        except Exception as error:
+            return _fail_irods("listing %s" % landing, error)
+    if args.json:
+        _print_json([r.to_json() for r in requests])
+    else:
+        print(format_table(requests))
+    return EXIT_OK
+
+
+def _run_status(args):
+    from omero_irods.client import credentials, listing
+
+    env_path, env = credentials.load_environment(args.irods_env)
+    landing = _landing_zone(args, env)
+    if landing is None:
+        return EXIT_BAD_INPUT
+    with credentials.irods_session(env_path) as session:
+        try:
+            status = listing.request_status(session, landing, args.request_id)
+        except LookupError as error:
+            return _fail(error.args[0], EXIT_BAD_INPUT)
+        except Exception as error:
+            return _fail_irods("reading request %s" % args.request_id, error)
+    if args.json:
+        _print_json(status.to_json())
+    else:
+        print(format_status(status))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- output
+
+
+def format_table(requests):
+    """The `list` table: one line per request."""
+    if not requests:
+        return "no requests"
+    header = ("REQUEST", "OPERATION", "USER", "GROUP", "STATE", "IMAGES", "ERROR")
+    rows = [header] + [
+        (r.request_id, r.operation or "?", r.omero_user or "?", r.omero_group or "?", r.state,
+         ",".join(r.images) or "-", _one_line(r.error or r.problem or "")) for r in requests]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+                     for row in rows).rstrip()
+
+
+def format_status(status):
+    """The `status` text: every field, then every omero_irods:: AVU."""
+    lines = ["%-11s %s" % (label + ":", value) for label, value in (
+        ("request", status.request_id), ("operation", status.operation or "?"),
+        ("omero user", status.omero_user or "?"), ("omero group", status.omero_group or "?"),
+        ("created", status.created or "?"), ("state", status.state),
+        ("images", ", ".join(status.images) or "-"), ("collection", status.collection),
+        ("payload", status.payload_path or "-")) if value is not None]
+    for text in (status.error, status.problem):
+        if text:
+            lines.append("%-11s %s" % ("error:", text))
+    for short, values in status.avus.items():
+        lines.append("  omero_irods::%s = %s" % (short, ", ".join(values)))
+    return "\n".join(lines)
+
+
+def _show_plan(plan, landing, as_json):
+    destination = "%s/%s/" % (landing, plan.payload.request_id)
+    if as_json:
+        _print_json({"landing_collection": destination, "archive": plan.name,
+                     "files": len(plan.members), "archive_bytes": plan.predicted_size,
+                     "payload": plan.payload.to_document()})
+        return
+    print("dry run: nothing sent\n  would create %s\n  would stream %s: %d files, %d bytes\n"
+          "  then commit %s%s" % (destination, plan.name, len(plan.members), plan.predicted_size,
+                                  destination, plan.payload.name))
+
+
+def _one_line(text, limit=100):
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _print_json(document):
+    print(json.dumps(document, indent=2, sort_keys=True))
+
+
+def _landing_zone(args, env):
+    from omero_irods.client import settings
+
+    try:
+        return settings.landing_zone(env["irods_zone_name"], env["irods_user_name"],
+                                     args.landing_zone)
+    except ValueError as error:
+        _fail(error, EXIT_BAD_INPUT)
+        return None
+
+
+def _fail(error, status):
+    print("omero-irods: %s" % error, file=sys.stderr)
+    return status
+
+
+def _fail_irods(what, error):
+    from omero_irods.adapters import prc
+
+    return _fail("%s failed: %s" % (what, prc.describe(error)), EXIT_FAILED)
+
+
+class ProgressReporter(object):
+    """`progress(done, total)` callback: a redrawn bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream, clock=time.monotonic, is_tty=None):
+        self.stream, self.clock = stream, clock
+        self.is_tty = stream.isatty() if is_tty is None else is_tty
+        self.started = self.last_draw = None
+        self.last_tenth = -1
+        self.drawn = False
+
+    def __call__(self, done, total):
+        now = self.clock()
+        if self.started is None or done == 0:
+            self.started, self.last_tenth = now, -1
+        if self.is_tty:
+            if done == total or self.last_draw is None or now - self.last_draw >= 0.1:
+                self.last_draw = now
+                self._draw(done, total, now)
+        else:
+            tenth = 10 * done // total if total else 10
+            if tenth > self.last_tenth:
+                self.last_tenth = tenth
+                self.stream.write("sent %s of %s (%d%%)\n" % (_size(done), _size(total), 10 * tenth))
+                self.stream.flush()
+
+    def _draw(self, done, total, now):
+        fraction = done / total if total else 1.0
+        rate = done / (now - self.started) if now > self.started else 0.0
+        bar = "#" * int(30 * fraction)
+        self.stream.write("\r[%-30s] %3d%% %s / %s %s/s " % (bar, 100 * fraction, _size(done),
+                                                             _size(total), _size(rate)))
+        self.stream.flush()
+        self.drawn = True
+
+    def finish(self):
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _size(count):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if count < 1024 or unit == "TiB":
+            return ("%d %s" if unit == "B" else "%.1f %s") % (count, unit)
+        count /= 1024.0
+
+
+class _RawEpilogFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the exit-status table of the epilog as written."""

@@ -1,0 +1,97 @@
+"""Open the service account's iRODS session from its environment file, refusing unsafe files.
+
+The OMERO side holds ONE iRODS service account, in the files iCommands use:
+`irods_environment.json` ($IRODS_ENVIRONMENT_FILE, else ~/.irods/irods_environment.json) and
+the scrambled password file it names (`irods_authentication_file`, $IRODS_AUTHENTICATION_FILE,
+else ~/.irods/.irodsA; see python-irodsclient irods/session.py). A password that other OS
+accounts can read is no secret: such files are refused, with the chmod that fixes them.
+Nothing here prints or logs a password.
+"""
+
+import contextlib
+import json
+import os
+import stat
+
+from omero_irods.adapters import prc
+
+REQUIRED_ENV_KEYS = ("irods_host", "irods_port", "irods_user_name", "irods_zone_name")
+# Keys under which an environment file may hold a secret inline (PRC reads `password`).
+SECRET_ENV_KEYS = ("password", "irods_password")
+# Schemes whose secret lives in the auth file (PRC irods/session.py _configure_account).
+SCHEMES_WITH_AUTH_FILE = ("native", "pam", "pam_password")
+
+
+class CredentialsError(Exception):
+    """The environment or auth file is missing, malformed or unsafe; the message says which."""
+
+
+def load_environment(env_file=None):
+    """(path, settings) of the irods_environment.json to use; clear errors when unusable."""
+    path = os.path.abspath(os.path.expanduser(env_file or prc.default_env_file()))
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise CredentialsError(
+            "%s: iRODS environment file not found (give --irods-env FILE, or set "
+            "IRODS_ENVIRONMENT_FILE)" % path)
+    except OSError as error:
+        raise CredentialsError("%s: cannot read the iRODS environment file: %s" % (path, error.strerror))
+    try:
+        env = json.loads(text)
+    except ValueError as error:
+        raise CredentialsError("%s: not valid JSON: %s" % (path, error))
+    if not isinstance(env, dict):
+        raise CredentialsError("%s: must hold a JSON object" % path)
+    missing = [key for key in REQUIRED_ENV_KEYS if key not in env]
+    if missing:
+        raise CredentialsError("%s: missing %s" % (path, ", ".join(missing)))
+    if any(key in env for key in SECRET_ENV_KEYS):
+        require_private(path, "iRODS environment file holding a password")
+    return path, env
+
+
+def auth_file_for(env_path, env):
+    """The auth file the session will read, checked to be private; None for other schemes."""
+    scheme = str(env.get("irods_authentication_scheme", "native")).lower()
+    if scheme not in SCHEMES_WITH_AUTH_FILE or any(key in env for key in SECRET_ENV_KEYS):
+        return None
+    path = os.path.abspath(os.path.expanduser(prc.default_auth_file(env)))
+    if not os.path.exists(path):
+        raise CredentialsError(
+            "%s: iRODS authentication file not found (needed by %s; create it with `iinit` "
+            "as the service account)" % (path, env_path))
+    require_private(path, "iRODS authentication file")
+    return path
+
+
+def require_private(path, what):
+    """Refuse a regular file that group or others may read or write."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        raise CredentialsError("%s: cannot check the %s: %s" % (path, what, error.strerror))
+    if not stat.S_ISREG(mode):
+        raise CredentialsError("%s: the %s is not a regular file" % (path, what))
+    if mode & 0o077:
+        raise CredentialsError(
+            "%s: the %s is accessible by group or others (mode %04o); refusing to use it. "
+            "Fix with: chmod 600 %s" % (path, what, stat.S_IMODE(mode), path))
+
+
+def open_session(env_file=None):
+    """An iRODS session for the service account (python-irodsclient); close it with close()."""
+    env_path, env = load_environment(env_file)
+    auth_path = auth_file_for(env_path, env)
+    return prc.open_session(env_path, auth_path)
+
+
+@contextlib.contextmanager
+def irods_session(env_file=None):
+    """`with irods_session() as session:` -- opened from the environment file, always closed."""
+    session = open_session(env_file)
+    try:
+        yield session
+    finally:
+        prc.close_session(session)

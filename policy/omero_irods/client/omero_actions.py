@@ -1,0 +1,143 @@
+"""What the OMERO.scripts (omero_scripts/iRODS_*.py) and `omero irods` do, given a BlitzGateway.
+
+The OMERO user and group always come from the OMERO session (adapters.omero_gateway), never
+from input. iRODS is reached as the service account configured on this host (see
+client.credentials: $IRODS_ENVIRONMENT_FILE or ~/.irods of the OS account running OMERO), and
+requests go to the landing zone of client.settings. Every function returns a short message
+for the user plus the details; failures raise ActionError with a message the user can act on.
+"""
+
+import io
+import re
+
+from omero_irods.adapters import omero_gateway
+from omero_irods.client import credentials, listing, push, settings
+from omero_irods.client.tarstream import Member
+
+_UNSAFE_NAME = re.compile(r"[/\x00-\x1f\x7f]")
+
+
+class ActionError(Exception):
+    """The action failed; the message is meant for the OMERO user."""
+
+
+def save_snapshot(conn, refs, name=None, include_transfer_xml=True,
+                  open_session=credentials.irods_session, progress=None):
+    """Stream the original files of `refs` (["Dataset:3", ...]) into iRODS as one snapshot.
+
+    Returns (message, PushResult). One request per call: one tar named `<name>.tar`.
+    """
+    user, group = omero_gateway.session_identity(conn)
+    name = _snapshot_name(name, refs)
+    with _explained():
+        filesets, without = omero_gateway.fileset_ids(conn, refs)
+        if not filesets:
+            raise ActionError("nothing to save: %s has no original files (images imported "
+                              "before OMERO 5 keep none)" % ", ".join(refs))
+        members = omero_gateway.fileset_members(conn, filesets)
+    notes = []
+    if without:
+        notes.append("%d image(s) without original files skipped (Image:%s)"
+                     % (len(without), ",".join(str(i) for i in without[:10])))
+    if include_transfer_xml:
+        members, note = _with_transfer_xml(conn, refs, members)
+        notes.append(note)
+    host = omero_gateway.server_host(conn)
+    with _explained(), open_session() as session:
+        result = push.push(session, settings.landing_zone(session.zone, session.username),
+                           members, "save", user, group, name=name + ".tar", target_name=name,
+                           omero_server=host, omero_objects=_payload_refs(refs, filesets),
+                           progress=progress)
+    message = "Saving %s as snapshot %s: %d files (%s) sent as request %s" % (
+        ", ".join(refs), name, result.members, _size(result.size), result.request_id)
+    return "; ".join([message] + [n for n in notes if n]), result
+
+
+def request_load(conn, snapshot_path, target_dataset=None, open_session=credentials.irods_session):
+    """Ask for the snapshot at `snapshot_path` (iRODS) to be imported for this OMERO user."""
+    user, group = omero_gateway.session_identity(conn)
+    target = "Dataset:name:%s" % target_dataset if target_dataset else None
+    with _explained(), open_session() as session:
+        result = push.request_load(session, settings.landing_zone(session.zone, session.username),
+                                   snapshot_path, user, group, target=target,
+                                   omero_server=omero_gateway.server_host(conn))
+    return ("Load of %s requested as request %s%s" % (
+        snapshot_path, result.request_id, " into dataset %s" % target_dataset if target_dataset else "")), result
+
+
+def list_my_requests(conn, open_session=credentials.irods_session):
+    """(summary message, table text, [RequestStatus]) of this OMERO user's requests."""
+    from omero_irods.client.cli import format_table
+
+    user, _group = omero_gateway.session_identity(conn)
+    with _explained(), open_session() as session:
+        requests = listing.list_requests(session, settings.landing_zone(session.zone, session.username),
+                                         omero_user=user)
+    if not requests:
+        return "No iRODS requests for %s" % user, format_table(requests), requests
+    counts = {}
+    for request in requests:
+        counts[request.state] = counts.get(request.state, 0) + 1
+    summary = ", ".join("%d %s" % (n, state) for state, n in sorted(counts.items()))
+    return ("%d iRODS request(s) for %s: %s" % (len(requests), user, summary),
+            format_table(requests), requests)
+
+
+def push_files(conn, paths, target=None, follow_symlinks=False,
+               open_session=credentials.irods_session, progress=None):
+    """Ingest local files for the OMERO session's user (the `omero irods push` command)."""
+    user, group = omero_gateway.session_identity(conn)
+    with _explained(), open_session() as session:
+        result = push.push(session, settings.landing_zone(session.zone, session.username), paths,
+                           "ingest", user, group, target=target, follow_symlinks=follow_symlinks,
+                           omero_server=omero_gateway.server_host(conn), progress=progress)
+    return ("Sent %d files (%s) as request %s" % (result.members, _size(result.size),
+                                                  result.request_id)), result
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _snapshot_name(name, refs):
+    name = (name or "").strip() or "_".join(ref.replace(":", "-") for ref in refs)[:100]
+    if _UNSAFE_NAME.search(name) or name in (".", ".."):
+        raise ActionError("snapshot name %r may not contain '/' or control characters" % name)
+    return name
+
+
+def _with_transfer_xml(conn, refs, members):
+    if len(refs) != 1 or refs[0].startswith("Fileset:"):
+        return members, "transfer.xml left out (it describes one Project, Dataset, Image, Screen or Plate)"
+    with _explained():
+        xml, why_not = omero_gateway.transfer_xml(conn, refs[0], omero_gateway.server_host(conn))
+    if xml is None:
+        return members, "transfer.xml left out: %s" % why_not
+    data = xml.encode("utf-8")
+    return members + [Member("transfer.xml", len(data), 0, lambda: io.BytesIO(data))], None
+
+
+def _payload_refs(refs, filesets):
+    # The payload lists what was snapshotted; bounded by the schema's maxItems.
+    listed = list(refs) + ["Fileset:%d" % i for i in filesets if "Fileset:%d" % i not in refs]
+    return listed[:10000]
+
+
+class _explained(object):
+    """Turn the errors a user can act on into ActionError, keeping their message."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if isinstance(error, (omero_gateway.OmeroError, push.PushError,
+                              credentials.CredentialsError)):
+            raise ActionError(str(error)) from error
+        if isinstance(error, ValueError) and kind is ValueError:  # settings: bad landing zone
+            raise ActionError(str(error)) from error
+        return False
+
+
+def _size(count):
+    from omero_irods.client.cli import _size as human
+
+    return human(count)

@@ -1,0 +1,312 @@
+"""Push a request into the landing zone: its data streamed first, its payload last.
+
+    <landing_zone>/<request_id>/                       created exclusively (never reused)
+    <landing_zone>/<request_id>/<name>.tar             streamed pax tar (no temporary file)
+    <landing_zone>/<request_id>/<request_id>.omero-irods.json   the payload: commit marker
+
+The policy starts work when a payload is closed, so the payload is written last, in one
+write, after the archive's size was checked. If anything fails before the payload is
+complete, the request's collection is removed (best effort) and no payload is left: nothing
+fires. Transient errors (network, resource briefly down: adapters.prc.is_transient) are
+retried with exponential backoff; a retried archive is streamed again from its sources.
+
+Everything goes through `session`, a python-irodsclient iRODSSession or the sandbox's
+SandboxSession, via `omero_irods.adapters.prc` (the PRC subset is listed there).
+"""
+
+import logging
+import os
+import posixpath
+import time
+from collections import namedtuple
+
+from omero_irods import names
+from omero_irods.adapters import prc
+from omero_irods.client import tarstream
+from omero_irods.errors import Rejected
+from omero_irods.manifest import ManifestEntry
+from omero_irods.payload import DataRef, make_payload, new_request_id, payload_name
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ATTEMPTS = 3
+DEFAULT_BACKOFF_SECONDS = 2.0
+_PLACEHOLDER_SHA256 = "0" * 64
+_FRESH_ID_ATTEMPTS = 5
+
+
+class PushError(Exception):
+    """A push failed; the message says what and where. `request_id` is None before one existed.
+
+    `cleaned_up` tells whether the partial request was removed (False: removal failed too,
+    or the payload may already have been committed, see the message).
+    """
+
+    def __init__(self, message, request_id=None, cleaned_up=True):
+        super().__init__(message)
+        self.request_id = request_id
+        self.cleaned_up = cleaned_up
+
+
+PushResult = namedtuple("PushResult", "request_id collection data_path payload_path size sha256 members")
+PushResult.__doc__ = """What a push left in the landing zone (data_path, size, sha256 are None for a load)."""
+
+PushPlan = namedtuple("PushPlan", "name members predicted_size payload")
+PushPlan.__doc__ = """What a push would send: archive name, tarstream.Members, exact archive
+size, and the payload as validated with placeholder checksums (for --dry-run)."""
+
+
+class _Request(namedtuple("_Request", "operation omero_user omero_group target_name omero_dataset "
+                                      "omero_server omero_objects source_path")):
+    """The payload fields the caller chose (everything but data, manifest, id, time)."""
+
+    def payload(self, request_id, data=None, manifest=()):
+        return make_payload(
+            self.operation, request_id, self.omero_user, self.omero_group, data=data,
+            manifest=manifest, target_name=self.target_name, omero_dataset=self.omero_dataset,
+            source_path=self.source_path, omero_server=self.omero_server,
+            omero_objects=self.omero_objects)
+
+
+# ---------------------------------------------------------------- planning (no iRODS)
+
+
+def plan_push(files_or_dir, operation, omero_user, omero_group, target=None, name=None,
+              target_name=None, omero_server=None, omero_objects=(), follow_symlinks=False,
+              request_id=None):
+    """Check everything that can be checked before connecting; raise PushError if bad.
+
+    `files_or_dir`: a path, a list of paths, or a list of tarstream.Member (OMERO files).
+    """
+    if operation not in (names.INGEST, names.SAVE):
+        raise PushError("operation %r cannot carry data; use ingest or save (load: request_load)"
+                        % (operation,))
+    members, name = _members_and_name(files_or_dir, name, follow_symlinks)
+    request = _Request(operation, omero_user, omero_group, target_name, target, omero_server,
+                       tuple(omero_objects), None)
+    stream = tarstream.TarStream(members)
+    placeholder = [ManifestEntry(m.path, m.size, _PLACEHOLDER_SHA256) for m in members]
+    data = DataRef("tar", name, stream.predicted_size, _PLACEHOLDER_SHA256, len(members))
+    payload = _validated(request, request_id or new_request_id(), data, placeholder)
+    return PushPlan(name, members, stream.predicted_size, payload)
+
+
+def _members_and_name(files_or_dir, name, follow_symlinks):
+    items = [files_or_dir] if isinstance(files_or_dir, (str, bytes, os.PathLike)) else list(files_or_dir)
+    if not items:
+        raise PushError("nothing to push: no files given")
+    try:
+        if all(isinstance(item, tarstream.Member) for item in items):
+            members = sorted(items, key=lambda member: member.path)
+            default_name = None
+        else:
+            members = tarstream.members_from_paths(items, follow_symlinks=follow_symlinks)
+            default_name = tarstream.default_archive_name(items)
+    except tarstream.SourceError as error:
+        raise PushError(str(error))
+    name = name or default_name
+    if not name:
+        raise PushError("an archive name is needed when pushing files that are not on disk")
+    if not name.endswith(".tar"):
+        name += ".tar"
+    return members, name
+
+
+def _validated(request, request_id, data=None, manifest=()):
+    try:
+        return request.payload(request_id, data, manifest)
+    except Rejected as error:
+        raise PushError("the request would be rejected: %s" % error.message, request_id)
+
+
+# ---------------------------------------------------------------- pushing
+
+
+def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group, target=None,
+         request_id=None, name=None, target_name=None, omero_server=None, omero_objects=(),
+         follow_symlinks=False, chunk_size=tarstream.CHUNK_SIZE, attempts=DEFAULT_ATTEMPTS,
+         backoff=DEFAULT_BACKOFF_SECONDS, progress=None, sleep=time.sleep):
+    """Stream files as `<name>.tar` into a new request collection, then commit its payload.
+
+    `target` is the OMERO import target (`Dataset:name:X` or `Dataset:id:N`), `target_name`
+    the name of the collection the policy places the data in. `progress(done, total)` is
+    called as bytes go out. Returns a PushResult; raises PushError (nothing left behind).
+    """
+    plan = plan_push(files_or_dir, operation, omero_user, omero_group, target=target, name=name,
+                     target_name=target_name, omero_server=omero_server,
+                     omero_objects=omero_objects, follow_symlinks=follow_symlinks,
+                     request_id=request_id)
+    request = _Request(operation, omero_user, omero_group, target_name, target, omero_server,
+                       tuple(omero_objects), None)
+    retry = _Retry(attempts, backoff, sleep)
+    collection, request_id = _create_request_collection(session, landing_zone, request_id, retry)
+    data_path = posixpath.join(collection, plan.name)
+    stream = tarstream.TarStream(plan.members, chunk_size)
+    with _removed_on_failure(session, collection, request_id):
+        log.info("request %s: streaming %d files (%d bytes) to %s", request_id,
+                 len(plan.members), plan.predicted_size, data_path)
+        retry.run("upload of %s" % data_path,
+                  lambda: _upload_archive(session, data_path, stream, progress))
+        data = DataRef("tar", plan.name, stream.size, stream.sha256, len(stream.manifest))
+        payload = _validated(request, request_id, data, stream.manifest)
+        payload_path = _commit_payload(session, collection, payload, retry)
+    return PushResult(request_id, collection, data_path, payload_path, stream.size,
+                      stream.sha256, len(stream.manifest))
+
+
+def request_load(session, landing_zone, source_path, omero_user, omero_group, target=None,
+                 request_id=None, target_name=None, omero_server=None,
+                 attempts=DEFAULT_ATTEMPTS, backoff=DEFAULT_BACKOFF_SECONDS, sleep=time.sleep):
+    """Ask the policy to bring the snapshot at `source_path` back into OMERO (payload only)."""
+    request = _Request(names.LOAD, omero_user, omero_group, target_name, target, omero_server,
+                       (), source_path)
+    _validated(request, request_id or new_request_id())  # bad input fails before any upload
+    retry = _Retry(attempts, backoff, sleep)
+    collection, request_id = _create_request_collection(session, landing_zone, request_id, retry)
+    with _removed_on_failure(session, collection, request_id):
+        payload_path = _commit_payload(session, collection, _validated(request, request_id), retry)
+    return PushResult(request_id, collection, None, payload_path, None, None, 0)
+
+
+def _create_request_collection(session, landing_zone, request_id, retry):
+    """Exclusively create <landing>/<id>; a generated id that is taken is replaced."""
+    landing_zone = landing_zone.rstrip("/")
+    candidates = [request_id] if request_id else (new_request_id() for _ in range(_FRESH_ID_ATTEMPTS))
+    for candidate in candidates:
+        collection = posixpath.join(landing_zone, candidate)
+        try:
+            created = retry.run("creation of %s" % collection,
+                                lambda: prc.create_collection_exclusive(session, collection))
+        except PushError:
+            if not _landing_zone_exists(session, landing_zone):
+                raise PushError("landing zone %s does not exist or the service account cannot see "
+                                "it; ask the iRODS admin to create it" % landing_zone)
+            raise
+        if created:
+            return collection, candidate
+        if request_id:
+            raise PushError("request id %s is already used in %s; a request id is never reused"
+                            % (request_id, landing_zone), request_id)
+    raise PushError("could not find an unused request id in %s" % landing_zone)
+
+
+def _landing_zone_exists(session, landing_zone):
+    try:
+        return prc.collection_exists(session, landing_zone)
+    except Exception:
+        return False
+
+
+def _upload_archive(session, data_path, stream, progress):
+    total = stream.predicted_size
+    done = 0
+    if progress:
+        progress(0, total)
+    with prc.open_for_write(session, data_path) as writer:
+        for chunk in stream.chunks():
+            writer.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    stored = prc.data_object_size(session, data_path)
+    if stored != stream.size:
+        raise _IncompleteUpload("%s holds %d bytes after upload, %d were sent"
+                                % (data_path, stored, stream.size))
+
+
+def _commit_payload(session, collection, payload, retry):
+    """Write the payload in one write; a retry first checks whether the last close landed."""
+    path = posixpath.join(collection, payload_name(payload.request_id))
+    body = payload.to_json_bytes()
+    attempt = [0]
+
+    def write_payload():
+        attempt[0] += 1
+        # iRODS records a replica's size when it is closed: the full size means a previous
+        # attempt's close reached the server (and the policy has been told); do not rewrite.
+        if attempt[0] > 1 and _stored_size(session, path) == len(body):
+            return
+        with prc.open_for_write(session, path) as writer:
+            writer.write(body)
+
+    try:
+        retry.run("upload of the payload %s" % path, write_payload)
+    except PushError:
+        if _stored_size(session, path) != len(body):
+            raise
+        log.warning("request %s: the payload's last close reached iRODS; treating it as "
+                    "committed", payload.request_id)
+    log.info("request %s: committed %s", payload.request_id, path)
+    return path
+
+
+def _stored_size(session, path):
+    try:
+        return prc.data_object_size(session, path)
+    except Exception:
+        return None
+
+
+class _removed_on_failure(object):
+    """Context manager: on any failure, remove the request's collection and say so."""
+
+    def __init__(self, session, collection, request_id):
+        self.session, self.collection, self.request_id = session, collection, request_id
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None:
+            return False
+        cleaned_up = _remove_quietly(self.session, self.collection)
+        note = ("; the partial request was removed" if cleaned_up else
+                "; removing the partial request %s failed too: remove it by hand" % self.collection)
+        if isinstance(error, PushError):
+            raise PushError(str(error) + note, self.request_id, cleaned_up) from error
+        if isinstance(error, tarstream.SourceError):
+            raise PushError(str(error) + note, self.request_id, cleaned_up) from error
+        return False  # KeyboardInterrupt and programming errors propagate unchanged
+
+
+def _remove_quietly(session, collection):
+    try:
+        prc.remove_collection(session, collection)
+        return True
+    except Exception as error:
+        log.warning("could not remove %s: %s", collection, prc.describe(error))
+        return False
+
+
+# ---------------------------------------------------------------- retries
+
+
+class _IncompleteUpload(Exception):
+    """The stored size differs from what was sent; streaming again may fix it."""
+
+
+class _Retry(object):
+    """Run an action, retrying transient failures with exponential backoff."""
+
+    def __init__(self, attempts, backoff, sleep):
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.attempts, self.backoff, self.sleep = attempts, backoff, sleep
+
+    def run(self, what, action):
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return action()
+            except (PushError, tarstream.SourceError):
+                raise
+            except Exception as error:
+                transient = isinstance(error, _IncompleteUpload) or prc.is_transient(error)
+                if not transient:
+                    raise PushError("%s failed: %s" % (what, prc.describe(error))) from error
+                if attempt == self.attempts:
+                    raise PushError("%s failed %d times; last error: %s"
+                                    % (what, self.attempts, prc.describe(error))) from error
+                delay = self.backoff * 2 ** (attempt - 1)
+                log.warning("%s failed (%s); attempt %d of %d in %.0f s", what,
+                            prc.describe(error), attempt + 1, self.attempts, delay)
+                self.sleep(delay)

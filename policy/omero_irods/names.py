@@ -1,0 +1,52 @@
+"""The names other tools depend on: AVU attributes, states, file suffixes, paths.
+
+One source for every side (rules, push client, OMERO scripts, sandbox, tests):
+renaming anything here is a breaking change for deployed zones.
+"""
+
+#: Default location of the policy config on an iRODS server.
+CONFIG_PATH = "/etc/irods/omero_irods.json"
+#: Environment variable that overrides CONFIG_PATH (the sandbox sets it per zone).
+CONFIG_PATH_ENV = "OMERO_IRODS_CONFIG"
+
+#: A payload is any data object whose name ends with this; it is uploaded
+#: AFTER the data it names and acts as the commit marker of a request.
+PAYLOAD_SUFFIX = ".omero-irods.json"
+
+#: Every AVU this project writes starts with this prefix.
+AVU_PREFIX = "omero_irods::"
+
+
+def avu(name):
+    """Full attribute name for a short name: avu('state') -> 'omero_irods::state'."""
+    return AVU_PREFIX + name
+
+
+AVU_STATE = avu("state")
+AVU_ERROR = avu("error")
+AVU_REQUEST_ID = avu("request_id")
+AVU_OMERO_USER = avu("omero_user")
+AVU_OMERO_GROUP = avu("omero_group")
+AVU_OMERO_IMAGE = avu("omero_image")
+AVU_OPERATION = avu("operation")
+AVU_CLAIM = avu("claim")
+
+# States of a request (recorded on its payload object as AVU_STATE).
+RECEIVED = "received"
+VALIDATED = "validated"
+PLACED = "placed"
+IMPORT_QUEUED = "import_queued"
+IMPORTED = "imported"
+FAILED = "failed"  # transient trouble outlasted its retries; may be reprocessed
+REJECTED = "rejected"  # input that can never succeed; never retried
+
+STATES = (RECEIVED, VALIDATED, PLACED, IMPORT_QUEUED, IMPORTED, FAILED, REJECTED)
+
+# Payload operations.
+INGEST = "ingest"
+SAVE = "save"
+LOAD = "load"
+OPERATIONS = (INGEST, SAVE, LOAD)
+
+#: The Python rule engine plugin's instance name in a default server_config.json.
+DEFAULT_PREP_INSTANCE = "irods_rule_engine_plugin-python-instance"

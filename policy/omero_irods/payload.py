@@ -1,0 +1,341 @@
+"""Parse, validate and build payloads (`<request_id>.omero-irods.json`).
+
+A payload is untrusted input: `parse_payload` caps its size before reading it, then checks
+UTF-8, JSON (no duplicate keys, no NaN), control characters, the JSON Schema
+(schemas/payload.v1.schema.json) and the cross-field rules a schema cannot say. Every failure
+is a `Rejected` whose message names the JSON pointer and the problem, e.g.
+`/data/sha256: '12' does not match '^[0-9a-f]{64}$'`.
+
+The push side builds payloads with `make_payload` and uploads `payload.to_json_bytes()`, so
+both sides agree by construction.
+"""
+
+import datetime
+import json
+import os
+import re
+import secrets
+from collections import namedtuple
+
+import jsonschema
+
+from omero_irods import names
+from omero_irods.errors import Rejected
+from omero_irods.manifest import ManifestEntry
+
+PAYLOAD_SCHEMA_FILE = "payload.v1.schema.json"
+SCHEMA_TAG = "omero-irods/payload"
+SCHEMA_VERSION = 1
+
+_SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+_MAX_PROBLEMS_SHOWN = 3
+_MAX_VALUE_CHARS = 120
+_READABLE_PATTERN_CHARS = 40
+
+
+# --- schema helpers (config.py uses them too) -------------------------------------------------
+
+_validators = {}
+
+
+def schema_validator(filename):
+    """A cached Draft 2020-12 validator for one of the package's schema files."""
+    if filename not in _validators:
+        with open(os.path.join(_SCHEMA_DIR, filename), encoding="utf-8") as handle:
+            schema = json.load(handle)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        _validators[filename] = jsonschema.Draft202012Validator(schema)
+    return _validators[filename]
+
+
+def json_pointer(parts):
+    """RFC 6901 pointer for a path of keys and indexes ('' is the whole document)."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def schema_problems(validator, document):
+    """All schema violations as (pointer, text), in document order."""
+    problems = [_describe(error) for error in validator.iter_errors(document)]
+    return sorted(set(problems), key=lambda problem: problem[0])
+
+
+def _describe(error):
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        return json_pointer(path + missing[:1]), "is required but missing"
+    if error.validator == "additionalProperties":
+        allowed = error.schema.get("properties", {})
+        unexpected = sorted(key for key in error.instance if key not in allowed)
+        return json_pointer(path + unexpected[:1]), "is not a known field"
+    if error.validator == "not" and error.validator_value == {}:
+        return json_pointer(path), "is not allowed: " + error.schema.get("description", "not expected here")
+    if error.validator == "pattern" and len(error.validator_value) > _READABLE_PATTERN_CHARS:
+        # Long patterns are unreadable; the schema describes them in words.
+        described = error.schema.get("description", "the expected form")
+        return json_pointer(path), "%s is not %s" % (_shorten(repr(error.instance)), described)
+    return json_pointer(path), _shorten(error.message)
+
+
+def _shorten(text):
+    # jsonschema quotes the offending value; a hostile payload may make it huge.
+    if len(text) <= 2 * _MAX_VALUE_CHARS:
+        return text
+    return text[:_MAX_VALUE_CHARS] + "..." + text[-_MAX_VALUE_CHARS:]
+
+
+def format_problems(problems):
+    """'/a: x; /b: y (and 3 more)' -- the first few problems, pointer first."""
+    shown = ["%s: %s" % (pointer or "/", text) for pointer, text in problems[:_MAX_PROBLEMS_SHOWN]]
+    more = len(problems) - _MAX_PROBLEMS_SHOWN
+    return "; ".join(shown) + (" (and %d more)" % more if more > 0 else "")
+
+
+def strict_json_loads(text):
+    """json.loads that refuses duplicate keys and NaN/Infinity; raises ValueError."""
+    return json.loads(text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
+
+
+def _refuse_duplicate_keys(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError("duplicate key %r" % (key,))
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name):
+    raise ValueError("%s is not valid JSON" % (name,))
+
+
+# --- the payload view -------------------------------------------------------------------------
+
+DataRef = namedtuple("DataRef", "kind name size sha256 members")
+DataRef.__doc__ = """The data a request names: a tar data object or a sibling collection."""
+
+Target = namedtuple("Target", "name omero_dataset")
+Target.__doc__ = """Where the data goes: collection name and OMERO import target (both optional)."""
+
+
+class Payload(
+    namedtuple(
+        "Payload",
+        "operation request_id created omero_user omero_group omero_server omero_objects "
+        "data manifest target source_path",
+    )
+):
+    """An immutable, validated payload. `manifest` is a tuple of ManifestEntry;
+    `data` and `source_path` are None when the operation has none."""
+
+    __slots__ = ()
+
+    @property
+    def name(self):
+        """The payload's data object name: <request_id>.omero-irods.json."""
+        return payload_name(self.request_id)
+
+    @property
+    def target_name(self):
+        """Name for the placed collection: target.name, else data.name without '.tar',
+        else (load) the source collection's last component."""
+        if self.target.name:
+            return self.target.name
+        if self.data is not None:
+            stem = self.data.name[:-4] if self.data.name.endswith(".tar") else self.data.name
+            return stem or self.request_id
+        return self.source_path.rsplit("/", 1)[-1]
+
+    def to_document(self):
+        """The JSON document (dict) this payload was read from / will be written as."""
+        document = {
+            "schema": SCHEMA_TAG,
+            "version": SCHEMA_VERSION,
+            "operation": self.operation,
+            "request_id": self.request_id,
+            "created": self.created,
+            "omero": {"user": self.omero_user, "group": self.omero_group},
+        }
+        if self.omero_server is not None:
+            document["omero"]["server"] = self.omero_server
+        if self.omero_objects:
+            document["omero"]["objects"] = list(self.omero_objects)
+        if self.data is not None:
+            document["data"] = {key: value for key, value in self.data._asdict().items() if value is not None}
+            document["manifest"] = [entry.to_json() for entry in self.manifest]
+        target = {key: value for key, value in self.target._asdict().items() if value is not None}
+        if target:
+            document["target"] = target
+        if self.source_path is not None:
+            document["source"] = {"path": self.source_path}
+        return document
+
+    def to_json_bytes(self):
+        """UTF-8 JSON, ready to upload as the payload object."""
+        return json.dumps(self.to_document(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def payload_name(request_id):
+    """'<request_id>.omero-irods.json' -- the payload object's name in its landing collection."""
+    return request_id + names.PAYLOAD_SUFFIX
+
+
+def new_request_id(now=None):
+    """A fresh, sortable request id: '20261122T101500Z-6f1c2a9e' (UTC time + 32 random bits)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
+
+
+def utc_timestamp(now=None):
+    """RFC 3339 UTC time for the payload's `created` field."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def parse_payload(raw_bytes, max_bytes):
+    """Validate payload bytes; return a Payload or raise Rejected (never anything else)."""
+    if len(raw_bytes) > max_bytes:
+        raise Rejected(
+            "too_large",
+            "payload is %d bytes; the limit is %d bytes" % (len(raw_bytes), max_bytes),
+        )
+    try:
+        text = bytes(raw_bytes).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Rejected("not_utf8", "payload is not UTF-8 (byte %d)" % error.start)
+    try:
+        document = strict_json_loads(text)
+    except RecursionError:
+        raise Rejected("not_json", "payload is not usable JSON: nested too deeply")
+    except ValueError as error:
+        raise Rejected("not_json", "payload is not valid JSON: %s" % _shorten(str(error)))
+    return validate_document(document)
+
+
+def validate_document(document):
+    """Check an already-parsed payload document; return a Payload or raise Rejected."""
+    reason = "schema"
+    problems = _control_character_problems(document, []) or schema_problems(
+        schema_validator(PAYLOAD_SCHEMA_FILE), document
+    )
+    if not problems:
+        reason, problems = "inconsistent", _consistency_problems(document)
+    if problems:
+        raise Rejected(reason, "invalid payload: " + format_problems(problems), pointer=problems[0][0])
+    return _view(document)
+
+
+def _control_character_problems(value, path):
+    # Python's `$` matches before a final '\n', so schema patterns alone would let "abc\n"
+    # through; no payload string has a reason to hold a control character.
+    if isinstance(value, str):
+        if _CONTROL_CHARACTER.search(value):
+            return [(json_pointer(path), "contains a control character")]
+        return []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    problems = []
+    for key, item in items:
+        if isinstance(key, str) and _CONTROL_CHARACTER.search(key):
+            problems.append((json_pointer(path), "has a key with a control character"))
+        problems.extend(_control_character_problems(item, path + [key]))
+    return problems
+
+
+def _consistency_problems(document):
+    """Rules across fields that JSON Schema cannot express; (pointer, text) pairs."""
+    if "data" not in document:
+        return []
+    data, manifest = document["data"], document["manifest"]
+    problems = []
+    if data["members"] != len(manifest):
+        problems.append(
+            ("/data/members", "says %d files but the manifest lists %d" % (data["members"], len(manifest)))
+        )
+    if data["kind"] == "collection":
+        total = sum(entry["size"] for entry in manifest)
+        if data["size"] != total:
+            problems.append(("/data/size", "says %d bytes but the manifest's sizes add up to %d" % (data["size"], total)))
+    if data["name"] == payload_name(document["request_id"]):
+        problems.append(("/data/name", "names the payload itself"))
+    problems.extend(_manifest_path_problems(manifest))
+    return problems
+
+
+def _manifest_path_problems(manifest):
+    seen = {}
+    directories = set()
+    for index, entry in enumerate(manifest):
+        path = entry["path"]
+        if path in seen:
+            return [("/manifest/%d/path" % index, "repeats /manifest/%d/path (%r)" % (seen[path], path))]
+        seen[path] = index
+        parts = path.split("/")
+        directories.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+    clashes = sorted(set(seen) & directories, key=seen.get)
+    return [
+        ("/manifest/%d/path" % seen[path], "%r is listed as a file but other entries use it as a folder" % path)
+        for path in clashes
+    ]
+
+
+def _view(document):
+    omero = document["omero"]
+    data = document.get("data")
+    target = document.get("target", {})
+    return Payload(
+        operation=document["operation"],
+        request_id=document["request_id"],
+        created=document["created"],
+        omero_user=omero["user"],
+        omero_group=omero["group"],
+        omero_server=omero.get("server"),
+        omero_objects=tuple(omero.get("objects", ())),
+        data=None
+        if data is None
+        else DataRef(data["kind"], data["name"], int(data["size"]), data.get("sha256"), int(data["members"])),
+        manifest=tuple(ManifestEntry.from_json(entry) for entry in document.get("manifest", ())),
+        target=Target(target.get("name"), target.get("omero_dataset")),
+        source_path=document.get("source", {}).get("path"),
+    )
+
+
+# --- building (push side) ---------------------------------------------------------------------
+
+
+def make_payload(
+    operation,
+    request_id,
+    omero_user,
+    omero_group,
+    data=None,
+    manifest=(),
+    target_name=None,
+    omero_dataset=None,
+    source_path=None,
+    omero_server=None,
+    omero_objects=(),
+    created=None,
+):
+    """Build a validated Payload (raises Rejected naming the field if an argument is wrong).
+
+    `data` is a DataRef (or None for load); `manifest` an iterable of ManifestEntry;
+    `created` an aware datetime (default: now).
+    """
+    draft = Payload(
+        operation=operation,
+        request_id=request_id,
+        created=utc_timestamp(created),
+        omero_user=omero_user,
+        omero_group=omero_group,
+        omero_server=omero_server,
+        omero_objects=tuple(omero_objects),
+        data=data,
+        manifest=tuple(manifest),
+        target=Target(target_name, omero_dataset),
+        source_path=source_path,
+    )
+    return validate_document(draft.to_document())

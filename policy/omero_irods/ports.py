@@ -1,0 +1,106 @@
+"""What the pipeline needs from an iRODS zone, as one small interface.
+
+The pipeline (pure policy) talks only to a `ZonePort`; `adapters/prep.py`
+implements it with microservices inside iRODS. Every method acts as the user the
+rule runs as (the service account in the delay queue) and raises:
+- `NotFound` when a path does not exist,
+- `AlreadyExists` when an AVU add or a create collides (the once-only claim uses it),
+- `ZoneError` (with the iRODS error code) for anything else.
+"""
+
+
+class ZoneError(Exception):
+    """An iRODS operation failed; `code` is the iRODS error number."""
+
+    def __init__(self, code, message):
+        super().__init__("%s (iRODS error %d)" % (message, code))
+        self.code = code
+
+
+class NotFound(ZoneError):
+    pass
+
+
+class AlreadyExists(ZoneError):
+    pass
+
+
+class ZonePort(object):
+    """The operations the pipeline uses; paths are absolute logical paths."""
+
+    zone_name = None  # e.g. "tempZone"
+    user_name = None  # who the rule runs as
+
+    # --- reading ---
+    def kind(self, path):
+        """'data_object', 'collection' or None when nothing is there."""
+        raise NotImplementedError
+
+    def data_object(self, path):
+        """{'size', 'owner', 'checksum' (may be ''), 'physical_path'} of a data object."""
+        raise NotImplementedError
+
+    def read(self, path, max_bytes):
+        """The first max_bytes (+1, so callers can tell "too long") bytes of a data object."""
+        raise NotImplementedError
+
+    def open_reader(self, path):
+        """A binary, seekable file object over a data object (for walking tar headers)."""
+        raise NotImplementedError
+
+    def checksum(self, path):
+        """The catalog checksum (`sha2:<base64>`), computed by the server if missing."""
+        raise NotImplementedError
+
+    def tree(self, collection):
+        """Every data object below a collection: [{'path', 'size', 'physical_path'}]."""
+        raise NotImplementedError
+
+    def avus(self, path):
+        """[(attribute, value, units)] of a data object or collection."""
+        raise NotImplementedError
+
+    def find_by_avu(self, attribute, value=None):
+        """Paths of data objects carrying the AVU (any value when value is None)."""
+        raise NotImplementedError
+
+    # --- writing ---
+    def create_collection(self, path):
+        """Create a collection and its missing parents."""
+        raise NotImplementedError
+
+    def extract_tar(self, tar_path, collection):
+        """Extract a tar (msiTarFileExtract) into a NEW collection."""
+        raise NotImplementedError
+
+    def rename(self, source, destination):
+        """Move a data object or collection (the physical files follow in a vault)."""
+        raise NotImplementedError
+
+    def remove(self, path):
+        """Remove a data object or a collection tree, without the trash."""
+        raise NotImplementedError
+
+    def add_avus(self, path, avus):
+        """Add [(a, v, u)] in ONE transaction; AlreadyExists if any is already there."""
+        raise NotImplementedError
+
+    def set_avu(self, path, attribute, value, units=""):
+        """Replace every value of an attribute with one value."""
+        raise NotImplementedError
+
+    def grant(self, path, entity, level, recursive=False):
+        """Set an ACL (`own`, `write`, `read`, `null`) for a user or group."""
+        raise NotImplementedError
+
+    def set_inheritance(self, path, recursive=False):
+        raise NotImplementedError
+
+    # --- side effects ---
+    def log(self, message):
+        """One line in the server log (serverLog), prefixed by the caller."""
+        raise NotImplementedError
+
+    def schedule(self, rule_name, args, delay_seconds):
+        """Queue `callback.<rule_name>(*args)` on the delay server."""
+        raise NotImplementedError

@@ -1,0 +1,84 @@
+"""The request state machine, recorded as `omero_irods::state` on the payload object.
+
+    received -> validated -> placed -> import_queued -> imported
+    (load skips `placed`: its data is already in iRODS; save ends at `placed`)
+    any in-progress state -> failed   (transient trouble outlasted its retries)
+    received / validated / placed -> rejected   (input that can never succeed)
+
+Who may (re)process a request, by event:
+- `put`: a payload arrived. Only a request with no state yet may be claimed; the claim is an
+  AVU add that fails if it exists, so two PEPs firing for the same put claim it once.
+- `resume`: the delayed rule runs. It continues any in-progress state (each step is
+  idempotent or checks its own result), and does nothing for a finished one.
+- `reprocess`: an admin asks again. Allowed for `failed`, and for an in-progress state whose
+  delayed rule was lost (e.g. a server restart dropped the queue); never for `rejected` (the
+  input must change: push a new request) or `imported` (it would import twice).
+"""
+
+from collections import namedtuple
+
+from omero_irods import names
+
+IN_PROGRESS = (names.RECEIVED, names.VALIDATED, names.PLACED, names.IMPORT_QUEUED)
+FINISHED = (names.IMPORTED, names.REJECTED, names.FAILED)
+REJECTABLE = (names.RECEIVED, names.VALIDATED, names.PLACED)  # input is checked up to placement
+
+#: Each operation's happy path.
+HAPPY_PATH = {
+    names.INGEST: (names.RECEIVED, names.VALIDATED, names.PLACED, names.IMPORT_QUEUED, names.IMPORTED),
+    names.SAVE: (names.RECEIVED, names.VALIDATED, names.PLACED),
+    names.LOAD: (names.RECEIVED, names.VALIDATED, names.IMPORT_QUEUED, names.IMPORTED),
+}
+
+EVENTS = ("put", "resume", "reprocess")
+
+Decision = namedtuple("Decision", "allowed reason")
+
+
+def next_state(state, operation):
+    """The happy-path successor of `state` for `operation`, or None when there is none."""
+    path = HAPPY_PATH[operation]
+    if state not in path or state == path[-1]:
+        return None
+    return path[path.index(state) + 1]
+
+
+def is_done(state, operation):
+    """True when nothing more will happen to the request without an admin."""
+    return state in FINISHED or state == HAPPY_PATH[operation][-1]
+
+
+def check_transition(old, new, operation):
+    """Raise ValueError unless `old -> new` is allowed for `operation` (old None: unclaimed)."""
+    if new not in names.STATES or (old is not None and old not in names.STATES):
+        raise ValueError("unknown state in %r -> %r" % (old, new))
+    allowed = (
+        (old is None and new == names.RECEIVED)
+        or new == next_state(old, operation)
+        or (new == names.FAILED and old in IN_PROGRESS)
+        or (new == names.REJECTED and old in REJECTABLE)
+        or (old == names.FAILED and new == names.RECEIVED)  # admin reprocess
+    )
+    if not allowed:
+        raise ValueError("a %s request may not go from %s to %s" % (operation, old or "no state", new))
+
+
+def may_process(state, event):
+    """Decision(allowed, reason) for `event` on a request currently in `state` (None: new)."""
+    if event not in EVENTS:
+        raise ValueError("unknown event %r" % (event,))
+    if event == "put":
+        if state is None:
+            return Decision(True, "new request")
+        return Decision(False, "already claimed (state %s)" % state)
+    if event == "resume":
+        if state in IN_PROGRESS:
+            return Decision(True, "continuing from %s" % state)
+        return Decision(False, "nothing to resume (state %s)" % (state or "none"))
+    if state == names.FAILED or state in IN_PROGRESS:
+        return Decision(True, "reprocessing from %s" % state)
+    if state == names.REJECTED:
+        return Decision(False, "rejected requests are never retried; fix the input and push a new request")
+    if state == names.IMPORTED:
+        return Decision(False, "already imported; reprocessing would import it twice")
+    return Decision(False, "no such request in progress")

@@ -1,0 +1,63 @@
+"""Which put events start work, and the text of the delayed rule that does it.
+
+Every PEP in the zone passes through `is_payload_path` first, so it must stay a
+string test: no config read, no catalog query, no import beyond the stdlib.
+Only a payload object in the configured landing zone, put by the service account,
+is handed to the delay queue; the PEP itself never does the work (all Python in
+one agent runs behind one mutex: irods/irods_rule_engine_plugin_python README).
+"""
+
+import json
+import posixpath
+
+from omero_irods.names import PAYLOAD_SUFFIX
+
+#: A delayed rule's text travels in `ruleExecSubmitInp_t.ruleName`, a
+#: META_STR_LEN (2700) buffer (irods/irods lib/core/include/irods/ruleExecSubmit.h,
+#: rodsDef.h); the hints and packed rei travel separately. Passing a path, never a
+#: payload, keeps every rule text far below it.
+MAX_DELAYED_RULE_TEXT = 2699
+
+#: Why an event was not scheduled; the rules log these at most once per event.
+IGNORED_NOT_IN_LANDING_ZONE = "not in the landing zone"
+IGNORED_NOT_SERVICE_ACCOUNT = "not uploaded by the service account"
+
+
+def is_payload_path(path):
+    """The cheap first test every PEP makes: does the name end like a payload?"""
+    return bool(path) and path.endswith(PAYLOAD_SUFFIX)
+
+
+def why_not_schedule(path, uploader, zone_config):
+    """None when the event must be scheduled, else the reason it is ignored.
+
+    A payload-looking object outside the landing zone, or put there by anyone but
+    the service account, is untrusted input that never starts work.
+    """
+    landing = zone_config["landing_zone"].rstrip("/")
+    if posixpath.normpath(path) != path or not path.startswith(landing + "/"):
+        return IGNORED_NOT_IN_LANDING_ZONE
+    if uploader != zone_config["service_account"]:
+        return IGNORED_NOT_SERVICE_ACCOUNT
+    return None
+
+
+def delay_hints(instance_name, seconds):
+    """The delayExec hints: when to run and which rule engine instance runs it."""
+    return "<INST_NAME>%s</INST_NAME><PLUSET>%ds</PLUSET>" % (instance_name, max(1, int(seconds)))
+
+
+def delayed_rule_text(rule_name, *args):
+    """`callback.rule("a", "b")`: the body the delay server runs as expressionFcn.
+
+    The text runs in `__main__`, not in core, so it must call core's rules through
+    `callback.` (irods/irods_rule_engine_plugin_python src/main.cpp). Arguments are
+    written as JSON strings, which are valid Python string literals for any path.
+    """
+    text = "callback.%s(%s)" % (rule_name, ", ".join(json.dumps(str(a)) for a in args))
+    if len(text) > MAX_DELAYED_RULE_TEXT:
+        raise ValueError(
+            "delayed rule text is %d characters, over the %d the delay queue keeps: %s..."
+            % (len(text), MAX_DELAYED_RULE_TEXT, text[:80])
+        )
+    return text

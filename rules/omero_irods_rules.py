@@ -1,0 +1,88 @@
+"""omero-irods: the policy enforcement points and rules an iRODS admin deploys.
+
+Copy this file into /etc/irods and import it from /etc/irods/core.py (see core.py
+beside it). It reads like a table of contents: each entry point is one call into
+`omero_irods.adapters.prep`, which turns the plugin's arguments into plain values for
+the pure policy in the `omero_irods` package.
+
+A put becomes an OMERO import like this:
+  put event (one of the PEPs below) -> triggers: is it a payload in the landing zone?
+  -> delayed rule omero_irods_process -> pipeline: claim, validate, map, place, ACL, AVUs
+  -> delayed rule omero_irods_import  -> `omero import --transfer=ln_s`, image ids as AVUs
+
+Every PEP returns RULE_ENGINE_CONTINUE so other rule engines (core.re) still see the
+event, and never fails the client's call for omero-irods' reasons.
+"""
+
+from omero_irods.adapters import prep
+
+__all__ = [
+    "pep_api_data_obj_put_post",
+    "pep_api_data_obj_close_pre",
+    "pep_api_data_obj_close_post",
+    "acPostProcForPut",
+    "omero_irods_process",
+    "omero_irods_import",
+    "omero_irods_status",
+    "omero_irods_list",
+    "omero_irods_reprocess",
+]
+
+
+# --- Put events: each client path ends in at least one of these ---------------------
+# Sources: irods/irods server/api/src/rsDataObjPut.cpp, rsDataObjClose.cpp;
+# python-irodsclient irods/manager/data_object_manager.py, irods/parallel.py.
+# pep_api_replica_close_* (secondary streams of a parallel PRC upload) is deliberately
+# not defined: the primary stream's data_obj_close and acPostProcForPut cover it, and an
+# undefined rule costs the plugin nothing.
+
+
+def pep_api_data_obj_put_post(rule_args, callback, rei):
+    """iput: the DataObjInp names the path."""
+    return prep.on_put_event(callback, rei, prep.put_input_path(rule_args), "pep_api_data_obj_put_post")
+
+
+def pep_api_data_obj_close_pre(rule_args, callback, rei):
+    """PRC open/write/close: remember which path this descriptor is writing."""
+    return prep.remember_descriptor_path(callback, rule_args)
+
+
+def pep_api_data_obj_close_post(rule_args, callback, rei):
+    """PRC upload closed: its OpenedDataObjInp holds no path, so use the remembered one."""
+    return prep.on_put_event(callback, rei, prep.recall_descriptor_path(rule_args), "pep_api_data_obj_close_post")
+
+
+def acPostProcForPut(rule_args, callback, rei):
+    """Every client's put (and, legacy, replication and phymv): path from session vars."""
+    return prep.on_put_event(callback, rei, prep.session_object_path(rei), "acPostProcForPut")
+
+
+# --- Delayed rules: scheduled above, run by the delay server as the service account --
+
+
+def omero_irods_process(rule_args, callback, rei):
+    """Claim, validate and place the request whose payload is rule_args[0]."""
+    return prep.run_delayed(callback, rei, "process", rule_args)
+
+
+def omero_irods_import(rule_args, callback, rei):
+    """Run the OMERO in-place import of a placed request (payload path in rule_args[0])."""
+    return prep.run_delayed(callback, rei, "import", rule_args)
+
+
+# --- Admin rules, for irule ------------------------------------------------------------
+
+
+def omero_irods_status(rule_args, callback, rei):
+    """irule: the state, error and paths of request rule_args[0], as JSON."""
+    return prep.run_admin(callback, rei, "status", rule_args)
+
+
+def omero_irods_list(rule_args, callback, rei):
+    """irule: the most recent requests (rule_args[0]: how many, default 20), as JSON."""
+    return prep.run_admin(callback, rei, "list", rule_args)
+
+
+def omero_irods_reprocess(rule_args, callback, rei):
+    """irule: schedule a failed request (rule_args[0]) again; rejected ones stay rejected."""
+    return prep.run_admin(callback, rei, "reprocess", rule_args)

@@ -1,0 +1,1 @@
+"""The iRODS sandbox: an embedded, emulated zone that runs the real rules/ through an emulation of the Python rule engine plugin."""

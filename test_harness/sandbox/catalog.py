@@ -1,0 +1,321 @@
+"""The sandbox's zone: an emulated iRODS 4.3 catalog with real files in vaults on disk.
+
+Every client or microservice operation is a `Zone` method taking the ACTING user's name
+first; it checks permissions as the iRODS 4.3 server does and raises `IrodsError` with
+iRODS' code. The harness (dump, genquery, tests) reads state without checks through
+`collection()`, `data_object()`, `collections()`, `data_objects()`, `acl()`, `users()`.
+
+Records (module `records`): User, Collection, DataObject, Replica, Avu, OpenDescriptor, Clock.
+
+Permission model (irods/irods `plugins/database/src/db_plugin.cpp` and
+`mid_level_routines.cpp`, branch 4-3-stable): a check joins the user's own row and its
+groups (R_USER_GROUP), keeping the highest level; a rodsadmin gets NO bypass there, only
+through an explicit admin mode (`ichmod -M`, `imeta -M`, `itrim -M`, `irepl -M`). Queries are
+different: GenQuery skips access control for a rodsadmin (irods/irods
+`plugins/database/src/general_query.cpp`, doCheck), and needs read_object on every data object
+and collection it returns for anyone else -- see `visible()`.
+
+The operations live in three modules by subject: `catalog_tree.py` (collections, stat,
+rename, removal, ACLs, AVUs), `catalog_data.py` (data objects, descriptors, replicas,
+checksums, tar extraction), and this file (zone set-up, users, lookups, access checks).
+"""
+
+import os
+import random
+
+from . import acl as levels
+from .catalog_data import DataObjectOperations
+from .catalog_tree import TreeOperations
+from .error_codes import IrodsError
+from .records import (GOOD, INTERMEDIATE, RODSADMIN, RODSGROUP, STALE, Avu, Clock,  # noqa: F401
+                      Collection, DataObject, OpenDescriptor, Replica, User)
+from .vault import Resource
+
+USER_TYPES = ("rodsuser", "rodsadmin", "groupadmin")
+PUBLIC = "public"
+ADMIN = "rods"
+#: First object id handed out (ids share one sequence, R_ObjectID, for collections,
+#: data objects and users: db_plugin.cpp cmlGetNextSeqVal).
+FIRST_ID = 10000
+
+
+class Zone(TreeOperations, DataObjectOperations):
+    """One iRODS zone: users, groups, resources with vaults, collections, data objects."""
+
+    def __init__(self, name, root_dir, resources=("demoResc", "replResc"),
+                 default_resource="demoResc", clock=None):
+        """Create the zone `name` with its vaults under `root_dir/vaults/<resource>`.
+
+        Starts as a fresh iRODS install does: the rodsadmin `rods`, the group `public`, the
+        collections `/`, `/<zone>`, `/<zone>/home`, `/<zone>/trash`, `/<zone>/trash/home`
+        (owned by rods), `/<zone>/home/public` (public may read), and rods' home and trash.
+        """
+        if not name or "/" in name:
+            raise ValueError("zone name %r must be non-empty and contain no '/'" % (name,))
+        if default_resource not in resources:
+            raise ValueError("default resource %r is not one of the resources %r"
+                             % (default_resource, list(resources)))
+        self.name = name
+        self.root_dir = os.path.abspath(root_dir)
+        self.clock = clock or Clock()
+        self.default_resource = default_resource
+        self._resources = {resource: Resource(resource, os.path.join(self.root_dir, "vaults", resource))
+                           for resource in resources}
+        self._users = {}
+        self._entries = {}
+        self._descriptors = {}
+        self._write_sessions = {}  # replica token -> catalog_data._WriteSession
+        self._token_counter = 0
+        self._next_id = FIRST_ID
+        # Deterministic stand-in for irods::getRandom (trash name collisions), so runs repeat.
+        self._random = random.Random(name)
+        self._install()
+
+    # ---- set-up ------------------------------------------------------------------------
+    def _install(self):
+        self._add_principal(ADMIN, RODSADMIN)
+        self._add_principal(PUBLIC, RODSGROUP)
+        self._users[ADMIN].groups.append(PUBLIC)
+        for path in ("/", self.root, self.root + "/home", self.root + "/trash", self.root + "/trash/home"):
+            self._new_collection(path, ADMIN, {ADMIN: "own"})
+        self._new_collection(self.home(PUBLIC), ADMIN, {ADMIN: "own", PUBLIC: "read_object"})
+        self._make_homes(ADMIN)
+
+    def _add_principal(self, name, user_type):
+        if not name or "/" in name or "#" in name or name != name.strip():
+            raise IrodsError("CAT_INVALID_ARGUMENT", "user name %r is not a valid iRODS user name" % (name,))
+        if name in self._users:
+            raise IrodsError("CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME", "user or group %r already exists" % name)
+        principal = User(name, user_type, self._new_id(), self.name)
+        self._users[name] = principal
+        return principal
+
+    def _make_homes(self, user):
+        # iadmin mkuser makes the home and trash-home collections, owned by the user
+        # (irods/irods `plugins/database/src/db_plugin.cpp` db_reg_user_re_op).
+        for path in (self.home(user), self.trash_home(user)):
+            self._new_collection(path, user, {user: "own"})
+
+    def _new_id(self):
+        self._next_id += 1
+        return self._next_id
+
+    def _new_collection(self, path, owner, acl, inherit=False):
+        entry = Collection(self._new_id(), path, owner, self.clock.now())
+        entry.acl = dict(acl)
+        entry.inherit = inherit
+        self._entries[path] = entry
+        return entry
+
+    # ---- paths and resources -------------------------------------------------------
+    @property
+    def root(self):
+        """'/<zone>'."""
+        return "/" + self.name
+
+    def home(self, user):
+        """'/<zone>/home/<user>'."""
+        return "%s/home/%s" % (self.root, user)
+
+    def trash_home(self, user):
+        """'/<zone>/trash/home/<user>'."""
+        return "%s/trash/home/%s" % (self.root, user)
+
+    def resources(self):
+        """Resource names, in creation order."""
+        return list(self._resources)
+
+    def vault(self, resource):
+        """The vault directory (str) of a resource; SYS_RESC_DOES_NOT_EXIST if unknown."""
+        return self._resource(resource).vault
+
+    def physical_path(self, resource, logical_path):
+        """Where a replica of `logical_path` lives in `resource`'s vault (graft scheme)."""
+        return self._resource(resource).physical_path(self._normalize(logical_path))
+
+    def _resource(self, name):
+        if name not in self._resources:
+            raise IrodsError("SYS_RESC_DOES_NOT_EXIST", "resource %r does not exist in zone %s (known: %s)"
+                             % (name, self.name, ", ".join(self._resources)))
+        return self._resources[name]
+
+    def _normalize(self, path):
+        """An absolute logical path in this zone without trailing '/'; USER_INPUT_PATH_ERR otherwise."""
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise IrodsError("USER_INPUT_PATH_ERR", "logical path %r is not absolute" % (path,))
+        parts = [part for part in path.split("/") if part]
+        if any(part in (".", "..") for part in parts):
+            raise IrodsError("USER_INPUT_PATH_ERR", "logical path %r contains '.' or '..'" % path)
+        normalized = "/" + "/".join(parts)
+        if normalized != "/" and normalized != self.root and not normalized.startswith(self.root + "/"):
+            raise IrodsError("USER_INPUT_PATH_ERR", "logical path %s is not in zone %s" % (path, self.name))
+        return normalized
+
+    # ---- users and groups ----------------------------------------------------------
+    def add_user(self, name, user_type="rodsuser"):
+        """iadmin mkuser: a user with home and trash-home collections owned by it, member of
+        'public'. CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME for a taken name, CAT_INVALID_USER_TYPE
+        for a type outside USER_TYPES. Returns the User."""
+        if user_type not in USER_TYPES:
+            raise IrodsError("CAT_INVALID_USER_TYPE", "user type %r of user %r is not one of %s"
+                             % (user_type, name, ", ".join(USER_TYPES)))
+        user = self._add_principal(name, user_type)
+        user.groups.append(PUBLIC)
+        self._make_homes(name)
+        return user
+
+    def add_group(self, name):
+        """iadmin mkgroup. Returns the group's User record (type rodsgroup)."""
+        return self._add_principal(name, RODSGROUP)
+
+    def add_to_group(self, group, user):
+        """iadmin atg: make `user` a member of `group`."""
+        member, team = self._person(user), self._group(group)
+        if team.name not in member.groups:
+            member.groups.append(team.name)
+
+    def remove_from_group(self, group, user):
+        """iadmin rfg: remove `user` from `group`."""
+        member, team = self._person(user), self._group(group)
+        if team.name == PUBLIC:
+            raise IrodsError("SYS_NOT_ALLOWED", "user %r cannot leave the group public" % user)
+        if team.name in member.groups:
+            member.groups.remove(team.name)
+
+    def user(self, name):
+        """The User (or group) record; CAT_INVALID_USER for an unknown name."""
+        if name not in self._users:
+            raise IrodsError("CAT_INVALID_USER", "user or group %r does not exist in zone %s" % (name, self.name))
+        return self._users[name]
+
+    def users(self):
+        """Every user and group record, sorted by name."""
+        return [self._users[name] for name in sorted(self._users)]
+
+    def user_groups(self, name):
+        """Sorted group names of a user (always includes 'public')."""
+        return sorted(self._person(name).groups)
+
+    def is_admin(self, name):
+        """True for a rodsadmin."""
+        return self.user(name).type == RODSADMIN
+
+    def _person(self, name):
+        principal = self.user(name)
+        if principal.is_group:
+            raise IrodsError("CAT_INVALID_USER", "%r is a group, not a user" % name)
+        return principal
+
+    def _group(self, name):
+        principal = self.user(name)
+        if not principal.is_group:
+            raise IrodsError("CAT_INVALID_USER", "%r is a user, not a group" % name)
+        return principal
+
+    # ---- state access for the harness (no permission checks) -----------------------
+    def exists(self, path):
+        """'collection', 'data_object' or None."""
+        entry = self._entries.get(self._normalize(path))
+        return entry.kind if entry else None
+
+    def collection(self, path):
+        """The Collection record or None."""
+        entry = self._entries.get(self._normalize(path))
+        return entry if isinstance(entry, Collection) else None
+
+    def data_object(self, path):
+        """The DataObject record or None."""
+        entry = self._entries.get(self._normalize(path))
+        return entry if isinstance(entry, DataObject) else None
+
+    def collections(self):
+        """Every Collection, sorted by path."""
+        return [entry for _, entry in sorted(self._entries.items()) if isinstance(entry, Collection)]
+
+    def data_objects(self):
+        """Every DataObject, sorted by path."""
+        return [entry for _, entry in sorted(self._entries.items()) if isinstance(entry, DataObject)]
+
+    def acl(self, path):
+        """{user_or_group: level} of a collection or data object (a copy)."""
+        return dict(self._existing(path).acl)
+
+    def access_level(self, user, path):
+        """The user's effective level on `path`: the highest over the user's own entry and its
+        groups' ('null' when none). Being a rodsadmin does not raise it."""
+        return self._level_on(self.user(user), self._existing(path))
+
+    def has_access(self, user, path, level):
+        """True when access_level(user, path) is at least `level`."""
+        return levels.at_least(self.access_level(user, path), level)
+
+    def visible(self, user, path):
+        """Whether GenQuery shows `path` to `user`: always for a rodsadmin, else read_object
+        on it and, for a data object, on its collection too (general_query.cpp adds the
+        read_object condition for every table the query touches)."""
+        entry = self._entries.get(self._normalize(path))
+        return entry is not None and self._visible(user, entry)
+
+    # ---- internals shared by the operation modules ---------------------------------
+    def _existing(self, path):
+        entry = self._entries.get(self._normalize(path))
+        if entry is None:
+            raise IrodsError("OBJ_PATH_DOES_NOT_EXIST", "%s does not exist in zone %s" % (path, self.name))
+        return entry
+
+    def _level_on(self, principal, entry):
+        names = [principal.name] + list(principal.groups)
+        return levels.highest(entry.acl[name] for name in names if name in entry.acl)
+
+    def _allows(self, actor, entry, level):
+        return levels.at_least(self._level_on(self.user(actor), entry), level)
+
+    def _require(self, actor, entry, level, doing):
+        """CAT_NO_ACCESS_PERMISSION unless `actor` holds `level` on `entry`."""
+        held = self._level_on(self.user(actor), entry)
+        if not levels.at_least(held, level):
+            raise IrodsError("CAT_NO_ACCESS_PERMISSION", "user %s needs %s on %s %s to %s (holds %s)"
+                             % (actor, level, entry.kind.replace("_", " "), entry.path, doing, held))
+
+    def _require_admin_mode(self, actor, admin_mode, code="CAT_INSUFFICIENT_PRIVILEGE_LEVEL"):
+        """Admin mode only for a rodsadmin; True when it is on."""
+        if admin_mode and not self.is_admin(actor):
+            raise IrodsError(code, "user %s is not a rodsadmin and cannot use admin mode" % actor)
+        return bool(admin_mode)
+
+    def _visible(self, actor, entry):
+        if self.is_admin(actor):
+            return True
+        if not self._allows(actor, entry, "read_object"):
+            return False
+        if isinstance(entry, DataObject):
+            return self._allows(actor, self._entries[entry.parent], "read_object")
+        return True
+
+    def _children(self, path):
+        prefix = path.rstrip("/") + "/"
+        return [entry for entry_path, entry in self._entries.items()
+                if entry_path.startswith(prefix) and "/" not in entry_path[len(prefix):]]
+
+    def _subtree(self, path):
+        """The entry at `path` and every entry below it, parents first."""
+        prefix = path.rstrip("/") + "/"
+        return [entry for entry_path, entry in sorted(self._entries.items())
+                if entry_path == path or entry_path.startswith(prefix)]
+
+    def _touch(self, path):
+        entry = self._entries.get(path)
+        if entry is not None:
+            entry.modify_time = self.clock.now()
+
+    def _inherited_acl(self, parent, actor):
+        """ACL of a new entry (db_plugin.cpp db_reg_data_obj_op / db_reg_coll_op): a copy of
+        the parent's ACL when the parent inherits -- and then NOTHING for the creator unless
+        inherited (scripts/irods/test/test_ichmod.py test_ichmod_respects_strict_ACLs__issue_2570)
+        -- else `own` for the creator."""
+        if parent.inherit:
+            return dict(parent.acl)
+        return {actor: "own"}
+
+    def _avu(self, attribute, value, units):
+        return Avu(str(attribute), str(value), str(units or ""))

@@ -1,0 +1,56 @@
+"""`make demo` / `omero-irods sandbox demo`: the bundled scenario and a readable summary of a dump."""
+
+import os
+
+SCENARIO_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", "demo.json")
+
+
+def _avus(entry):
+    return "".join("\n      avu %s = %s%s" % (a, v, " " + u if u else "") for a, v, u in entry["avus"])
+
+
+def _acl(entry):
+    return ", ".join("%s:%s" % (name, level) for name, level in entry["acl"].items())
+
+
+def _pep_lines(state):
+    """One line per API call (its dynamic PEPs folded: pre, post, except, finally), static PEPs
+    indented under the call they fire in; '*' marks a PEP for which a rule ran."""
+    lines, open_calls = [], {}
+    for point in state.get("pep_points", []):
+        mark = "*" if point["rule"] else " "
+        result = "" if point["result"] in (None, 0) else " -> %s" % point["result"]
+        base, _, kind = point["name"].rpartition("_")
+        if point["name"].startswith("pep_api_") and kind in ("pre", "post", "except", "finally"):
+            if kind == "pre" or base not in open_calls:
+                open_calls[base] = len(lines)
+                lines.append([base, [], point["path"]])
+            lines[open_calls[base]][1].append(mark + kind + result)
+        else:
+            lines.append(["    " + point["name"], [mark.strip() + result], point["path"]])
+    return ["  %-40s %-28s %s" % (name, " ".join(kinds), path or "(no path in the args)")
+            for name, kinds, path in lines]
+
+
+def summary(state):
+    """The dump as text: PEPs consulted (and which rules ran), the tree, imports, errors, log."""
+    out = ["PEPs the server consulted, in order (* = a rule ran):"]
+    out += _pep_lines(state) or ["  (none)"]
+    out.append("")
+    out.append("Collections (owner; ACL):")
+    out += ["  %s  (%s; %s)%s" % (c["path"], c["owner"], _acl(c), _avus(c)) for c in state["collections"]]
+    out.append("Data objects (size, owner; ACL; replicas):")
+    for entry in state["data_objects"]:
+        replicas = ", ".join("%s#%d %s" % (r["resource"], r["number"], r["status"]) for r in entry["replicas"])
+        out.append("  %s  (%d bytes, %s; %s; %s)%s" % (entry["path"], entry["size"], entry["owner"],
+                                                       _acl(entry), replicas, _avus(entry)))
+    out.append("OMERO imports:")
+    out += ["  exit %s images %s: %s" % (i["exit"], i["images"], " ".join(i["argv"])) for i in state["imports"]] \
+        or ["  (none)"]
+    out.append("Errors clients saw:")
+    out += ["  step %s %s: %s" % (e["step"], e["kind"], e["message"]) for e in state["client_errors"]] \
+        or ["  (none)"]
+    out.append("Still in the delay queue: %d" % len(state["delay_queue"]))
+    out.append("Server log:")
+    out += ["  " + line.splitlines()[0] if line else "" for line in state["log"]] or ["  (empty)"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,780 @@
+"""iRODS error names and numbers, and the exception the sandbox raises with them.
+
+The table holds every name of iRODS 4.3's error table (irods/irods
+`lib/core/include/irods/rodsErrorTable.h`, branch 4-3-stable, the numbers
+python-irodsclient's `irods/exception.py` also carries) plus the two rule
+engine "states" (irods/irods `lib/core/include/irods/irods_state_table.h`):
+RULE_ENGINE_CONTINUE and RULE_ENGINE_SKIP_OPERATION, which are positive.
+
+An iRODS error code may carry an errno in its last three digits
+(-mmmmnnn, rodsErrorTable.h's header comment): `name()` strips it.
+"""
+
+__all__ = ["IrodsError", "code", "name", "names", "split_errno"]
+
+
+class IrodsError(Exception):
+    """An operation failed the way iRODS would fail it.
+
+    `.code` is the (negative) iRODS error number, `.name` its symbolic name
+    and `.message` says what failed, naming the path/user/field involved.
+    str() reads `CAT_NO_ACCESS_PERMISSION (-818000): <message>`.
+    """
+
+    def __init__(self, error, message=""):
+        """`error` is a name ('CAT_NO_ROWS_FOUND') or a number (-808000)."""
+        if isinstance(error, str):
+            self.code = code(error)
+            self.name = error
+        else:
+            self.code = int(error)
+            self.name = name(self.code)
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self):
+        text = "%s (%d)" % (self.name, self.code)
+        return "%s: %s" % (text, self.message) if self.message else text
+
+    def __reduce__(self):
+        return (IrodsError, (self.code, self.message))
+
+
+def code(error_name):
+    """The number of an iRODS error name; KeyError names the unknown name."""
+    try:
+        return _CODES[error_name]
+    except KeyError:
+        raise KeyError("unknown iRODS error name %r (not in rodsErrorTable.h)" % (error_name,)) from None
+
+
+def name(error_code):
+    """The name of an iRODS error number.
+
+    A code with an errno suffix (-510002 = UNIX_FILE_OPEN_ERR + ENOENT) gets the
+    base name; a number iRODS does not define gives 'UNKNOWN_IRODS_ERROR'.
+    """
+    error_code = int(error_code)
+    if error_code in _NAMES:
+        return _NAMES[error_code]
+    base, _errno = split_errno(error_code)
+    return _NAMES.get(base, "UNKNOWN_IRODS_ERROR")
+
+
+def split_errno(error_code):
+    """(-510002) -> (-510000, 2): iRODS adds errno to a negative code's last 3 digits."""
+    error_code = int(error_code)
+    if error_code >= 0:
+        return error_code, 0
+    errno_part = (-error_code) % 1000
+    return error_code + errno_part, errno_part
+
+
+def names():
+    """Every known error name -> number (a copy; the PREP's irods_errors uses it)."""
+    return dict(_CODES)
+
+
+def _parse(table):
+    return {row.split()[0]: int(row.split()[1]) for row in table.strip().splitlines()}
+
+
+_CODES = _parse("""
+    SYS_SOCK_OPEN_ERR                        -1000
+    SYS_SOCK_LISTEN_ERR                      -1100
+    SYS_SOCK_BIND_ERR                        -2000
+    SYS_SOCK_ACCEPT_ERR                      -3000
+    SYS_HEADER_READ_LEN_ERR                  -4000
+    SYS_HEADER_WRITE_LEN_ERR                 -5000
+    SYS_HEADER_TYPE_LEN_ERR                  -6000
+    SYS_CAUGHT_SIGNAL                        -7000
+    SYS_GETSTARTUP_PACK_ERR                  -8000
+    SYS_EXCEED_CONNECT_CNT                   -9000
+    SYS_USER_NOT_ALLOWED_TO_CONN             -10000
+    SYS_READ_MSG_BODY_INPUT_ERR              -11000
+    SYS_UNMATCHED_API_NUM                    -12000
+    SYS_NO_API_PRIV                          -13000
+    SYS_API_INPUT_ERR                        -14000
+    SYS_PACK_INSTRUCT_FORMAT_ERR             -15000
+    SYS_MALLOC_ERR                           -16000
+    SYS_GET_HOSTNAME_ERR                     -17000
+    SYS_OUT_OF_FILE_DESC                     -18000
+    SYS_FILE_DESC_OUT_OF_RANGE               -19000
+    SYS_UNRECOGNIZED_REMOTE_FLAG             -20000
+    SYS_INVALID_SERVER_HOST                  -21000
+    SYS_SVR_TO_SVR_CONNECT_FAILED            -22000
+    SYS_BAD_FILE_DESCRIPTOR                  -23000
+    SYS_INTERNAL_NULL_INPUT_ERR              -24000
+    SYS_CONFIG_FILE_ERR                      -25000
+    SYS_INVALID_ZONE_NAME                    -26000
+    SYS_COPY_LEN_ERR                         -27000
+    SYS_PORT_COOKIE_ERR                      -28000
+    SYS_KEY_VAL_TABLE_ERR                    -29000
+    SYS_INVALID_RESC_TYPE                    -30000
+    SYS_INVALID_FILE_PATH                    -31000
+    SYS_INVALID_RESC_INPUT                   -32000
+    SYS_INVALID_PORTAL_OPR                   -33000
+    SYS_INVALID_OPR_TYPE                     -35000
+    SYS_NO_PATH_PERMISSION                   -36000
+    SYS_NO_ICAT_SERVER_ERR                   -37000
+    SYS_AGENT_INIT_ERR                       -38000
+    SYS_PROXYUSER_NO_PRIV                    -39000
+    SYS_NO_DATA_OBJ_PERMISSION               -40000
+    SYS_DELETE_DISALLOWED                    -41000
+    SYS_OPEN_REI_FILE_ERR                    -42000
+    SYS_NO_RCAT_SERVER_ERR                   -43000
+    SYS_UNMATCH_PACK_INSTRUCTI_NAME          -44000
+    SYS_SVR_TO_CLI_MSI_NO_EXIST              -45000
+    SYS_COPY_ALREADY_IN_RESC                 -46000
+    SYS_RECONN_OPR_MISMATCH                  -47000
+    SYS_INPUT_PERM_OUT_OF_RANGE              -48000
+    SYS_FORK_ERROR                           -49000
+    SYS_PIPE_ERROR                           -50000
+    SYS_EXEC_CMD_STATUS_SZ_ERROR             -51000
+    SYS_PATH_IS_NOT_A_FILE                   -52000
+    SYS_UNMATCHED_SPEC_COLL_TYPE             -53000
+    SYS_TOO_MANY_QUERY_RESULT                -54000
+    SYS_SPEC_COLL_NOT_IN_CACHE               -55000
+    SYS_SPEC_COLL_OBJ_NOT_EXIST              -56000
+    SYS_REG_OBJ_IN_SPEC_COLL                 -57000
+    SYS_DEST_SPEC_COLL_SUB_EXIST             -58000
+    SYS_SRC_DEST_SPEC_COLL_CONFLICT          -59000
+    SYS_UNKNOWN_SPEC_COLL_CLASS              -60000
+    END_OF_LIFE_SYS_DUPLICATE_XMSG_TICKET    -61000
+    END_OF_LIFE_SYS_UNMATCHED_XMSG_TICKET    -62000
+    END_OF_LIFE_SYS_NO_XMSG_FOR_MSG_NUMBER   -63000
+    SYS_COLLINFO_2_FORMAT_ERR                -64000
+    SYS_CACHE_STRUCT_FILE_RESC_ERR           -65000
+    SYS_NOT_SUPPORTED                        -66000
+    SYS_TAR_STRUCT_FILE_EXTRACT_ERR          -67000
+    SYS_STRUCT_FILE_DESC_ERR                 -68000
+    SYS_TAR_OPEN_ERR                         -69000
+    SYS_TAR_EXTRACT_ALL_ERR                  -70000
+    SYS_TAR_CLOSE_ERR                        -71000
+    SYS_STRUCT_FILE_PATH_ERR                 -72000
+    SYS_MOUNT_MOUNTED_COLL_ERR               -73000
+    SYS_COLL_NOT_MOUNTED_ERR                 -74000
+    SYS_STRUCT_FILE_BUSY_ERR                 -75000
+    SYS_STRUCT_FILE_INMOUNTED_COLL           -76000
+    SYS_COPY_NOT_EXIST_IN_RESC               -77000
+    SYS_RESC_DOES_NOT_EXIST                  -78000
+    SYS_COLLECTION_NOT_EMPTY                 -79000
+    SYS_OBJ_TYPE_NOT_STRUCT_FILE             -80000
+    SYS_WRONG_RESC_POLICY_FOR_BUN_OPR        -81000
+    SYS_DIR_IN_VAULT_NOT_EMPTY               -82000
+    SYS_OPR_FLAG_NOT_SUPPORT                 -83000
+    SYS_TAR_APPEND_ERR                       -84000
+    SYS_INVALID_PROTOCOL_TYPE                -85000
+    SYS_UDP_CONNECT_ERR                      -86000
+    SYS_UDP_TRANSFER_ERR                     -89000
+    SYS_UDP_NO_SUPPORT_ERR                   -90000
+    SYS_READ_MSG_BODY_LEN_ERR                -91000
+    CROSS_ZONE_SOCK_CONNECT_ERR              -92000
+    SYS_NO_FREE_RE_THREAD                    -93000
+    SYS_BAD_RE_THREAD_INX                    -94000
+    SYS_CANT_DIRECTLY_ACC_COMPOUND_RESC      -95000
+    SYS_SRC_DEST_RESC_COMPOUND_TYPE          -96000
+    SYS_CACHE_RESC_NOT_ON_SAME_HOST          -97000
+    SYS_NO_CACHE_RESC_IN_GRP                 -98000
+    SYS_UNMATCHED_RESC_IN_RESC_GRP           -99000
+    SYS_CANT_MV_BUNDLE_DATA_TO_TRASH         -100000
+    SYS_CANT_MV_BUNDLE_DATA_BY_COPY          -101000
+    SYS_EXEC_TAR_ERR                         -102000
+    SYS_CANT_CHKSUM_COMP_RESC_DATA           -103000
+    SYS_CANT_CHKSUM_BUNDLED_DATA             -104000
+    SYS_RESC_IS_DOWN                         -105000
+    SYS_UPDATE_REPL_INFO_ERR                 -106000
+    SYS_COLL_LINK_PATH_ERR                   -107000
+    SYS_LINK_CNT_EXCEEDED_ERR                -108000
+    SYS_CROSS_ZONE_MV_NOT_SUPPORTED          -109000
+    SYS_RESC_QUOTA_EXCEEDED                  -110000
+    SYS_RENAME_STRUCT_COUNT_EXCEEDED         -111000
+    SYS_BULK_REG_COUNT_EXCEEDED              -112000
+    SYS_REQUESTED_BUF_TOO_LARGE              -113000
+    SYS_INVALID_RESC_FOR_BULK_OPR            -114000
+    SYS_SOCK_READ_TIMEDOUT                   -115000
+    SYS_SOCK_READ_ERR                        -116000
+    SYS_CONNECT_CONTROL_CONFIG_ERR           -117000
+    SYS_MAX_CONNECT_COUNT_EXCEEDED           -118000
+    SYS_STRUCT_ELEMENT_MISMATCH              -119000
+    SYS_PHY_PATH_INUSE                       -120000
+    SYS_USER_NO_PERMISSION                   -121000
+    SYS_USER_RETRIEVE_ERR                    -122000
+    SYS_FS_LOCK_ERR                          -123000
+    SYS_LOCK_TYPE_INP_ERR                    -124000
+    SYS_LOCK_CMD_INP_ERR                     -125000
+    SYS_ZIP_FORMAT_NOT_SUPPORTED             -126000
+    SYS_ADD_TO_ARCH_OPR_NOT_SUPPORTED        -127000
+    CANT_REG_IN_VAULT_FILE                   -128000
+    PATH_REG_NOT_ALLOWED                     -129000
+    SYS_INVALID_INPUT_PARAM                  -130000
+    SYS_GROUP_RETRIEVE_ERR                   -131000
+    SYS_MSSO_APPEND_ERR                      -132000
+    SYS_MSSO_STRUCT_FILE_EXTRACT_ERR         -133000
+    SYS_MSSO_EXTRACT_ALL_ERR                 -134000
+    SYS_MSSO_OPEN_ERR                        -135000
+    SYS_MSSO_CLOSE_ERR                       -136000
+    SYS_RULE_NOT_FOUND                       -144000
+    SYS_NOT_IMPLEMENTED                      -146000
+    SYS_SIGNED_SID_NOT_MATCHED               -147000
+    SYS_HASH_IMMUTABLE                       -148000
+    SYS_UNINITIALIZED                        -149000
+    SYS_NEGATIVE_SIZE                        -150000
+    SYS_ALREADY_INITIALIZED                  -151000
+    SYS_SETENV_ERR                           -152000
+    SYS_GETENV_ERR                           -153000
+    SYS_INTERNAL_ERR                         -154000
+    SYS_SOCK_SELECT_ERR                      -155000
+    SYS_THREAD_ENCOUNTERED_INTERRUPT         -156000
+    SYS_THREAD_RESOURCE_ERR                  -157000
+    SYS_BAD_INPUT                            -158000
+    SYS_PORT_RANGE_EXHAUSTED                 -159000
+    SYS_SERVICE_ROLE_NOT_SUPPORTED           -160000
+    SYS_SOCK_WRITE_ERR                       -161000
+    SYS_SOCK_CONNECT_ERR                     -162000
+    SYS_OPERATION_IN_PROGRESS                -163000
+    SYS_REPLICA_DOES_NOT_EXIST               -164000
+    SYS_UNKNOWN_ERROR                        -165000
+    SYS_NO_GOOD_REPLICA                      -166000
+    SYS_LIBRARY_ERROR                        -167000
+    SYS_REPLICA_INACCESSIBLE                 -168000
+    SYS_NOT_ALLOWED                          -169000
+    NOT_A_COLLECTION                         -170000
+    NOT_A_DATA_OBJECT                        -171000
+    JSON_VALIDATION_ERROR                    -172000
+    DATABASE_TYPE_NOT_SUPPORTED              -173000
+    RESOLUTION_ERROR                         -174000
+    INVALID_HANDLE                           -175000
+    DOES_NOT_EXIST                           -176000
+    TYPE_NOT_SUPPORTED                       -177000
+    AUTHENTICATION_ERROR                     -178000
+    SOCKET_ERROR                             -179000
+    CONFIGURATION_ERROR                      -180000
+    SHUTDOWN_SEQUENCE_INITIATED              -181000
+    INTERRUPT_DETECTED                       -182000
+    INVALID_GENQUERY_AGGREGATE_FUNCTION      -183000
+    INVALID_INPUT_ARGUMENT_NULL_POINTER      -184000
+    CONNECTION_REFUSED                       -185000
+    USER_AUTH_SCHEME_ERR                     -300000
+    USER_AUTH_STRING_EMPTY                   -301000
+    USER_RODS_HOST_EMPTY                     -302000
+    USER_RODS_HOSTNAME_ERR                   -303000
+    USER_SOCK_OPEN_ERR                       -304000
+    USER_SOCK_CONNECT_ERR                    -305000
+    USER_STRLEN_TOOLONG                      -306000
+    USER_API_INPUT_ERR                       -307000
+    USER_PACKSTRUCT_INPUT_ERR                -308000
+    USER_NO_SUPPORT_ERR                      -309000
+    USER_FILE_DOES_NOT_EXIST                 -310000
+    USER_FILE_TOO_LARGE                      -311000
+    OVERWRITE_WITHOUT_FORCE_FLAG             -312000
+    UNMATCHED_KEY_OR_INDEX                   -313000
+    USER_CHKSUM_MISMATCH                     -314000
+    USER_BAD_KEYWORD_ERR                     -315000
+    USER__NULL_INPUT_ERR                     -316000
+    USER_INPUT_PATH_ERR                      -317000
+    USER_INPUT_OPTION_ERR                    -318000
+    USER_INVALID_USERNAME_FORMAT             -319000
+    USER_DIRECT_RESC_INPUT_ERR               -320000
+    USER_NO_RESC_INPUT_ERR                   -321000
+    USER_PARAM_LABEL_ERR                     -322000
+    USER_PARAM_TYPE_ERR                      -323000
+    BASE64_BUFFER_OVERFLOW                   -324000
+    BASE64_INVALID_PACKET                    -325000
+    USER_MSG_TYPE_NO_SUPPORT                 -326000
+    USER_RSYNC_NO_MODE_INPUT_ERR             -337000
+    USER_OPTION_INPUT_ERR                    -338000
+    SAME_SRC_DEST_PATHS_ERR                  -339000
+    USER_RESTART_FILE_INPUT_ERR              -340000
+    RESTART_OPR_FAILED                       -341000
+    BAD_EXEC_CMD_PATH                        -342000
+    EXEC_CMD_OUTPUT_TOO_LARGE                -343000
+    EXEC_CMD_ERROR                           -344000
+    BAD_INPUT_DESC_INDEX                     -345000
+    USER_PATH_EXCEEDS_MAX                    -346000
+    USER_SOCK_CONNECT_TIMEDOUT               -347000
+    USER_API_VERSION_MISMATCH                -348000
+    USER_INPUT_FORMAT_ERR                    -349000
+    USER_ACCESS_DENIED                       -350000
+    CANT_RM_MV_BUNDLE_TYPE                   -351000
+    NO_MORE_RESULT                           -352000
+    NO_KEY_WD_IN_MS_INP_STR                  -353000
+    CANT_RM_NON_EMPTY_HOME_COLL              -354000
+    CANT_UNREG_IN_VAULT_FILE                 -355000
+    NO_LOCAL_FILE_RSYNC_IN_MSI               -356000
+    BULK_OPR_MISMATCH_FOR_RESTART            -357000
+    OBJ_PATH_DOES_NOT_EXIST                  -358000
+    SYMLINKED_BUNFILE_NOT_ALLOWED            -359000
+    USER_INPUT_STRING_ERR                    -360000
+    USER_INVALID_RESC_INPUT                  -361000
+    USER_NOT_ALLOWED_TO_EXEC_CMD             -370000
+    USER_HASH_TYPE_MISMATCH                  -380000
+    USER_INVALID_CLIENT_ENVIRONMENT          -390000
+    USER_INSUFFICIENT_FREE_INODES            -400000
+    USER_FILE_SIZE_MISMATCH                  -401000
+    USER_INCOMPATIBLE_PARAMS                 -402000
+    USER_INVALID_REPLICA_INPUT               -403000
+    USER_INCOMPATIBLE_OPEN_FLAGS             -404000
+    INTERMEDIATE_REPLICA_ACCESS              -405000
+    LOCKED_DATA_OBJECT_ACCESS                -406000
+    CHECK_VERIFICATION_RESULTS               -407000
+    END_OF_RESULTSET                         -408000
+    FILE_INDEX_LOOKUP_ERR                    -500000
+    UNIX_FILE_OPEN_ERR                       -510000
+    UNIX_FILE_CREATE_ERR                     -511000
+    UNIX_FILE_READ_ERR                       -512000
+    UNIX_FILE_WRITE_ERR                      -513000
+    UNIX_FILE_CLOSE_ERR                      -514000
+    UNIX_FILE_UNLINK_ERR                     -515000
+    UNIX_FILE_STAT_ERR                       -516000
+    UNIX_FILE_FSTAT_ERR                      -517000
+    UNIX_FILE_LSEEK_ERR                      -518000
+    UNIX_FILE_FSYNC_ERR                      -519000
+    UNIX_FILE_MKDIR_ERR                      -520000
+    UNIX_FILE_RMDIR_ERR                      -521000
+    UNIX_FILE_OPENDIR_ERR                    -522000
+    UNIX_FILE_CLOSEDIR_ERR                   -523000
+    UNIX_FILE_READDIR_ERR                    -524000
+    UNIX_FILE_STAGE_ERR                      -525000
+    UNIX_FILE_GET_FS_FREESPACE_ERR           -526000
+    UNIX_FILE_CHMOD_ERR                      -527000
+    UNIX_FILE_RENAME_ERR                     -528000
+    UNIX_FILE_TRUNCATE_ERR                   -529000
+    UNIX_FILE_LINK_ERR                       -530000
+    UNIX_FILE_OPR_TIMEOUT_ERR                -540000
+    UNIV_MSS_SYNCTOARCH_ERR                  -550000
+    UNIV_MSS_STAGETOCACHE_ERR                -551000
+    UNIV_MSS_UNLINK_ERR                      -552000
+    UNIV_MSS_MKDIR_ERR                       -553000
+    UNIV_MSS_CHMOD_ERR                       -554000
+    UNIV_MSS_STAT_ERR                        -555000
+    UNIV_MSS_RENAME_ERR                      -556000
+    HPSS_AUTH_NOT_SUPPORTED                  -600000
+    HPSS_FILE_OPEN_ERR                       -610000
+    HPSS_FILE_CREATE_ERR                     -611000
+    HPSS_FILE_READ_ERR                       -612000
+    HPSS_FILE_WRITE_ERR                      -613000
+    HPSS_FILE_CLOSE_ERR                      -614000
+    HPSS_FILE_UNLINK_ERR                     -615000
+    HPSS_FILE_STAT_ERR                       -616000
+    HPSS_FILE_FSTAT_ERR                      -617000
+    HPSS_FILE_LSEEK_ERR                      -618000
+    HPSS_FILE_FSYNC_ERR                      -619000
+    HPSS_FILE_MKDIR_ERR                      -620000
+    HPSS_FILE_RMDIR_ERR                      -621000
+    HPSS_FILE_OPENDIR_ERR                    -622000
+    HPSS_FILE_CLOSEDIR_ERR                   -623000
+    HPSS_FILE_READDIR_ERR                    -624000
+    HPSS_FILE_STAGE_ERR                      -625000
+    HPSS_FILE_GET_FS_FREESPACE_ERR           -626000
+    HPSS_FILE_CHMOD_ERR                      -627000
+    HPSS_FILE_RENAME_ERR                     -628000
+    HPSS_FILE_TRUNCATE_ERR                   -629000
+    HPSS_FILE_LINK_ERR                       -630000
+    HPSS_AUTH_ERR                            -631000
+    HPSS_WRITE_LIST_ERR                      -632000
+    HPSS_READ_LIST_ERR                       -633000
+    HPSS_TRANSFER_ERR                        -634000
+    HPSS_MOVER_PROT_ERR                      -635000
+    S3_INIT_ERROR                            -701000
+    S3_PUT_ERROR                             -702000
+    S3_GET_ERROR                             -703000
+    S3_FILE_UNLINK_ERR                       -715000
+    S3_FILE_STAT_ERR                         -716000
+    S3_FILE_COPY_ERR                         -717000
+    S3_FILE_OPEN_ERR                         -718000
+    S3_FILE_SEEK_ERR                         -719000
+    S3_FILE_RENAME_ERR                       -720000
+    REPLICA_IS_BEING_STAGED                  -721000
+    REPLICA_STAGING_FAILED                   -722000
+    WOS_PUT_ERR                              -750000
+    WOS_STREAM_PUT_ERR                       -751000
+    WOS_STREAM_CLOSE_ERR                     -752000
+    WOS_GET_ERR                              -753000
+    WOS_STREAM_GET_ERR                       -754000
+    WOS_UNLINK_ERR                           -755000
+    WOS_STAT_ERR                             -756000
+    WOS_CONNECT_ERR                          -757000
+    HDFS_FILE_OPEN_ERR                       -730000
+    HDFS_FILE_CREATE_ERR                     -731000
+    HDFS_FILE_READ_ERR                       -732000
+    HDFS_FILE_WRITE_ERR                      -733000
+    HDFS_FILE_CLOSE_ERR                      -734000
+    HDFS_FILE_UNLINK_ERR                     -735000
+    HDFS_FILE_STAT_ERR                       -736000
+    HDFS_FILE_FSTAT_ERR                      -737000
+    HDFS_FILE_LSEEK_ERR                      -738000
+    HDFS_FILE_FSYNC_ERR                      -739000
+    HDFS_FILE_MKDIR_ERR                      -741000
+    HDFS_FILE_RMDIR_ERR                      -742000
+    HDFS_FILE_OPENDIR_ERR                    -743000
+    HDFS_FILE_CLOSEDIR_ERR                   -744000
+    HDFS_FILE_READDIR_ERR                    -745000
+    HDFS_FILE_STAGE_ERR                      -746000
+    HDFS_FILE_GET_FS_FREESPACE_ERR           -747000
+    HDFS_FILE_CHMOD_ERR                      -748000
+    HDFS_FILE_RENAME_ERR                     -749000
+    HDFS_FILE_TRUNCATE_ERR                   -760000
+    HDFS_FILE_LINK_ERR                       -761000
+    HDFS_FILE_OPR_TIMEOUT_ERR                -762000
+    DIRECT_ACCESS_FILE_USER_INVALID_ERR      -770000
+    CATALOG_NOT_CONNECTED                    -801000
+    CAT_ENV_ERR                              -802000
+    CAT_CONNECT_ERR                          -803000
+    CAT_DISCONNECT_ERR                       -804000
+    CAT_CLOSE_ENV_ERR                        -805000
+    CAT_SQL_ERR                              -806000
+    CAT_GET_ROW_ERR                          -807000
+    CAT_NO_ROWS_FOUND                        -808000
+    CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME    -809000
+    CAT_INVALID_RESOURCE_TYPE                -810000
+    CAT_INVALID_RESOURCE_CLASS               -811000
+    CAT_INVALID_RESOURCE_NET_ADDR            -812000
+    CAT_INVALID_RESOURCE_VAULT_PATH          -813000
+    CAT_UNKNOWN_COLLECTION                   -814000
+    CAT_INVALID_DATA_TYPE                    -815000
+    CAT_INVALID_ARGUMENT                     -816000
+    CAT_UNKNOWN_FILE                         -817000
+    CAT_NO_ACCESS_PERMISSION                 -818000
+    CAT_SUCCESS_BUT_WITH_NO_INFO             -819000
+    CAT_INVALID_USER_TYPE                    -820000
+    CAT_COLLECTION_NOT_EMPTY                 -821000
+    CAT_TOO_MANY_TABLES                      -822000
+    CAT_UNKNOWN_TABLE                        -823000
+    CAT_NOT_OPEN                             -824000
+    CAT_FAILED_TO_LINK_TABLES                -825000
+    CAT_INVALID_AUTHENTICATION               -826000
+    CAT_INVALID_USER                         -827000
+    CAT_INVALID_ZONE                         -828000
+    CAT_INVALID_GROUP                        -829000
+    CAT_INSUFFICIENT_PRIVILEGE_LEVEL         -830000
+    CAT_INVALID_RESOURCE                     -831000
+    CAT_INVALID_CLIENT_USER                  -832000
+    CAT_NAME_EXISTS_AS_COLLECTION            -833000
+    CAT_NAME_EXISTS_AS_DATAOBJ               -834000
+    CAT_RESOURCE_NOT_EMPTY                   -835000
+    CAT_NOT_A_DATAOBJ_AND_NOT_A_COLLECTION   -836000
+    CAT_RECURSIVE_MOVE                       -837000
+    CAT_LAST_REPLICA                         -838000
+    CAT_OCI_ERROR                            -839000
+    CAT_PASSWORD_EXPIRED                     -840000
+    CAT_PASSWORD_ENCODING_ERROR              -850000
+    CAT_TABLE_ACCESS_DENIED                  -851000
+    CAT_UNKNOWN_RESOURCE                     -852000
+    CAT_UNKNOWN_SPECIFIC_QUERY               -853000
+    CAT_PSEUDO_RESC_MODIFY_DISALLOWED        -854000
+    CAT_HOSTNAME_INVALID                     -855000
+    CAT_BIND_VARIABLE_LIMIT_EXCEEDED         -856000
+    CAT_INVALID_CHILD                        -857000
+    CAT_INVALID_OBJ_COUNT                    -858000
+    CAT_INVALID_RESOURCE_NAME                -859000
+    CAT_STATEMENT_TABLE_FULL                 -860000
+    CAT_RESOURCE_NAME_LENGTH_EXCEEDED        -861000
+    CAT_NO_CHECKSUM_FOR_REPLICA              -862000
+    CAT_TICKET_INVALID                       -890000
+    CAT_TICKET_EXPIRED                       -891000
+    CAT_TICKET_USES_EXCEEDED                 -892000
+    CAT_TICKET_USER_EXCLUDED                 -893000
+    CAT_TICKET_HOST_EXCLUDED                 -894000
+    CAT_TICKET_GROUP_EXCLUDED                -895000
+    CAT_TICKET_WRITE_USES_EXCEEDED           -896000
+    CAT_TICKET_WRITE_BYTES_EXCEEDED          -897000
+    FILE_OPEN_ERR                            -900000
+    FILE_READ_ERR                            -901000
+    FILE_WRITE_ERR                           -902000
+    PASSWORD_EXCEEDS_MAX_SIZE                -903000
+    ENVIRONMENT_VAR_HOME_NOT_DEFINED         -904000
+    UNABLE_TO_STAT_FILE                      -905000
+    AUTH_FILE_NOT_ENCRYPTED                  -906000
+    AUTH_FILE_DOES_NOT_EXIST                 -907000
+    UNLINK_FAILED                            -908000
+    NO_PASSWORD_ENTERED                      -909000
+    REMOTE_SERVER_AUTHENTICATION_FAILURE     -910000
+    REMOTE_SERVER_AUTH_NOT_PROVIDED          -911000
+    REMOTE_SERVER_AUTH_EMPTY                 -912000
+    REMOTE_SERVER_SID_NOT_DEFINED            -913000
+    GSI_NOT_COMPILED_IN                      -921000
+    GSI_NOT_BUILT_INTO_CLIENT                -922000
+    GSI_NOT_BUILT_INTO_SERVER                -923000
+    GSI_ERROR_IMPORT_NAME                    -924000
+    GSI_ERROR_INIT_SECURITY_CONTEXT          -925000
+    GSI_ERROR_SENDING_TOKEN_LENGTH           -926000
+    GSI_ERROR_READING_TOKEN_LENGTH           -927000
+    GSI_ERROR_TOKEN_TOO_LARGE                -928000
+    GSI_ERROR_BAD_TOKEN_RCVED                -929000
+    GSI_SOCKET_READ_ERROR                    -930000
+    GSI_PARTIAL_TOKEN_READ                   -931000
+    GSI_SOCKET_WRITE_ERROR                   -932000
+    GSI_ERROR_FROM_GSI_LIBRARY               -933000
+    GSI_ERROR_IMPORTING_NAME                 -934000
+    GSI_ERROR_ACQUIRING_CREDS                -935000
+    GSI_ACCEPT_SEC_CONTEXT_ERROR             -936000
+    GSI_ERROR_DISPLAYING_NAME                -937000
+    GSI_ERROR_RELEASING_NAME                 -938000
+    GSI_DN_DOES_NOT_MATCH_USER               -939000
+    GSI_QUERY_INTERNAL_ERROR                 -940000
+    GSI_NO_MATCHING_DN_FOUND                 -941000
+    GSI_MULTIPLE_MATCHING_DN_FOUND           -942000
+    KRB_NOT_COMPILED_IN                      -951000
+    KRB_NOT_BUILT_INTO_CLIENT                -952000
+    KRB_NOT_BUILT_INTO_SERVER                -953000
+    KRB_ERROR_IMPORT_NAME                    -954000
+    KRB_ERROR_INIT_SECURITY_CONTEXT          -955000
+    KRB_ERROR_SENDING_TOKEN_LENGTH           -956000
+    KRB_ERROR_READING_TOKEN_LENGTH           -957000
+    KRB_ERROR_TOKEN_TOO_LARGE                -958000
+    KRB_ERROR_BAD_TOKEN_RCVED                -959000
+    KRB_SOCKET_READ_ERROR                    -960000
+    KRB_PARTIAL_TOKEN_READ                   -961000
+    KRB_SOCKET_WRITE_ERROR                   -962000
+    KRB_ERROR_FROM_KRB_LIBRARY               -963000
+    KRB_ERROR_IMPORTING_NAME                 -964000
+    KRB_ERROR_ACQUIRING_CREDS                -965000
+    KRB_ACCEPT_SEC_CONTEXT_ERROR             -966000
+    KRB_ERROR_DISPLAYING_NAME                -967000
+    KRB_ERROR_RELEASING_NAME                 -968000
+    KRB_USER_DN_NOT_FOUND                    -969000
+    KRB_NAME_MATCHES_MULTIPLE_USERS          -970000
+    KRB_QUERY_INTERNAL_ERROR                 -971000
+    OSAUTH_NOT_BUILT_INTO_CLIENT             -981000
+    OSAUTH_NOT_BUILT_INTO_SERVER             -982000
+    PAM_AUTH_NOT_BUILT_INTO_CLIENT           -991000
+    PAM_AUTH_NOT_BUILT_INTO_SERVER           -992000
+    PAM_AUTH_PASSWORD_FAILED                 -993000
+    PAM_AUTH_PASSWORD_INVALID_TTL            -994000
+    OBJPATH_EMPTY_IN_STRUCT_ERR              -1000000
+    RESCNAME_EMPTY_IN_STRUCT_ERR             -1001000
+    DATATYPE_EMPTY_IN_STRUCT_ERR             -1002000
+    DATASIZE_EMPTY_IN_STRUCT_ERR             -1003000
+    CHKSUM_EMPTY_IN_STRUCT_ERR               -1004000
+    VERSION_EMPTY_IN_STRUCT_ERR              -1005000
+    FILEPATH_EMPTY_IN_STRUCT_ERR             -1006000
+    REPLNUM_EMPTY_IN_STRUCT_ERR              -1007000
+    REPLSTATUS_EMPTY_IN_STRUCT_ERR           -1008000
+    DATAOWNER_EMPTY_IN_STRUCT_ERR            -1009000
+    DATAOWNERZONE_EMPTY_IN_STRUCT_ERR        -1010000
+    DATAEXPIRY_EMPTY_IN_STRUCT_ERR           -1011000
+    DATACOMMENTS_EMPTY_IN_STRUCT_ERR         -1012000
+    DATACREATE_EMPTY_IN_STRUCT_ERR           -1013000
+    DATAMODIFY_EMPTY_IN_STRUCT_ERR           -1014000
+    DATAACCESS_EMPTY_IN_STRUCT_ERR           -1015000
+    DATAACCESSINX_EMPTY_IN_STRUCT_ERR        -1016000
+    NO_RULE_FOUND_ERR                        -1017000
+    NO_MORE_RULES_ERR                        -1018000
+    UNMATCHED_ACTION_ERR                     -1019000
+    RULES_FILE_READ_ERROR                    -1020000
+    ACTION_ARG_COUNT_MISMATCH                -1021000
+    MAX_NUM_OF_ARGS_IN_ACTION_EXCEEDED       -1022000
+    UNKNOWN_PARAM_IN_RULE_ERR                -1023000
+    DESTRESCNAME_EMPTY_IN_STRUCT_ERR         -1024000
+    BACKUPRESCNAME_EMPTY_IN_STRUCT_ERR       -1025000
+    DATAID_EMPTY_IN_STRUCT_ERR               -1026000
+    COLLID_EMPTY_IN_STRUCT_ERR               -1027000
+    RESCGROUPNAME_EMPTY_IN_STRUCT_ERR        -1028000
+    STATUSSTRING_EMPTY_IN_STRUCT_ERR         -1029000
+    DATAMAPID_EMPTY_IN_STRUCT_ERR            -1030000
+    USERNAMECLIENT_EMPTY_IN_STRUCT_ERR       -1031000
+    RODSZONECLIENT_EMPTY_IN_STRUCT_ERR       -1032000
+    USERTYPECLIENT_EMPTY_IN_STRUCT_ERR       -1033000
+    HOSTCLIENT_EMPTY_IN_STRUCT_ERR           -1034000
+    AUTHSTRCLIENT_EMPTY_IN_STRUCT_ERR        -1035000
+    USERAUTHSCHEMECLIENT_EMPTY_IN_STRUCT_ERR -1036000
+    USERINFOCLIENT_EMPTY_IN_STRUCT_ERR       -1037000
+    USERCOMMENTCLIENT_EMPTY_IN_STRUCT_ERR    -1038000
+    USERCREATECLIENT_EMPTY_IN_STRUCT_ERR     -1039000
+    USERMODIFYCLIENT_EMPTY_IN_STRUCT_ERR     -1040000
+    USERNAMEPROXY_EMPTY_IN_STRUCT_ERR        -1041000
+    RODSZONEPROXY_EMPTY_IN_STRUCT_ERR        -1042000
+    USERTYPEPROXY_EMPTY_IN_STRUCT_ERR        -1043000
+    HOSTPROXY_EMPTY_IN_STRUCT_ERR            -1044000
+    AUTHSTRPROXY_EMPTY_IN_STRUCT_ERR         -1045000
+    USERAUTHSCHEMEPROXY_EMPTY_IN_STRUCT_ERR  -1046000
+    USERINFOPROXY_EMPTY_IN_STRUCT_ERR        -1047000
+    USERCOMMENTPROXY_EMPTY_IN_STRUCT_ERR     -1048000
+    USERCREATEPROXY_EMPTY_IN_STRUCT_ERR      -1049000
+    USERMODIFYPROXY_EMPTY_IN_STRUCT_ERR      -1050000
+    COLLNAME_EMPTY_IN_STRUCT_ERR             -1051000
+    COLLPARENTNAME_EMPTY_IN_STRUCT_ERR       -1052000
+    COLLOWNERNAME_EMPTY_IN_STRUCT_ERR        -1053000
+    COLLOWNERZONE_EMPTY_IN_STRUCT_ERR        -1054000
+    COLLEXPIRY_EMPTY_IN_STRUCT_ERR           -1055000
+    COLLCOMMENTS_EMPTY_IN_STRUCT_ERR         -1056000
+    COLLCREATE_EMPTY_IN_STRUCT_ERR           -1057000
+    COLLMODIFY_EMPTY_IN_STRUCT_ERR           -1058000
+    COLLACCESS_EMPTY_IN_STRUCT_ERR           -1059000
+    COLLACCESSINX_EMPTY_IN_STRUCT_ERR        -1060000
+    COLLMAPID_EMPTY_IN_STRUCT_ERR            -1062000
+    COLLINHERITANCE_EMPTY_IN_STRUCT_ERR      -1063000
+    RESCZONE_EMPTY_IN_STRUCT_ERR             -1065000
+    RESCLOC_EMPTY_IN_STRUCT_ERR              -1066000
+    RESCTYPE_EMPTY_IN_STRUCT_ERR             -1067000
+    RESCTYPEINX_EMPTY_IN_STRUCT_ERR          -1068000
+    RESCCLASS_EMPTY_IN_STRUCT_ERR            -1069000
+    RESCCLASSINX_EMPTY_IN_STRUCT_ERR         -1070000
+    RESCVAULTPATH_EMPTY_IN_STRUCT_ERR        -1071000
+    NUMOPEN_ORTS_EMPTY_IN_STRUCT_ERR         -1072000
+    PARAOPR_EMPTY_IN_STRUCT_ERR              -1073000
+    RESCID_EMPTY_IN_STRUCT_ERR               -1074000
+    GATEWAYADDR_EMPTY_IN_STRUCT_ERR          -1075000
+    RESCMAX_BJSIZE_EMPTY_IN_STRUCT_ERR       -1076000
+    FREESPACE_EMPTY_IN_STRUCT_ERR            -1077000
+    FREESPACETIME_EMPTY_IN_STRUCT_ERR        -1078000
+    FREESPACETIMESTAMP_EMPTY_IN_STRUCT_ERR   -1079000
+    RESCINFO_EMPTY_IN_STRUCT_ERR             -1080000
+    RESCCOMMENTS_EMPTY_IN_STRUCT_ERR         -1081000
+    RESCCREATE_EMPTY_IN_STRUCT_ERR           -1082000
+    RESCMODIFY_EMPTY_IN_STRUCT_ERR           -1083000
+    INPUT_ARG_NOT_WELL_FORMED_ERR            -1084000
+    INPUT_ARG_OUT_OF_ARGC_RANGE_ERR          -1085000
+    INSUFFICIENT_INPUT_ARG_ERR               -1086000
+    INPUT_ARG_DOES_NOT_MATCH_ERR             -1087000
+    RETRY_WITHOUT_RECOVERY_ERR               -1088000
+    CUT_ACTION_PROCESSED_ERR                 -1089000
+    ACTION_FAILED_ERR                        -1090000
+    FAIL_ACTION_ENCOUNTERED_ERR              -1091000
+    VARIABLE_NAME_TOO_LONG_ERR               -1092000
+    UNKNOWN_VARIABLE_MAP_ERR                 -1093000
+    UNDEFINED_VARIABLE_MAP_ERR               -1094000
+    NULL_VALUE_ERR                           -1095000
+    DVARMAP_FILE_READ_ERROR                  -1096000
+    NO_RULE_OR_MSI_FUNCTION_FOUND_ERR        -1097000
+    FILE_CREATE_ERROR                        -1098000
+    FMAP_FILE_READ_ERROR                     -1099000
+    DATE_FORMAT_ERR                          -1100000
+    RULE_FAILED_ERR                          -1101000
+    NO_MICROSERVICE_FOUND_ERR                -1102000
+    INVALID_REGEXP                           -1103000
+    INVALID_OBJECT_NAME                      -1104000
+    INVALID_OBJECT_TYPE                      -1105000
+    NO_VALUES_FOUND                          -1106000
+    NO_COLUMN_NAME_FOUND                     -1107000
+    BREAK_ACTION_ENCOUNTERED_ERR             -1108000
+    CUT_ACTION_ON_SUCCESS_PROCESSED_ERR      -1109000
+    MSI_OPERATION_NOT_ALLOWED                -1110000
+    MAX_NUM_OF_ACTION_IN_RULE_EXCEEDED       -1111000
+    MSRVC_FILE_READ_ERROR                    -1112000
+    MSRVC_VERSION_MISMATCH                   -1113000
+    MICRO_SERVICE_OBJECT_TYPE_UNDEFINED      -1114000
+    MSO_OBJ_GET_FAILED                       -1115000
+    REMOTE_IRODS_CONNECT_ERR                 -1116000
+    REMOTE_SRB_CONNECT_ERR                   -1117000
+    MSO_OBJ_PUT_FAILED                       -1118000
+    RE_PARSER_ERROR                          -1201000
+    RE_UNPARSED_SUFFIX                       -1202000
+    RE_POINTER_ERROR                         -1203000
+    RE_RUNTIME_ERROR                         -1205000
+    RE_DIVISION_BY_ZERO                      -1206000
+    RE_BUFFER_OVERFLOW                       -1207000
+    RE_UNSUPPORTED_OP_OR_TYPE                -1208000
+    RE_UNSUPPORTED_SESSION_VAR               -1209000
+    RE_UNABLE_TO_WRITE_LOCAL_VAR             -1210000
+    RE_UNABLE_TO_READ_LOCAL_VAR              -1211000
+    RE_UNABLE_TO_WRITE_SESSION_VAR           -1212000
+    RE_UNABLE_TO_READ_SESSION_VAR            -1213000
+    RE_UNABLE_TO_WRITE_VAR                   -1214000
+    RE_UNABLE_TO_READ_VAR                    -1215000
+    RE_PATTERN_NOT_MATCHED                   -1216000
+    RE_STRING_OVERFLOW                       -1217000
+    RE_UNKNOWN_ERROR                         -1220000
+    RE_OUT_OF_MEMORY                         -1221000
+    RE_SHM_UNLINK_ERROR                      -1222000
+    RE_FILE_STAT_ERROR                       -1223000
+    RE_UNSUPPORTED_AST_NODE_TYPE             -1224000
+    RE_UNSUPPORTED_SESSION_VAR_TYPE          -1225000
+    RE_TYPE_ERROR                            -1230000
+    RE_FUNCTION_REDEFINITION                 -1231000
+    RE_DYNAMIC_TYPE_ERROR                    -1232000
+    RE_DYNAMIC_COERCION_ERROR                -1233000
+    RE_PACKING_ERROR                         -1234000
+    PHP_EXEC_SCRIPT_ERR                      -1600000
+    PHP_REQUEST_STARTUP_ERR                  -1601000
+    PHP_OPEN_SCRIPT_FILE_ERR                 -1602000
+    KEY_NOT_FOUND                            -1800000
+    KEY_TYPE_MISMATCH                        -1801000
+    CHILD_EXISTS                             -1802000
+    HIERARCHY_ERROR                          -1803000
+    CHILD_NOT_FOUND                          -1804000
+    NO_NEXT_RESC_FOUND                       -1805000
+    NO_PDMO_DEFINED                          -1806000
+    INVALID_LOCATION                         -1807000
+    PLUGIN_ERROR                             -1808000
+    INVALID_RESC_CHILD_CONTEXT               -1809000
+    INVALID_FILE_OBJECT                      -1810000
+    INVALID_OPERATION                        -1811000
+    CHILD_HAS_PARENT                         -1812000
+    FILE_NOT_IN_VAULT                        -1813000
+    DIRECT_ARCHIVE_ACCESS                    -1814000
+    ADVANCED_NEGOTIATION_NOT_SUPPORTED       -1815000
+    DIRECT_CHILD_ACCESS                      -1816000
+    INVALID_DYNAMIC_CAST                     -1817000
+    INVALID_ACCESS_TO_IMPOSTOR_RESOURCE      -1818000
+    INVALID_LEXICAL_CAST                     -1819000
+    CONTROL_PLANE_MESSAGE_ERROR              -1820000
+    REPLICA_NOT_IN_RESC                      -1821000
+    INVALID_ANY_CAST                         -1822000
+    BAD_FUNCTION_CALL                        -1823000
+    CLIENT_NEGOTIATION_ERROR                 -1824000
+    SERVER_NEGOTIATION_ERROR                 -1825000
+    INVALID_KVP_STRING                       -1826000
+    PLUGIN_ERROR_MISSING_SHARED_OBJECT       -1827000
+    RULE_ENGINE_ERROR                        -1828000
+    REBALANCE_ALREADY_ACTIVE_ON_RESOURCE     -1829000
+    USER_NOT_IN_GROUP                        -1830000
+    NETCDF_OPEN_ERR                          -2000000
+    NETCDF_CREATE_ERR                        -2001000
+    NETCDF_CLOSE_ERR                         -2002000
+    NETCDF_INVALID_PARAM_TYPE                -2003000
+    NETCDF_INQ_ID_ERR                        -2004000
+    NETCDF_GET_VARS_ERR                      -2005000
+    NETCDF_INVALID_DATA_TYPE                 -2006000
+    NETCDF_INQ_VARS_ERR                      -2007000
+    NETCDF_VARS_DATA_TOO_BIG                 -2008000
+    NETCDF_DIM_MISMATCH_ERR                  -2009000
+    NETCDF_INQ_ERR                           -2010000
+    NETCDF_INQ_FORMAT_ERR                    -2011000
+    NETCDF_INQ_DIM_ERR                       -2012000
+    NETCDF_INQ_ATT_ERR                       -2013000
+    NETCDF_GET_ATT_ERR                       -2014000
+    NETCDF_VAR_COUNT_OUT_OF_RANGE            -2015000
+    NETCDF_UNMATCHED_NAME_ERR                -2016000
+    NETCDF_NO_UNLIMITED_DIM                  -2017000
+    NETCDF_PUT_ATT_ERR                       -2018000
+    NETCDF_DEF_DIM_ERR                       -2019000
+    NETCDF_DEF_VAR_ERR                       -2020000
+    NETCDF_PUT_VARS_ERR                      -2021000
+    NETCDF_AGG_INFO_FILE_ERR                 -2022000
+    NETCDF_AGG_ELE_INX_OUT_OF_RANGE          -2023000
+    NETCDF_AGG_ELE_FILE_NOT_OPENED           -2024000
+    NETCDF_AGG_ELE_FILE_NO_TIME_DIM          -2025000
+    SSL_NOT_BUILT_INTO_CLIENT                -2100000
+    SSL_NOT_BUILT_INTO_SERVER                -2101000
+    SSL_INIT_ERROR                           -2102000
+    SSL_HANDSHAKE_ERROR                      -2103000
+    SSL_SHUTDOWN_ERROR                       -2104000
+    SSL_CERT_ERROR                           -2105000
+    OOI_CURL_EASY_INIT_ERR                   -2200000
+    OOI_JSON_OBJ_SET_ERR                     -2201000
+    OOI_DICT_TYPE_NOT_SUPPORTED              -2202000
+    OOI_JSON_PACK_ERR                        -2203000
+    OOI_JSON_DUMP_ERR                        -2204000
+    OOI_CURL_EASY_PERFORM_ERR                -2205000
+    OOI_JSON_LOAD_ERR                        -2206000
+    OOI_JSON_GET_ERR                         -2207000
+    OOI_JSON_NO_ANSWER_ERR                   -2208000
+    OOI_JSON_TYPE_ERR                        -2209000
+    OOI_JSON_INX_OUT_OF_RANGE                -2210000
+    OOI_REVID_NOT_FOUND                      -2211000
+    DEPRECATED_PARAMETER                     -3000000
+    DEPRECATED_API                           -3001000
+    DEPRECATED_AUTHENTICATION_PLUGIN         -3002000
+    XML_PARSING_ERR                          -2300000
+    OUT_OF_URL_PATH                          -2301000
+    URL_PATH_INX_OUT_OF_RANGE                -2302000
+    SYS_NULL_INPUT                           -99999996
+    SYS_HANDLER_DONE_WITH_ERROR              -99999997
+    SYS_HANDLER_DONE_NO_ERROR                -99999998
+    SYS_NO_HANDLER_REPLY_MSG                 -99999999
+    RULE_ENGINE_CONTINUE                     5000000
+    RULE_ENGINE_SKIP_OPERATION               5001000
+""")
+_NAMES = {number: error_name for error_name, number in _CODES.items()}

@@ -1,0 +1,222 @@
+"""The emulated `omero import`: what the sandbox runs instead of OMERO's importer.
+
+    python -m omero_irods_sandbox.omero_importer [--sandbox-log FILE] [--sandbox-mode MODE]
+        import [omero import options] PATH...
+
+It connects to nothing. It parses the `omero import` options the project uses, checks that
+every PATH exists (an in-place import must see the file at the same path), records the call
+as one JSON line in the sandbox log, and answers on stdout/stderr with the exit code the real
+importer gives. Image and Fileset ids continue from the largest ids already in the log, so
+several calls in one scenario never reuse an id.
+
+MODE (`--sandbox-mode`, else the env var OMERO_IRODS_SANDBOX_IMPORT_MODE, else `succeed`):
+`succeed`, `fail`, or `fail_times:N` (the first N calls recorded in the log fail).
+The log (`--sandbox-log`, else OMERO_IRODS_SANDBOX_IMPORT_LOG) is required.
+
+Sources of the emulated behaviour:
+- options: ome/omero-py `src/omero/plugins/import.py` (ImportControl._configure, the login
+  options of `src/omero/cli.py` add_login_arguments); ome/omero-documentation
+  `omero/users/cli/import-target.rst` (the -T forms), `omero/sysadmins/in-place-import.rst`
+  (--transfer=ln_s).
+- answers: ome/openmicroscopy `components/blitz/src/ome/formats/importer/cli/
+  LoggingImportMonitor.java` (`--output yaml`: "---", "- Fileset: N", "  Image: [a,b]" on
+  stdout per fileset, "Imported objects:" on stderr; `--output ids` (the default):
+  "Image:a,b"; the "==> Summary" line on stderr) and `CommandLineImporter.java` (start():
+  exit 0 on success, 2 when an import failed; no importable file: "No imports found" and
+  usage() exits 1). omero-py's `omero import` exits with the Java process' code.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+LOG_ENV = "OMERO_IRODS_SANDBOX_IMPORT_LOG"
+MODE_ENV = "OMERO_IRODS_SANDBOX_IMPORT_MODE"
+
+#: Exit codes of ome.formats.importer.cli.CommandLineImporter (see module docstring).
+EXIT_OK, EXIT_USAGE, EXIT_IMPORT_FAILED = 0, 1, 2
+
+_TRANSFERS = ("upload", "upload_rm", "ln", "ln_s", "ln_rm", "cp", "cp_rm")
+# import-target.rst: "<action or Class>[:<discriminator>]:<pattern>"; Dataset and Screen take
+# the discriminators name and id (default id), optionally qualified by + - @ %.
+_TARGET = re.compile(r"^(?P<kind>Dataset|Screen|regex):(?:(?P<qual>[+\-@%]?)(?P<disc>name|id):)?(?P<pattern>.+)$")
+
+
+class ImporterUsageError(Exception):
+    """The call itself is wrong (bad sandbox options or log); not an import failure."""
+
+
+def parse_mode(text):
+    """'succeed' | 'fail' | 'fail_times:N' -> ('succeed', 0) | ('fail', 0) | ('fail_times', N)."""
+    if text in ("succeed", "fail"):
+        return text, 0
+    match = re.match(r"^fail_times:(\d+)$", text or "")
+    if match:
+        return "fail_times", int(match.group(1))
+    raise ImporterUsageError("import mode %r is not succeed, fail or fail_times:N" % (text,))
+
+
+def mode_text(scenario_value):
+    """The MODE string for a scenario's `omero.import` value (see scenario.schema.json)."""
+    if isinstance(scenario_value, dict):
+        return "fail_times:%d" % scenario_value["fail_times"]
+    return scenario_value
+
+
+def command_prefix(log_path, mode, python=None):
+    """The argv that runs this importer in place of `omero` (the caller appends `import ...`)."""
+    return [python or sys.executable, "-m", "omero_irods_sandbox.omero_importer",
+            "--sandbox-log", str(log_path), "--sandbox-mode", mode]
+
+
+def _import_parser():
+    parser = argparse.ArgumentParser(prog="omero import", add_help=True)
+    # login options: omero-py src/omero/cli.py add_login_arguments
+    parser.add_argument("-C", "--create", action="store_true")
+    for short, long_name in (("-s", "--server"), ("-p", "--port"), ("-g", "--group"),
+                             ("-u", "--user"), ("-w", "--password"), ("-k", "--key")):
+        parser.add_argument(short, long_name)
+    parser.add_argument("--sudo", metavar="ADMINUSER")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    # naming / target / output: omero-py src/omero/plugins/import.py
+    parser.add_argument("-n", "--name")
+    parser.add_argument("-x", "--description")
+    parser.add_argument("-d", metavar="DATASET_ID")
+    parser.add_argument("-r", metavar="SCREEN_ID")
+    parser.add_argument("-T", "--target")
+    parser.add_argument("--output", choices=("ids", "legacy", "yaml"))
+    parser.add_argument("-f", action="store_true")
+    parser.add_argument("-c", action="store_true")
+    parser.add_argument("--transfer", choices=_TRANSFERS)
+    parser.add_argument("--exclude")
+    parser.add_argument("--checksum-algorithm")
+    parser.add_argument("--skip", action="append",
+                        choices=("all", "checksum", "minmax", "thumbnails", "upgrade"))
+    parser.add_argument("--depth", type=int, default=4)
+    for flag in ("--no-stats-info", "--no-thumbnails", "--no-upgrade-check"):
+        parser.add_argument(flag, action="store_true")
+    parser.add_argument("--parallel-upload")
+    parser.add_argument("--parallel-fileset")
+    parser.add_argument("--file", dest="stdout_file")
+    parser.add_argument("--errs", dest="stderr_file")
+    parser.add_argument("path", nargs="*")
+    return parser
+
+
+def _check_target(parser, args):
+    for option, value in (("-d", args.d), ("-r", args.r)):
+        if value is not None and not re.match(r"^(Dataset:|Screen:)?\d+$", value):
+            parser.error("%s %s: expected an id (50 or Dataset:50)" % (option, value))
+    if args.target is not None:
+        match = _TARGET.match(args.target)
+        if not match or (match.group("kind") != "regex" and match.group("disc") in (None, "id")
+                         and not match.group("pattern").isdigit()):
+            parser.error("-T %s: expected Dataset|Screen[:name|:id]:PATTERN (import-target.rst)"
+                         % args.target)
+
+
+def _read_log(log_path):
+    if not os.path.exists(log_path):
+        return []
+    with open(log_path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _should_fail(mode, previous_calls):
+    kind, times = mode
+    if kind == "fail":
+        return True
+    return kind == "fail_times" and len(previous_calls) < times
+
+
+def _next_id(previous_calls, key):
+    return 1 + max([0] + [n for call in previous_calls for n in call.get(key, [])])
+
+
+def _summary(files, filesets, images, errors):
+    def count(number, noun):
+        return "%d %s%s" % (number, noun, "" if number == 1 else "s")
+    return ("\n==> Summary\n%s uploaded, %s created, %s imported, %s in 00:00:00.000\n"
+            % (count(files, "file"), count(filesets, "fileset"), count(images, "image"),
+               count(errors, "error")))
+
+
+def _answer(args, image_ids, fileset_ids, out, err):
+    """stdout/stderr of a successful import: one fileset and one image per path."""
+    output = args.output or "ids"
+    if output == "yaml":
+        err.write("Imported objects:\n")
+    for image_id, fileset_id in zip(image_ids, fileset_ids):
+        if output == "yaml":
+            out.write("---\n- Fileset: %d\n  Image: [%d]\n" % (fileset_id, image_id))
+        elif output == "legacy":
+            err.write("Imported pixels:\n")
+            out.write("%d\n" % image_id)
+            err.write("Other imported objects:\nFileset:%d\nImage:%d\n" % (fileset_id, image_id))
+        else:
+            out.write("Image:%d\n" % image_id)
+    err.write(_summary(len(image_ids), len(fileset_ids), len(image_ids), 0))
+
+
+def run_import(argv, log_path, mode, out, err):
+    """Emulate `omero import ARGV...`; returns the exit code. argv excludes 'import'."""
+    parser = _import_parser()
+    args = parser.parse_args(argv)  # SystemExit(2) with argparse's message, like omero's CLI
+    _check_target(parser, args)
+    previous = _read_log(log_path)
+    record = {"argv": ["import"] + list(argv), "exit": None, "images": [], "filesets": [],
+              "missing": [p for p in args.path if not os.path.exists(p)]}
+    if args.f:
+        exit_code = EXIT_OK
+        out.write("".join(p + "\n" for p in args.path))
+    elif not args.path or record["missing"]:
+        for path in record["missing"]:
+            err.write("File not found: %s\n" % path)
+        err.write("No imports found\n")
+        exit_code = EXIT_USAGE
+    elif _should_fail(mode, previous):
+        err.write("Import failed: emulated OMERO importer failure (sandbox mode %s)\n"
+                  % ":".join(str(p) for p in mode if p))
+        err.write(_summary(0, 0, 0, 1))
+        exit_code = EXIT_IMPORT_FAILED
+    else:
+        first_image, first_fileset = _next_id(previous, "images"), _next_id(previous, "filesets")
+        record["images"] = list(range(first_image, first_image + len(args.path)))
+        record["filesets"] = list(range(first_fileset, first_fileset + len(args.path)))
+        _answer(args, record["images"], record["filesets"], out, err)
+        exit_code = EXIT_OK
+    record["exit"] = exit_code
+    with open(log_path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+    return exit_code
+
+
+def read_imports(log_path):
+    """Every recorded call, in order: [{'argv', 'exit', 'images', 'filesets', 'missing'}]."""
+    return _read_log(log_path)
+
+
+def main(argv=None, out=None, err=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out, err = out or sys.stdout, err or sys.stderr
+    sandbox = argparse.ArgumentParser(prog="omero_irods_sandbox.omero_importer", add_help=False,
+                                      allow_abbrev=False)
+    sandbox.add_argument("--sandbox-log", default=os.environ.get(LOG_ENV))
+    sandbox.add_argument("--sandbox-mode", default=os.environ.get(MODE_ENV, "succeed"))
+    options, rest = sandbox.parse_known_args(argv)
+    try:
+        if not options.sandbox_log:
+            raise ImporterUsageError("no import log: pass --sandbox-log FILE or set %s" % LOG_ENV)
+        mode = parse_mode(options.sandbox_mode)
+        if not rest or rest[0] != "import":
+            raise ImporterUsageError("expected the sub-command 'import', got %r" % (rest[:1],))
+    except ImporterUsageError as error:
+        err.write("omero_irods_sandbox.omero_importer: %s\n" % error)
+        return EXIT_USAGE
+    return run_import(rest[1:], options.sandbox_log, mode, out, err)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Emulation of the iRODS Python rule engine plugin (PREP)."""

@@ -1,0 +1,101 @@
+"""Unixfilesystem resources: vault directories holding the real bytes of replicas.
+
+Vault path scheme: iRODS' default `acSetVaultPathPolicy {msiSetGraftPathScheme("no","1")}`
+(irods/irods `packaging/core.re.template`) grafts the logical path, minus its first element
+(the zone), onto the vault: `/tempZone/home/alice/x` -> `<vault>/home/alice/x`
+(irods/irods `server/core/src/physPath.cpp`, setPathForGraftPathScheme). Parent directories
+are made on demand (physPath.cpp mkDirForFilePath); a rename leaves old directories behind.
+
+Every path the sandbox writes is checked to stay inside its vault, so a policy bug can never
+write elsewhere on the test machine.
+"""
+
+import base64
+import hashlib
+import os
+import shutil
+
+from .error_codes import IrodsError
+
+_CHUNK = 1024 * 1024
+
+
+class Resource:
+    """A unixfilesystem resource: a name and a vault directory."""
+
+    def __init__(self, name, vault):
+        self.name = name
+        self.vault = os.path.abspath(vault)
+        os.makedirs(self.vault, exist_ok=True)
+
+    def physical_path(self, logical_path):
+        """The graft-scheme path of a logical path (trim count 1, no user name)."""
+        without_zone = logical_path.lstrip("/").split("/", 1)
+        relative = without_zone[1] if len(without_zone) > 1 else ""
+        return self.contained(os.path.join(self.vault, relative))
+
+    def contained(self, path):
+        """`path` itself, after checking it resolves inside the vault."""
+        real_vault = os.path.realpath(self.vault)
+        real_path = os.path.realpath(path)
+        if real_path != real_vault and not real_path.startswith(real_vault + os.sep):
+            raise IrodsError("SYS_INVALID_FILE_PATH",
+                             "sandbox refused to touch %s: it is outside the vault %s of resource %s"
+                             % (path, self.vault, self.name))
+        return path
+
+    def __repr__(self):
+        return "Resource(%r, %r)" % (self.name, self.vault)
+
+
+def create_empty(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb"):
+        pass
+
+
+def write_at(path, offset, data):
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(data)
+
+
+def read_at(path, offset, length):
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read() if length < 0 else handle.read(length)
+
+
+def truncate(path):
+    with open(path, "wb"):
+        pass
+
+
+def size_of(path):
+    return os.path.getsize(path)
+
+
+def move(source, destination):
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    os.replace(source, destination)
+
+
+def copy(source, destination):
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    shutil.copyfile(source, destination)
+
+
+def remove(path):
+    if os.path.lexists(path):
+        os.remove(path)
+
+
+def sha256_checksum(path):
+    """iRODS' SHA256 checksum string: 'sha2:' + base64 of the raw digest (irods/irods
+    `lib/hasher/src/SHA256Strategy.cpp` base64-encodes the digest; the prefix is
+    SHA256_CHKSUM_PREFIX in `lib/hasher/include/irods/checksum.h`)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return "sha2:" + base64.b64encode(digest.digest()).decode("ascii")

@@ -1,0 +1,174 @@
+"""`omero-irods push | list | status`: exit status, output, progress."""
+
+import argparse
+import io
+import json
+
+import pytest
+
+from fake_irods import FakeIrodsError, Faulty
+from omero_irods import names
+from omero_irods.adapters import prc
+from omero_irods.client import cli
+from omero_irods.payload import parse_payload
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="omero-irods")
+    commands = parser.add_subparsers(dest="command")
+    for name in ("push", "list", "status"):
+        sub = commands.add_parser(name)
+        sub.set_defaults(_command=name)
+        cli.add_arguments(sub, name)
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+def env_file(tmp_path, monkeypatch):
+    path = tmp_path / "irods_environment.json"
+    auth = tmp_path / "irodsA"
+    auth.write_text("scrambled")
+    auth.chmod(0o600)
+    path.write_text(json.dumps({"irods_host": "h", "irods_port": 1247, "irods_user_name": "omero-svc",
+                                "irods_zone_name": "tempZone", "irods_authentication_file": str(auth)}))
+    monkeypatch.delenv("OMERO_IRODS_LANDING_ZONE", raising=False)
+    return str(path)
+
+
+@pytest.fixture
+def connect(monkeypatch, session):
+    """Make the CLI's sessions the fake one; returns the list of opened sessions."""
+    opened = []
+
+    def open_session(env_file, auth_file):
+        opened.append(session)
+        return session
+
+    monkeypatch.setattr(prc, "open_session", open_session)
+    return opened
+
+
+def run(argv):
+    return cli.run(parse(argv))
+
+
+def test_push_commits_and_prints_the_request(session, env_file, connect, run_dir, capsys):
+    status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
+                  "--target", "Dataset:name:run1", "--irods-env", env_file, "--request-id", "req-0000001"])
+    out = capsys.readouterr().out
+    assert status == cli.EXIT_OK
+    assert "request req-0000001 committed: 3 files" in out
+    payload = session.objects["/tempZone/home/omero-svc/landing/req-0000001/req-0000001.omero-irods.json"]
+    assert parse_payload(payload, 1 << 20).target.omero_dataset == "Dataset:name:run1"
+    assert session.cleaned_up
+
+
+def test_push_json_output(session, env_file, connect, run_dir, capsys):
+    assert run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
+                "--irods-env", env_file, "--json"]) == cli.EXIT_OK
+    result = json.loads(capsys.readouterr().out)
+    assert result["members"] == 3 and result["payload_path"].endswith(names.PAYLOAD_SUFFIX)
+
+
+def test_dry_run_sends_nothing_and_shows_the_plan(env_file, connect, run_dir, capsys):
+    status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
+                  "--irods-env", env_file, "--dry-run", "--request-id", "req-0000002"])
+    out = capsys.readouterr().out
+    assert status == cli.EXIT_OK and connect == []
+    assert "would create /tempZone/home/omero-svc/landing/req-0000002/" in out
+    assert "would stream run1.tar: 3 files" in out
+
+
+def test_bad_input_exits_2_before_connecting(env_file, connect, run_dir, capsys):
+    (run_dir / "link").symlink_to(run_dir / "notes.txt")
+    status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
+                  "--irods-env", env_file])
+    assert status == cli.EXIT_BAD_INPUT and connect == []
+    assert "link: is a symbolic link" in capsys.readouterr().err
+
+
+def test_a_bad_landing_zone_option_exits_2(env_file, connect, run_dir, capsys):
+    status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
+                  "--irods-env", env_file, "--landing-zone", "/tempZone/../etc"])
+    assert status == cli.EXIT_BAD_INPUT and connect == []
+    assert "must be an absolute iRODS path" in capsys.readouterr().err
+
+
+def test_unsafe_credentials_exit_3(env_file, connect, run_dir, tmp_path, capsys):
+    (tmp_path / "irodsA").chmod(0o644)
+    status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
+                  "--irods-env", env_file])
+    assert status == cli.EXIT_CREDENTIALS and connect == []
+    assert "accessible by group or others" in capsys.readouterr().err
+
+
+def test_an_irods_failure_exits_1_and_says_what_failed(session, env_file, monkeypatch, run_dir, capsys):
+    faulty = Faulty(session)
+    faulty.fail("open", FakeIrodsError("CAT_NO_ACCESS_PERMISSION"))
+    monkeypatch.setattr(prc, "open_session", lambda env_file, auth_file: faulty)
+    status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
+                  "--irods-env", env_file])
+    assert status == cli.EXIT_FAILED
+    assert "run1.tar failed: CAT_NO_ACCESS_PERMISSION" in capsys.readouterr().err
+
+
+def _add_request(session, landing, request_id, user, state, images=(), error=None):
+    from omero_irods.client.push import request_load
+
+    result = request_load(session, landing, "/tempZone/home/%s/omero/save/snap" % user, user, "lab",
+                          request_id=request_id)
+    from fake_irods import Meta
+
+    avus = [Meta(names.AVU_STATE, state)] + [Meta(names.AVU_OMERO_IMAGE, i) for i in images]
+    if error:
+        avus.append(Meta(names.AVU_ERROR, error))
+    session.avus[result.payload_path] = avus
+
+
+def test_list_shows_requests_with_state_images_and_errors(session, landing, env_file, connect, capsys):
+    _add_request(session, landing, "req-0000010", "alice", names.IMPORTED, images=["10", "9"])
+    _add_request(session, landing, "req-0000011", "bob", names.REJECTED, error="unmapped user bob")
+    session.collections.create(landing + "/req-0000012", recurse=False)  # push under way
+    assert run(["list", "--irods-env", env_file]) == cli.EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["REQUEST", "OPERATION", "USER", "GROUP", "STATE", "IMAGES", "ERROR"]
+    assert lines[1].split()[:6] == ["req-0000010", "load", "alice", "lab", "imported", "9,10"]
+    assert lines[2].split()[:5] == ["req-0000011", "load", "bob", "lab", "rejected"]
+    assert lines[2].endswith("unmapped user bob")
+    assert lines[3].split()[:5] == ["req-0000012", "?", "?", "?", "uploading"]
+
+    assert run(["list", "--irods-env", env_file, "--omero-user", "bob", "--json"]) == cli.EXIT_OK
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["request_id"], r["state"], r["error"]) for r in listed] == [
+        ("req-0000011", "rejected", "unmapped user bob")]
+
+
+def test_status_shows_one_request_and_names_an_unknown_one(session, landing, env_file, connect, capsys):
+    _add_request(session, landing, "req-0000020", "alice", names.IMPORT_QUEUED)
+    assert run(["status", "req-0000020", "--irods-env", env_file]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "state:      import_queued" in out and "omero_irods::state = import_queued" in out
+    assert run(["status", "req-0000404", "--irods-env", env_file]) == cli.EXIT_BAD_INPUT
+    assert "no request req-0000404: %s/req-0000404 does not exist" % landing in capsys.readouterr().err
+
+
+def test_progress_is_plain_lines_without_a_terminal():
+    stream = io.StringIO()
+    reporter = cli.ProgressReporter(stream, is_tty=False)
+    for done in range(0, 1001, 50):
+        reporter(done, 1000)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "sent 0 B of 1000 B (0%)" and lines[-1] == "sent 1000 B of 1000 B (100%)"
+    assert len(lines) == 11
+
+
+def test_progress_is_a_redrawn_bar_on_a_terminal():
+    stream = io.StringIO()
+    ticks = iter(range(100))
+    reporter = cli.ProgressReporter(stream, clock=lambda: next(ticks), is_tty=True)
+    reporter(0, 2 * 1024 * 1024)
+    reporter(1024 * 1024, 2 * 1024 * 1024)
+    reporter.finish()
+    text = stream.getvalue()
+    assert text.startswith("\r[") and "\n" not in text[:-1] and text.endswith("\n")
+    assert " 50% 1.0 MiB / 2.0 MiB" in text

@@ -1,0 +1,151 @@
+"""User mapping and destination planning."""
+
+import datetime
+
+import pytest
+
+from omero_irods.config import AclPolicy, UserMap, ZoneConfig
+from omero_irods.errors import Rejected
+from omero_irods.mapping import Identity, map_identity
+from omero_irods.payload import DataRef, Payload, Target
+from omero_irods.placement import (
+    candidates,
+    check_fits,
+    choose_destination,
+    placement_path,
+    render_user_root,
+    sanitise_name,
+)
+
+USER_MAP = UserMap(
+    path="/etc/irods/user_map.json",
+    users={"alice": "alice", "bob.smith": "bsmith"},
+    groups={"Lab of Imaging": "imaging_lab"},
+    same_name_users=frozenset(["carol"]),
+    same_name_groups=frozenset(["lab"]),
+)
+ZONE = ZoneConfig(
+    name="tempZone",
+    service_account="omero-svc",
+    landing_zone="/tempZone/home/omero-svc/landing",
+    user_root="/{zone}/home/{irods_user}/omero",
+    placement_template="{user_root}/{operation}/{date}/{name}",
+    allowed_roots=("/tempZone/home",),
+    user_map=USER_MAP,
+    acl=AclPolicy("own", "read", "own"),
+    archive_mode="extract",
+    on_collision="suffix",
+)
+NOW = datetime.datetime(2026, 11, 22, 23, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))
+
+
+def payload(target_name=None, data_name="run1.tar", operation="ingest", omero_user="alice"):
+    return Payload(
+        operation=operation,
+        request_id="20261122T101500Z-6f1c2a9e",
+        created="2026-11-22T10:15:00Z",
+        omero_user=omero_user,
+        omero_group="lab",
+        omero_server=None,
+        omero_objects=(),
+        data=DataRef("tar", data_name, 10240, "0" * 64, 1),
+        manifest=(),
+        target=Target(target_name, None),
+        source_path=None,
+    )
+
+
+# --- mapping --------------------------------------------------------------------------------
+
+
+def test_mapped_user_and_group():
+    assert map_identity(USER_MAP, "bob.smith", "Lab of Imaging") == Identity("bsmith", "imaging_lab")
+
+
+def test_same_name_only_for_listed_names():
+    assert map_identity(USER_MAP, "carol", "lab") == Identity("carol", "lab")
+    with pytest.raises(Rejected) as caught:
+        map_identity(USER_MAP, "dave", "lab", zone_name="tempZone")
+    error = caught.value
+    assert error.reason == "unmapped_user"
+    assert "'dave'" in error.message and "tempZone" in error.message and "administrator" in error.message
+
+
+def test_unmapped_group_gives_no_group_rather_than_a_guess():
+    assert map_identity(USER_MAP, "alice", "Some Other Group") == Identity("alice", None)
+
+
+# --- placement ------------------------------------------------------------------------------
+
+
+def test_default_template_renders_under_the_users_root_with_utc_date():
+    path = placement_path(ZONE, Identity("alice", "lab"), payload(), NOW)
+    assert path == "/tempZone/home/alice/omero/ingest/2026-11-23/run1"  # 23:30 at UTC-5 is the 23rd in UTC
+    assert render_user_root(ZONE, "alice") == "/tempZone/home/alice/omero"
+
+
+def test_target_name_wins_and_is_sanitised():
+    assert placement_path(ZONE, Identity("alice", None), payload(target_name="My run"), NOW).endswith("/My run")
+    assert sanitise_name("a/b\x00c") == "a_b_c"
+    assert sanitise_name("..") == "_"
+    assert len(sanitise_name("é" * 300, max_bytes=255).encode()) <= 255
+
+
+@pytest.mark.parametrize("omero_user", ["..", "a/b"])
+def test_field_values_cannot_escape_the_template(omero_user):
+    zone = ZONE._replace(placement_template="/tempZone/home/{omero_user}/x/{name}")
+    with pytest.raises(Rejected) as caught:
+        placement_path(zone, Identity("alice", None), payload(omero_user=omero_user), NOW)
+    assert caught.value.reason == "outside_roots"
+
+
+def test_destination_outside_allowed_roots_is_rejected():
+    zone = ZONE._replace(allowed_roots=("/tempZone/projects",))
+    with pytest.raises(Rejected) as caught:
+        placement_path(zone, Identity("alice", None), payload(), NOW)
+    assert caught.value.reason == "outside_roots" and "/tempZone/projects" in caught.value.message
+
+
+def test_a_root_is_not_below_its_lookalike_sibling():
+    zone = ZONE._replace(allowed_roots=("/tempZone/home/al",))
+    with pytest.raises(Rejected):
+        placement_path(zone, Identity("alice", None), payload(), NOW)
+
+
+def test_destination_inside_the_landing_zone_is_rejected():
+    zone = ZONE._replace(placement_template="/tempZone/home/omero-svc/landing/{name}")
+    with pytest.raises(Rejected) as caught:
+        placement_path(zone, Identity("alice", None), payload(), NOW)
+    assert "landing zone" in caught.value.message
+
+
+def test_template_needing_an_unmapped_group_is_a_clear_rejection():
+    zone = ZONE._replace(placement_template="/tempZone/home/{irods_group}/{name}")
+    with pytest.raises(Rejected) as caught:
+        placement_path(zone, Identity("alice", None), payload(), NOW)
+    assert caught.value.reason == "unmapped_user" and "{irods_group}" in caught.value.message
+
+
+def test_collisions_get_numbered_suffixes_and_never_overwrite():
+    taken = {"/z/h/run1", "/z/h/run1-2"}
+    assert choose_destination("/z/h/run1", taken.__contains__, "suffix") == "/z/h/run1-3"
+    assert choose_destination("/z/h/free", taken.__contains__, "suffix") == "/z/h/free"
+
+
+def test_collision_with_fail_mode_is_rejected_with_advice():
+    with pytest.raises(Rejected) as caught:
+        choose_destination("/z/h/run1", {"/z/h/run1"}.__contains__, "fail")
+    assert caught.value.reason == "collision" and "another target name" in caught.value.message
+
+
+def test_suffix_keeps_the_name_within_the_length_limit():
+    long_name = "n" * 255
+    suffixed = list(candidates("/z/" + long_name, "suffix"))[1]
+    assert suffixed.endswith("-2") and len(suffixed.rsplit("/", 1)[1]) == 255
+
+
+def test_member_paths_must_fit_irods_path_limit():
+    check_fits("/tempZone/home/alice/omero/run1", ["a/b.tif"])
+    with pytest.raises(Rejected) as caught:
+        check_fits("/tempZone/home/alice/omero/run1", ["d/" * 500 + "x"])
+    assert caught.value.reason == "limit"
