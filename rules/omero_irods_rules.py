@@ -18,6 +18,7 @@ from omero_irods.adapters import prep
 
 __all__ = [
     "pep_api_data_obj_put_post",
+    "pep_api_data_obj_open_pre",
     "pep_api_data_obj_close_pre",
     "pep_api_data_obj_close_post",
     "acPostProcForPut",
@@ -40,6 +41,11 @@ __all__ = [
 def pep_api_data_obj_put_post(rule_args, callback, rei):
     """iput: the DataObjInp names the path."""
     return prep.on_put_event(callback, rei, prep.put_input_path(rule_args), "pep_api_data_obj_put_post")
+
+
+def pep_api_data_obj_open_pre(rule_args, callback, rei):
+    """PRC open: note (by a string test only) that a payload is being written."""
+    return prep.note_payload_open(rule_args)
 
 
 def pep_api_data_obj_close_pre(rule_args, callback, rei):

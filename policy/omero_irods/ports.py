@@ -82,7 +82,11 @@ class ZonePort(object):
         raise NotImplementedError
 
     def add_avus(self, path, avus):
-        """Add [(a, v, u)] in ONE transaction; AlreadyExists if any is already there."""
+        """Add [(a, v, u)] in ONE transaction (an AVU already there is left as it is)."""
+        raise NotImplementedError
+
+    def add_avu_once(self, path, attribute, value, units=""):
+        """Add one AVU; AlreadyExists if that exact AVU is there (the once-only claim)."""
         raise NotImplementedError
 
     def set_avu(self, path, attribute, value, units=""):

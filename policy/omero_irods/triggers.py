@@ -34,10 +34,10 @@ def why_not_schedule(path, uploader, zone_config):
     A payload-looking object outside the landing zone, or put there by anyone but
     the service account, is untrusted input that never starts work.
     """
-    landing = zone_config["landing_zone"].rstrip("/")
+    landing = zone_config.landing_zone.rstrip("/")
     if posixpath.normpath(path) != path or not path.startswith(landing + "/"):
         return IGNORED_NOT_IN_LANDING_ZONE
-    if uploader != zone_config["service_account"]:
+    if uploader != zone_config.service_account:
         return IGNORED_NOT_SERVICE_ACCOUNT
     return None
 

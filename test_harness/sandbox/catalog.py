@@ -5,7 +5,18 @@ first; it checks permissions as the iRODS 4.3 server does and raises `IrodsError
 iRODS' code. The harness (dump, genquery, tests) reads state without checks through
 `collection()`, `data_object()`, `collections()`, `data_objects()`, `acl()`, `users()`.
 
-Records (module `records`): User, Collection, DataObject, Replica, Avu, OpenDescriptor, Clock.
+Records (module `records`, re-exported here; read-only for callers):
+  User: name, type ('rodsadmin'|'rodsuser'|'groupadmin'|'rodsgroup'), id, zone, groups, is_group.
+  Collection: id, path, name, parent, owner, create_time, modify_time, acl {name: level},
+      inherit, avus [Avu].
+  DataObject: id, path, name, collection, owner, create_time, modify_time, data_type, acl,
+      avus, replicas [Replica]; size and checksum of its first good replica.
+  Replica: number, resource, physical_path, size, status ('good'|'stale'|'intermediate'),
+      checksum ('' or 'sha2:...'), create_time, modify_time.
+  Avu: (attribute, value, units) namedtuple, units '' when none.
+  OpenDescriptor: fd, actor, data_object, replica, path, resource, replica_number,
+      physical_path, mode ('r'|'w'|'a'|'r+'), position, bytes_written, created, replica_token.
+  Clock: now(), advance(seconds).
 
 Permission model (irods/irods `plugins/database/src/db_plugin.cpp` and
 `mid_level_routines.cpp`, branch 4-3-stable): a check joins the user's own row and its
@@ -27,9 +38,12 @@ from . import acl as levels
 from .catalog_data import DataObjectOperations
 from .catalog_tree import TreeOperations
 from .error_codes import IrodsError
-from .records import (GOOD, INTERMEDIATE, RODSADMIN, RODSGROUP, STALE, Avu, Clock,  # noqa: F401
+from .records import (GOOD, INTERMEDIATE, RODSADMIN, RODSGROUP, STALE, Avu, Clock,
                       Collection, DataObject, OpenDescriptor, Replica, User)
 from .vault import Resource
+
+__all__ = ["Zone", "IrodsError", "Avu", "Clock", "Collection", "DataObject", "OpenDescriptor",
+           "Replica", "User", "GOOD", "STALE", "INTERMEDIATE", "USER_TYPES"]
 
 USER_TYPES = ("rodsuser", "rodsadmin", "groupadmin")
 PUBLIC = "public"
@@ -47,8 +61,8 @@ class Zone(TreeOperations, DataObjectOperations):
         """Create the zone `name` with its vaults under `root_dir/vaults/<resource>`.
 
         Starts as a fresh iRODS install does: the rodsadmin `rods`, the group `public`, the
-        collections `/`, `/<zone>`, `/<zone>/home`, `/<zone>/trash`, `/<zone>/trash/home`
-        (owned by rods), `/<zone>/home/public` (public may read), and rods' home and trash.
+        collections `/`, `/<zone>`, `/<zone>/home`, `/<zone>/trash`, `/<zone>/trash/home`, and
+        the home and trash home of rods and of public (owned by rods; public owns its own).
         """
         if not name or "/" in name:
             raise ValueError("zone name %r must be non-empty and contain no '/'" % (name,))
@@ -73,13 +87,17 @@ class Zone(TreeOperations, DataObjectOperations):
 
     # ---- set-up ------------------------------------------------------------------------
     def _install(self):
+        # What setup writes into a new catalog (irods/irods `scripts/irods/database_connect.py`):
+        # every install collection is owned by rods, with `own` for rods -- or for the group
+        # public on /<zone>/home/public and /<zone>/trash/home/public.
         self._add_principal(ADMIN, RODSADMIN)
         self._add_principal(PUBLIC, RODSGROUP)
         self._users[ADMIN].groups.append(PUBLIC)
         for path in ("/", self.root, self.root + "/home", self.root + "/trash", self.root + "/trash/home"):
             self._new_collection(path, ADMIN, {ADMIN: "own"})
-        self._new_collection(self.home(PUBLIC), ADMIN, {ADMIN: "own", PUBLIC: "read_object"})
-        self._make_homes(ADMIN)
+        for path in (self.home(PUBLIC), self.trash_home(PUBLIC), self.home(ADMIN), self.trash_home(ADMIN)):
+            owner = PUBLIC if PUBLIC in path.split("/") else ADMIN
+            self._new_collection(path, ADMIN, {owner: "own"})
 
     def _add_principal(self, name, user_type):
         if not name or "/" in name or "#" in name or name != name.strip():
@@ -91,8 +109,10 @@ class Zone(TreeOperations, DataObjectOperations):
         return principal
 
     def _make_homes(self, user):
-        # iadmin mkuser makes the home and trash-home collections, owned by the user
-        # (irods/irods `plugins/database/src/db_plugin.cpp` db_reg_user_re_op).
+        # acCreateUser -> acCreateUserZoneCollections makes home and trash home with
+        # msiCreateCollByAdmin, owned by the new user or group (irods/irods
+        # `packaging/core.re.template`; `server/core/src/administration_utilities.cpp`
+        # runs acCreateUser for users and groups alike).
         for path in (self.home(user), self.trash_home(user)):
             self._new_collection(path, user, {user: "own"})
 
@@ -154,7 +174,7 @@ class Zone(TreeOperations, DataObjectOperations):
     # ---- users and groups ----------------------------------------------------------
     def add_user(self, name, user_type="rodsuser"):
         """iadmin mkuser: a user with home and trash-home collections owned by it, member of
-        'public'. CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME for a taken name, CAT_INVALID_USER_TYPE
+        'public' (core.re.template acCreateUserF1: msiAddUserToGroup("public")). CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME for a taken name, CAT_INVALID_USER_TYPE
         for a type outside USER_TYPES. Returns the User."""
         if user_type not in USER_TYPES:
             raise IrodsError("CAT_INVALID_USER_TYPE", "user type %r of user %r is not one of %s"
@@ -165,8 +185,11 @@ class Zone(TreeOperations, DataObjectOperations):
         return user
 
     def add_group(self, name):
-        """iadmin mkgroup. Returns the group's User record (type rodsgroup)."""
-        return self._add_principal(name, RODSGROUP)
+        """iadmin mkgroup: the group, with its home and trash-home collections. Returns its
+        User record (type rodsgroup)."""
+        group = self._add_principal(name, RODSGROUP)
+        self._make_homes(name)
+        return group
 
     def add_to_group(self, group, user):
         """iadmin atg: make `user` a member of `group`."""

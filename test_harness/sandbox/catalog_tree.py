@@ -37,8 +37,9 @@ class TreeOperations:
                 sorted(entry.path for entry in children if isinstance(entry, DataObject)))
 
     # ---- collections -----------------------------------------------------------------
-    def create_collection(self, actor, path, parents=False):
-        """imkdir [-p] (db_plugin.cpp db_reg_coll_op): needs modify_object on the parent.
+    def create_collection(self, actor, path, parents=False, admin_mode=False):
+        """imkdir [-p] (db_plugin.cpp db_reg_coll_op): needs modify_object on the parent;
+        admin_mode is `iadmin mkdir` (rsGeneralAdmin "add" "dir"), a rodsadmin only.
         An existing collection is CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME (its unique index)
         unless parents=True (rsMkCollR skips existing ones); a data object there is
         CAT_NAME_EXISTS_AS_DATAOBJ; a missing parent without parents=True is
@@ -55,14 +56,17 @@ class TreeOperations:
         parent_path = posixpath.dirname(path)
         parent = self._entries.get(parent_path)
         if parent is None and parents:
-            parent = self.create_collection(actor, parent_path, parents=True)
+            parent = self.create_collection(actor, parent_path, parents=True, admin_mode=admin_mode)
         if parent is None:
             raise IrodsError("CAT_UNKNOWN_COLLECTION", "cannot create %s: collection %s is unknown"
                              % (path, parent_path))
         if isinstance(parent, DataObject):
             raise IrodsError("CAT_NAME_EXISTS_AS_DATAOBJ", "cannot create %s: %s is a data object"
                              % (path, parent_path))
-        self._require(actor, parent, "modify_object", "create collection %s in it" % path)
+        if admin_mode:
+            self._require_admin_mode(actor, True)
+        else:
+            self._require(actor, parent, "modify_object", "create collection %s in it" % path)
         collection = self._new_collection(path, actor, self._inherited_acl(parent, actor), parent.inherit)
         self._touch(parent_path)
         return collection

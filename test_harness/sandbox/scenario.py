@@ -264,8 +264,8 @@ class _ZoneRun(object):
         self.zone = Zone(scenario.zone, os.path.join(workdir, "zone"), resources=resources,
                          default_resource=resources[0])
         self._add_users()
-        self.runtime = PrepRuntime(self.zone, etc_dir, log=[],
-                                   environ={CONFIG_PATH_ENV: os.path.join(etc_dir, "omero_irods.json")})
+        self.config_file = os.path.join(etc_dir, "omero_irods.json")
+        self.runtime = PrepRuntime(self.zone, etc_dir, log=[], environ={CONFIG_PATH_ENV: self.config_file})
         self.server = Server(self.zone, self.runtime)
         self.client_errors = []
         self.unexpected = []
@@ -313,12 +313,26 @@ class _ZoneRun(object):
         for index, kind, arguments in self.scenario.steps:
             self.runtime.new_agent()  # every client step is a new connection
             if kind == "run_delay_queue":
-                self._harness_step(index, kind, self.runtime.run_due)
+                self._harness_step(index, kind, lambda a=arguments: self._run_delay_queue(a))
             elif kind == "advance_clock":
                 self._harness_step(index, kind, lambda a=arguments: self.runtime.advance_clock(clock_seconds(a)))
             else:
                 action = getattr(self, "_step_" + kind)
                 self._client_step(index, kind, arguments, lambda a=arguments: action(a))
+
+    def _run_delay_queue(self, arguments):
+        """Run what is due; with until_idle, jump the clock to each next rule until the queue
+        is empty or the next rule is more than max_seconds (default a day) away."""
+        self.runtime.run_due()
+        if not arguments.get("until_idle"):
+            return
+        horizon = self.zone.clock.now() + arguments.get("max_seconds", 86400)
+        while self.runtime.pending():
+            next_time = min(rule["exe_time"] for rule in self.runtime.pending())
+            if next_time > horizon:
+                return
+            self.runtime.advance_clock(max(0, next_time - self.zone.clock.now()))
+            self.runtime.run_due()
 
     def _harness_step(self, index, kind, action):
         try:
@@ -423,12 +437,26 @@ class _ZoneRun(object):
         return zone["landing_zone"]
 
     def _provision(self, user):
-        try:
-            from omero_irods.provisioning import provision_user
-        except ImportError:
-            raise RuntimeError("provision: omero_irods.provisioning.provision_user is not "
-                               "available in this installation") from None
-        provision_user(self._session("rods"), self.config, self.scenario.zone, user)
+        """What `omero-irods admin provision` does, applied as the zone's rodsadmin."""
+        from omero_irods.config import read_config
+        from omero_irods.provisioning import plan_zone_provisioning, provision_user
+
+        zone_config = read_config(self.config_file).zone(self.scenario.zone)
+        for operation in plan_zone_provisioning(zone_config):
+            self._apply_provisioning(operation)
+        provision_user(zone_config, user, self._apply_provisioning)
+
+    def _apply_provisioning(self, operation):
+        admin = "rods"
+        if operation.op == "create_collection":
+            if self.zone.exists(operation.path) is None:
+                self.zone.create_collection(admin, operation.path, parents=True, admin_mode=True)
+        elif operation.op == "set_acl":
+            self.zone.set_acl(admin, operation.path, operation.level, operation.user, admin_mode=True)
+        elif operation.op == "set_inheritance":
+            self.zone.set_inheritance(admin, operation.path, operation.inherit, admin_mode=True)
+        else:
+            raise RuntimeError("provision: unknown operation %r" % (operation.op,))
 
     # ---- the dump -------------------------------------------------------------------
     def state(self):

@@ -128,13 +128,20 @@ def _member(original, buffer_size):
                   lambda: original.asFileObj(buffer_size))
 
 
-def transfer_xml(conn, ref, hostname):
-    """(xml text, None) from omero-cli-transfer for ONE object, or (None, why not).
+#: omero-cli-transfer's `--metadata all` (omero_cli_transfer.py _process_metadata), less "md5",
+#: which it fills with the placeholder "TBC".
+TRANSFER_METADATA = ["img_id", "plate_id", "timestamp", "software", "version", "hostname",
+                     "orig_user", "orig_group"]
 
-    omero-cli-transfer's generate_xml.populate_xml(datatype, id, filepath, conn, hostname,
-    barchive, simple, figure, metadata) returns (ome, path_id_dict) and, with barchive=True,
-    writes nothing; ome_types.to_xml gives the text. Older releases lack `barchive` (they can
-    only write a file): they are reported, not used.
+
+def transfer_xml(conn, ref, hostname):
+    """(transfer.xml text, None) from omero-cli-transfer for ONE object, or (None, why not).
+
+    omero-cli-transfer (1.x) `generate_xml.populate_xml(datatype, id, filepath, conn,
+    hostname, barchive, simple, figure, metadata)` returns (ome, path_id_dict) and writes
+    `filepath` only when `barchive` is false; `pack` then writes `ome_types.to_xml(ome)` as
+    transfer.xml. We pass barchive=True solely to keep it from writing a file (it also skips
+    figures, which we do not ask for) and serialise the OME object ourselves, in memory.
     """
     try:
         import generate_xml
@@ -144,15 +151,12 @@ def transfer_xml(conn, ref, hostname):
     import inspect
 
     accepted = inspect.signature(generate_xml.populate_xml).parameters
-    if "barchive" not in accepted:
-        return None, "this omero-cli-transfer cannot build transfer.xml in memory"
     kind, number = parse_ref(ref)
     values = {"datatype": kind, "id": number, "filepath": "transfer.xml", "conn": conn,
               "hostname": hostname or "", "barchive": True, "simple": False, "figure": False,
-              "metadata": ["img_id", "plate_id", "timestamp", "software", "version",
-                           "hostname", "orig_user", "orig_group", "db_id"]}
+              "metadata": list(TRANSFER_METADATA)}
     unknown = [name for name, p in accepted.items() if name not in values and p.default is p.empty]
-    if unknown:
-        return None, "omero-cli-transfer's populate_xml wants %s" % ", ".join(unknown)
+    if "barchive" not in accepted or unknown:
+        return None, "this omero-cli-transfer version's populate_xml is not supported"
     ome, _paths = generate_xml.populate_xml(**{k: v for k, v in values.items() if k in accepted})
     return to_xml(ome), None

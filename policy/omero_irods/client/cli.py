@@ -210,7 +210,7 @@ def _landing_zone(args, env):
     try:
         return settings.landing_zone(env["irods_zone_name"], env["irods_user_name"],
                                      args.landing_zone)
-    except ValueError as error:
+    except settings.SettingsError as error:
         _fail(error, EXIT_BAD_INPUT)
         return None
 
@@ -248,15 +248,16 @@ class ProgressReporter(object):
             tenth = 10 * done // total if total else 10
             if tenth > self.last_tenth:
                 self.last_tenth = tenth
-                self.stream.write("sent %s of %s (%d%%)\n" % (_size(done), _size(total), 10 * tenth))
+                self.stream.write("sent %s of %s (%d%%)\n"
+                                  % (human_size(done), human_size(total), 10 * tenth))
                 self.stream.flush()
 
     def _draw(self, done, total, now):
         fraction = done / total if total else 1.0
         rate = done / (now - self.started) if now > self.started else 0.0
         bar = "#" * int(30 * fraction)
-        self.stream.write("\r[%-30s] %3d%% %s / %s %s/s " % (bar, 100 * fraction, _size(done),
-                                                             _size(total), _size(rate)))
+        self.stream.write("\r[%-30s] %3d%% %s / %s %s/s " % (
+            bar, 100 * fraction, human_size(done), human_size(total), human_size(rate)))
         self.stream.flush()
         self.drawn = True
 
@@ -267,7 +268,8 @@ class ProgressReporter(object):
             self.drawn = False
 
 
-def _size(count):
+def human_size(count):
+    """1536 -> '1.5 KiB'."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if count < 1024 or unit == "TiB":
             return ("%d %s" if unit == "B" else "%.1f %s") % (count, unit)

@@ -12,6 +12,7 @@ import re
 
 from omero_irods.adapters import omero_gateway
 from omero_irods.client import credentials, listing, push, settings
+from omero_irods.client.cli import format_table, human_size
 from omero_irods.client.tarstream import Member
 
 _UNSAFE_NAME = re.compile(r"[/\x00-\x1f\x7f]")
@@ -22,7 +23,7 @@ class ActionError(Exception):
 
 
 def save_snapshot(conn, refs, name=None, include_transfer_xml=True,
-                  open_session=credentials.irods_session, progress=None):
+                  open_session=None, progress=None):
     """Stream the original files of `refs` (["Dataset:3", ...]) into iRODS as one snapshot.
 
     Returns (message, PushResult). One request per call: one tar named `<name>.tar`.
@@ -43,21 +44,21 @@ def save_snapshot(conn, refs, name=None, include_transfer_xml=True,
         members, note = _with_transfer_xml(conn, refs, members)
         notes.append(note)
     host = omero_gateway.server_host(conn)
-    with _explained(), open_session() as session:
+    with _explained(), _irods(open_session) as session:
         result = push.push(session, settings.landing_zone(session.zone, session.username),
                            members, "save", user, group, name=name + ".tar", target_name=name,
                            omero_server=host, omero_objects=_payload_refs(refs, filesets),
                            progress=progress)
     message = "Saving %s as snapshot %s: %d files (%s) sent as request %s" % (
-        ", ".join(refs), name, result.members, _size(result.size), result.request_id)
+        ", ".join(refs), name, result.members, human_size(result.size), result.request_id)
     return "; ".join([message] + [n for n in notes if n]), result
 
 
-def request_load(conn, snapshot_path, target_dataset=None, open_session=credentials.irods_session):
+def request_load(conn, snapshot_path, target_dataset=None, open_session=None):
     """Ask for the snapshot at `snapshot_path` (iRODS) to be imported for this OMERO user."""
     user, group = omero_gateway.session_identity(conn)
     target = "Dataset:name:%s" % target_dataset if target_dataset else None
-    with _explained(), open_session() as session:
+    with _explained(), _irods(open_session) as session:
         result = push.request_load(session, settings.landing_zone(session.zone, session.username),
                                    snapshot_path, user, group, target=target,
                                    omero_server=omero_gateway.server_host(conn))
@@ -65,12 +66,10 @@ def request_load(conn, snapshot_path, target_dataset=None, open_session=credenti
         snapshot_path, result.request_id, " into dataset %s" % target_dataset if target_dataset else "")), result
 
 
-def list_my_requests(conn, open_session=credentials.irods_session):
+def list_my_requests(conn, open_session=None):
     """(summary message, table text, [RequestStatus]) of this OMERO user's requests."""
-    from omero_irods.client.cli import format_table
-
     user, _group = omero_gateway.session_identity(conn)
-    with _explained(), open_session() as session:
+    with _explained(), _irods(open_session) as session:
         requests = listing.list_requests(session, settings.landing_zone(session.zone, session.username),
                                          omero_user=user)
     if not requests:
@@ -84,18 +83,23 @@ def list_my_requests(conn, open_session=credentials.irods_session):
 
 
 def push_files(conn, paths, target=None, follow_symlinks=False,
-               open_session=credentials.irods_session, progress=None):
+               open_session=None, progress=None):
     """Ingest local files for the OMERO session's user (the `omero irods push` command)."""
     user, group = omero_gateway.session_identity(conn)
-    with _explained(), open_session() as session:
+    with _explained(), _irods(open_session) as session:
         result = push.push(session, settings.landing_zone(session.zone, session.username), paths,
                            "ingest", user, group, target=target, follow_symlinks=follow_symlinks,
                            omero_server=omero_gateway.server_host(conn), progress=progress)
-    return ("Sent %d files (%s) as request %s" % (result.members, _size(result.size),
+    return ("Sent %d files (%s) as request %s" % (result.members, human_size(result.size),
                                                   result.request_id)), result
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _irods(open_session):
+    """The service account's session: `open_session()` if given, else from its env file."""
+    return (open_session or credentials.irods_session)()
 
 
 def _snapshot_name(name, refs):
@@ -130,14 +134,42 @@ class _explained(object):
 
     def __exit__(self, kind, error, traceback):
         if isinstance(error, (omero_gateway.OmeroError, push.PushError,
-                              credentials.CredentialsError)):
-            raise ActionError(str(error)) from error
-        if isinstance(error, ValueError) and kind is ValueError:  # settings: bad landing zone
+                              credentials.CredentialsError, settings.SettingsError)):
             raise ActionError(str(error)) from error
         return False
 
 
-def _size(count):
-    from omero_irods.client.cli import _size as human
+# ---------------------------------------------------------------- OMERO.scripts
 
-    return human(count)
+
+def run_script(client, action, gateway_factory=None):
+    """Run `action(conn, inputs) -> (message, {output: value})` for an OMERO.script.
+
+    The outcome reaches the user as the script's `Message` output (what OMERO.web shows);
+    a failure also goes to stderr, so the job is marked as failed. The session is closed.
+    """
+    import sys
+    import traceback
+
+    from omero.rtypes import rstring
+
+    if gateway_factory is None:
+        from omero.gateway import BlitzGateway as gateway_factory
+    outputs = {}
+    try:
+        conn = gateway_factory(client_obj=client)
+        message, outputs = action(conn, client.getInputs(unwrap=True))
+    except ActionError as error:
+        message = "Failed: %s" % error
+        print(message, file=sys.stderr)
+    except Exception as error:
+        message = "Failed: unexpected %s: %s (details in the script's error output)" % (
+            type(error).__name__, error)
+        traceback.print_exc()
+    try:
+        client.setOutput("Message", rstring(message))
+        for key, value in sorted(outputs.items()):
+            client.setOutput(key, rstring(str(value)))
+    finally:
+        client.closeSession()
+    return message

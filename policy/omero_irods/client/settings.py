@@ -11,13 +11,17 @@ import posixpath
 LANDING_ZONE_ENV = "OMERO_IRODS_LANDING_ZONE"
 
 
+class SettingsError(ValueError):
+    """A client setting is unusable; the message names it."""
+
+
 def landing_zone(zone, service_account, explicit=None):
     """The landing zone collection of `service_account` in `zone`."""
     chosen = explicit or os.environ.get(LANDING_ZONE_ENV)
     if chosen:
         if (not chosen.startswith("/") or "//" in chosen
                 or posixpath.normpath(chosen) != chosen.rstrip("/")):
-            raise ValueError("landing zone %r must be an absolute iRODS path without '..' or '//'"
+            raise SettingsError("landing zone %r must be an absolute iRODS path without '..' or '//'"
                              % (chosen,))
         return chosen.rstrip("/")
     return "/%s/home/%s/landing" % (zone, service_account)

@@ -97,6 +97,8 @@ class RuleCall(object):
         context = MsiContext(self.runtime, self.rei, self.name)
         try:
             outputs = function(context, *params) or {}
+        except msparam.PluginConversionError as error:
+            raise RuntimeError(str(error))
         except msparam.MicroserviceFailure as failure:
             context.log("%s: %s, status = %d" % (self.name, failure.message, failure.code))
             if failure.code in _NOT_ERRORS:
@@ -126,7 +128,7 @@ def _result_text(code, message):
     the code in the RuntimeError ('' + two newlines when the error carries no message)."""
     if not message:
         return "\n\n"
-    base, errno_part = error_codes.split_errno(code)
+    _, errno_part = error_codes.split_errno(code)
     return "[-]\t%s :  status [%s]  errno [%s] -- message [%s]\n\n" % (
         "irods_re_plugin.cpp:exec_microservice_adapter", error_codes.name(code),
         errno_part or "", message)

@@ -33,6 +33,11 @@ class MicroserviceFailure(Exception):
         self.message = message
 
 
+class PluginConversionError(Exception):
+    """The plugin failing to convert an argument back to Python: a bare RuntimeError(text)
+    without the '[iRods__Error__Code:' prefix."""
+
+
 def fail(name, message):
     """Raise MicroserviceFailure with the code of an iRODS error name."""
     raise MicroserviceFailure(getattr(irods_errors, name), message)
@@ -47,6 +52,10 @@ def to_param(value):
     if isinstance(value, float):
         return value
     if isinstance(value, ACCEPTED_STRUCTS):
+        return copy.deepcopy(value)
+    if isinstance(value, irods_types.ExecCmdOut):
+        # Observed: msiExecCmd with irods_types.ExecCmdOut() runs the program before failing
+        # (irods/irods_rule_engine_plugin_python issue #11); msi_misc.msiExecCmd emulates that.
         return copy.deepcopy(value)
     raise RuntimeError(
         "Attempted to extract a boost::python::object containing a non-conforming type "

@@ -20,12 +20,13 @@ import contextlib
 import copy
 import os
 import re
+import sys
 import traceback
 
 from omero_irods.names import DEFAULT_PREP_INSTANCE
 from omero_irods_sandbox import error_codes
 from omero_irods_sandbox.prep import delay, irods_errors, irods_types, structs
-from omero_irods_sandbox.prep.callback import Callback
+from omero_irods_sandbox.prep.callback import Callback, load_microservices
 from omero_irods_sandbox.prep.loader import RuleBase
 
 #: Regexes a default 4.3 server registers for PEP names: the PREP's own defaults
@@ -92,6 +93,7 @@ class PrepRuntime(object):
         self.peps = []
         self.delay_queue = delay.DelayQueue()
         self.agent = Agent()
+        load_microservices()
 
     # -- rei and struct helpers for the server side ------------------------------------
     def make_rei(self, user, proxy_user=None, data_obj_inp=None, data_obj_info=None,
@@ -308,7 +310,12 @@ class PrepRuntime(object):
                     os.environ[name] = value
 
     def _log_python_exception(self):
-        text = traceback.format_exc()
+        """The traceback as the plugin formats it: only Python frames (the sandbox's own
+        frames stand in for the plugin's C++ and are left out)."""
+        error_type, error, trace = sys.exc_info()
+        frames = [frame for frame in traceback.extract_tb(trace) if not _is_plugin_frame(frame.filename)]
+        text = ("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+                + "".join(traceback.format_exception_only(error_type, error)))
         self.log.append("caught python exception\n" + text.rstrip("\n"))
         return text
 
@@ -319,6 +326,15 @@ class Agent(object):
     def __init__(self):
         self.queries = {}
         self.next_query = 1
+
+
+_PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+_SHIPPED_FILES = tuple(os.path.join(_PLUGIN_DIR, name + ".py") for name in ("genquery", "session_vars"))
+
+
+def _is_plugin_frame(filename):
+    path = os.path.abspath(filename)
+    return path.startswith(_PLUGIN_DIR + os.sep) and path not in _SHIPPED_FILES
 
 
 def _code_of(returned):

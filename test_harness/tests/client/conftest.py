@@ -1,16 +1,18 @@
+"""Client tests run against the sandbox's python-irodsclient-shaped SandboxSession."""
+
 import pytest
 
-from fake_irods import FakeSession
-
-LANDING = "/tempZone/home/omero-svc/landing"
+from sandbox_irods import LANDING, SandboxIrods
 
 
 @pytest.fixture
-def session():
-    """The service account's session, with its landing zone provisioned."""
-    fake = FakeSession()
-    fake.collections.create(LANDING, recurse=True)
-    return fake
+def irods(tmp_path):
+    return SandboxIrods(tmp_path)
+
+
+@pytest.fixture
+def session(irods):
+    return irods.session
 
 
 @pytest.fixture

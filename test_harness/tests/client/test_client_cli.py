@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from fake_irods import FakeIrodsError, Faulty
+from faults import Faulty
 from omero_irods import names
 from omero_irods.adapters import prc
 from omero_irods.client import cli
+from omero_irods.client.push import request_load
 from omero_irods.payload import parse_payload
 
 
@@ -37,7 +38,7 @@ def env_file(tmp_path, monkeypatch):
 
 @pytest.fixture
 def connect(monkeypatch, session):
-    """Make the CLI's sessions the fake one; returns the list of opened sessions."""
+    """The CLI opens the sandbox session instead of a real one; returns what it opened."""
     opened = []
 
     def open_session(env_file, auth_file):
@@ -52,15 +53,14 @@ def run(argv):
     return cli.run(parse(argv))
 
 
-def test_push_commits_and_prints_the_request(session, env_file, connect, run_dir, capsys):
+def test_push_commits_and_prints_the_request(irods, env_file, connect, run_dir, capsys):
     status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
                   "--target", "Dataset:name:run1", "--irods-env", env_file, "--request-id", "req-0000001"])
     out = capsys.readouterr().out
     assert status == cli.EXIT_OK
     assert "request req-0000001 committed: 3 files" in out
-    payload = session.objects["/tempZone/home/omero-svc/landing/req-0000001/req-0000001.omero-irods.json"]
+    payload = irods.read("/tempZone/home/omero-svc/landing/req-0000001/req-0000001.omero-irods.json")
     assert parse_payload(payload, 1 << 20).target.omero_dataset == "Dataset:name:run1"
-    assert session.cleaned_up
 
 
 def test_push_json_output(session, env_file, connect, run_dir, capsys):
@@ -104,7 +104,7 @@ def test_unsafe_credentials_exit_3(env_file, connect, run_dir, tmp_path, capsys)
 
 def test_an_irods_failure_exits_1_and_says_what_failed(session, env_file, monkeypatch, run_dir, capsys):
     faulty = Faulty(session)
-    faulty.fail("open", FakeIrodsError("CAT_NO_ACCESS_PERMISSION"))
+    faulty.fail("open", pytest.importorskip("irods.exception").CAT_NO_ACCESS_PERMISSION())
     monkeypatch.setattr(prc, "open_session", lambda env_file, auth_file: faulty)
     status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
                   "--irods-env", env_file])
@@ -112,23 +112,20 @@ def test_an_irods_failure_exits_1_and_says_what_failed(session, env_file, monkey
     assert "run1.tar failed: CAT_NO_ACCESS_PERMISSION" in capsys.readouterr().err
 
 
-def _add_request(session, landing, request_id, user, state, images=(), error=None):
-    from omero_irods.client.push import request_load
-
-    result = request_load(session, landing, "/tempZone/home/%s/omero/save/snap" % user, user, "lab",
-                          request_id=request_id)
-    from fake_irods import Meta
-
-    avus = [Meta(names.AVU_STATE, state)] + [Meta(names.AVU_OMERO_IMAGE, i) for i in images]
+def _add_request(irods, landing, request_id, user, state, images=(), error=None):
+    """A load request as the policy leaves it: payload plus state AVUs (names.py)."""
+    result = request_load(irods.session, landing, "/tempZone/home/%s/omero/save/snap" % user,
+                          user, "lab", request_id=request_id)
+    avus = [(names.AVU_STATE, state)] + [(names.AVU_OMERO_IMAGE, i) for i in images]
     if error:
-        avus.append(Meta(names.AVU_ERROR, error))
-    session.avus[result.payload_path] = avus
+        avus.append((names.AVU_ERROR, error))
+    irods.set_avus(result.payload_path, avus)
 
 
-def test_list_shows_requests_with_state_images_and_errors(session, landing, env_file, connect, capsys):
-    _add_request(session, landing, "req-0000010", "alice", names.IMPORTED, images=["10", "9"])
-    _add_request(session, landing, "req-0000011", "bob", names.REJECTED, error="unmapped user bob")
-    session.collections.create(landing + "/req-0000012", recurse=False)  # push under way
+def test_list_shows_requests_with_state_images_and_errors(irods, landing, env_file, connect, capsys):
+    _add_request(irods, landing, "req-0000010", "alice", names.IMPORTED, images=["10", "9"])
+    _add_request(irods, landing, "req-0000011", "bob", names.REJECTED, error="unmapped user bob")
+    irods.session.collections.create(landing + "/req-0000012", recurse=False)  # push under way
     assert run(["list", "--irods-env", env_file]) == cli.EXIT_OK
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["REQUEST", "OPERATION", "USER", "GROUP", "STATE", "IMAGES", "ERROR"]
@@ -143,8 +140,8 @@ def test_list_shows_requests_with_state_images_and_errors(session, landing, env_
         ("req-0000011", "rejected", "unmapped user bob")]
 
 
-def test_status_shows_one_request_and_names_an_unknown_one(session, landing, env_file, connect, capsys):
-    _add_request(session, landing, "req-0000020", "alice", names.IMPORT_QUEUED)
+def test_status_shows_one_request_and_names_an_unknown_one(irods, landing, env_file, connect, capsys):
+    _add_request(irods, landing, "req-0000020", "alice", names.IMPORT_QUEUED)
     assert run(["status", "req-0000020", "--irods-env", env_file]) == cli.EXIT_OK
     out = capsys.readouterr().out
     assert "state:      import_queued" in out and "omero_irods::state = import_queued" in out

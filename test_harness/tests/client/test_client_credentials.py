@@ -90,12 +90,15 @@ def test_missing_or_broken_files_are_named(irods_dir, tmp_path):
         credentials.open_session(str(irods_dir / "irods_environment.json"))
 
 
-def test_the_session_is_closed_after_use(irods_dir, monkeypatch):
-    from fake_irods import FakeSession
+def test_the_session_is_closed_after_use_even_on_error(irods_dir, monkeypatch):
+    closed = []
 
-    fake = FakeSession()
-    monkeypatch.setattr(prc, "open_session", lambda env_file, auth_file: fake)
+    class Session(object):
+        def cleanup(self):
+            closed.append(True)
+
+    monkeypatch.setattr(prc, "open_session", lambda env_file, auth_file: Session())
     with pytest.raises(RuntimeError):
         with credentials.irods_session(str(irods_dir / "irods_environment.json")):
             raise RuntimeError("boom")
-    assert fake.cleaned_up
+    assert closed == [True]

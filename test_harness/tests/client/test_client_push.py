@@ -1,4 +1,10 @@
-"""push(): data streamed first, payload last; failures leave nothing that could fire."""
+"""push(): data streamed first, payload last; failures leave nothing that could fire.
+
+Runs against the sandbox's SandboxSession (python-irodsclient's open/write/close requests;
+python-irodsclient irods/manager/data_object_manager.py). The policy starts work when a
+payload object is closed (acPostProcForPut / pep_api_data_obj_close_post: irods/irods
+server/api/src/rsDataObjClose.cpp), so a payload must only ever be closed complete.
+"""
 
 import hashlib
 import io
@@ -7,11 +13,13 @@ import tarfile
 
 import pytest
 
-from fake_irods import FakeIrodsError, Faulty, NetworkException
+from faults import Faulty
 from omero_irods.client import push as push_module
 from omero_irods.client.push import PushError, plan_push, push, request_load
 from omero_irods.names import PAYLOAD_SUFFIX
 from omero_irods.payload import parse_payload
+
+exception = pytest.importorskip("irods.exception")  # the errors PRC raises
 
 
 def push_run(session, landing, run_dir, **options):
@@ -19,22 +27,18 @@ def push_run(session, landing, run_dir, **options):
     return push(session, landing, run_dir, "ingest", "alice", "lab", **options)
 
 
-def payloads(session):
-    return [p for p in session.objects if p.endswith(PAYLOAD_SUFFIX)]
-
-
-def test_push_streams_the_tar_then_commits_a_valid_payload(session, landing, run_dir):
+def test_push_streams_the_tar_then_commits_a_valid_payload(irods, session, landing, run_dir):
     result = push_run(session, landing, run_dir, target="Dataset:name:run1", request_id="req-00000001")
 
     assert result.collection == landing + "/req-00000001"
     assert result.data_path == landing + "/req-00000001/run1.tar"
     assert result.payload_path == landing + "/req-00000001/req-00000001" + PAYLOAD_SUFFIX
-    tar_bytes = session.objects[result.data_path]
+    tar_bytes = irods.read(result.data_path)
     assert (result.size, result.sha256) == (len(tar_bytes), hashlib.sha256(tar_bytes).hexdigest())
     with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
         assert tar.extractfile("run1/plate/A1.tif").read() == b"A1" * 1000
 
-    payload = parse_payload(session.objects[result.payload_path], max_bytes=1 << 20)
+    payload = parse_payload(irods.read(result.payload_path), max_bytes=1 << 20)
     assert (payload.operation, payload.omero_user, payload.omero_group) == ("ingest", "alice", "lab")
     assert payload.request_id == "req-00000001"
     assert payload.data == ("tar", "run1.tar", result.size, result.sha256, 3)
@@ -44,30 +48,31 @@ def test_push_streams_the_tar_then_commits_a_valid_payload(session, landing, run
     assert payload.manifest[1].sha256 == hashlib.sha256(b"A1" * 1000).hexdigest()
 
 
-def test_payload_is_opened_only_after_the_archive_is_closed_and_written_once(session, landing, run_dir):
+def test_payload_is_opened_after_the_archive_is_committed_and_sent_in_one_write(irods, session, landing, run_dir):
     result = push_run(session, landing, run_dir)
-    events = [(e[0], e[1]) for e in session.events]
-    assert events.index(("open", result.payload_path)) > events.index(("close", result.data_path))
-    assert events[-1] == ("close", result.payload_path)
-    assert [e for e in session.events if e[0] == "write" and e[1] == result.payload_path] == [
-        ("write", result.payload_path, len(session.objects[result.payload_path]))]
+    calls = irods.calls("open", "write", "committed")
+    assert calls.index(("open", result.payload_path)) > calls.index(("committed", result.data_path))
+    after_payload_open = calls[calls.index(("open", result.payload_path)):]
+    assert [c[0] for c in after_payload_open] == ["open", "write", "committed"]
+    assert calls[-1] == ("committed", result.payload_path)
 
 
 def test_archive_goes_out_in_chunk_size_writes(session, landing, tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f").write_bytes(b"z" * 200_000)
-    result = push_run(session, landing, tmp_path / "d", chunk_size=64 * 1024)
-    writes = [e[2] for e in session.events if e[0] == "write" and e[1] == result.data_path]
-    assert writes[:-1] == [64 * 1024] * (len(writes) - 1)
+    spy = Faulty(session)
+    result = push_run(spy, landing, tmp_path / "d", chunk_size=64 * 1024)
+    sizes = [n for path, n in spy.writes if path == result.data_path]
+    assert sizes[:-1] == [64 * 1024] * (len(sizes) - 1) and sum(sizes) == result.size
 
 
-def test_a_used_request_id_is_refused_and_nothing_is_overwritten(session, landing, run_dir):
+def test_a_used_request_id_is_refused_and_nothing_is_overwritten(irods, session, landing, run_dir):
     first = push_run(session, landing, run_dir, request_id="req-00000001")
-    before = dict(session.objects)
+    before = {path: irods.read(path) for path in irods.payloads() + [first.data_path]}
     with pytest.raises(PushError, match="request id req-00000001 is already used"):
         push_run(session, landing, run_dir, request_id="req-00000001")
-    assert session.objects == before
-    assert payloads(session) == [first.payload_path]
+    assert {path: irods.read(path) for path in before} == before
+    assert irods.payloads() == [first.payload_path]
 
 
 def test_a_generated_request_id_that_is_taken_is_replaced(session, landing, run_dir, monkeypatch):
@@ -78,79 +83,78 @@ def test_a_generated_request_id_that_is_taken_is_replaced(session, landing, run_
     assert result.request_id == "20260101T000000Z-fresh000"
 
 
-def test_a_failure_mid_upload_removes_the_request_and_leaves_no_payload(session, landing, run_dir):
-    before = session.tree()
+def test_a_failure_mid_upload_removes_the_request_and_leaves_no_payload(irods, session, landing, run_dir):
+    before = irods.tree()
     faulty = Faulty(session)
-    faulty.fail("write", FakeIrodsError("CAT_NO_ACCESS_PERMISSION", "quota"),
-                when=lambda path: path.endswith(".tar"))
+    faulty.fail("write", exception.CAT_NO_ACCESS_PERMISSION("quota"), when=lambda p: p.endswith(".tar"))
     with pytest.raises(PushError) as raised:
         push_run(faulty, landing, run_dir, request_id="req-00000002")
     message = str(raised.value)
     assert "upload of %s/req-00000002/run1.tar failed: CAT_NO_ACCESS_PERMISSION" % landing in message
     assert "the partial request was removed" in message
     assert raised.value.request_id == "req-00000002" and raised.value.cleaned_up
-    assert session.tree() == before and payloads(session) == []
+    assert irods.tree() == before and irods.payloads() == []
 
 
-def test_an_interrupted_push_removes_the_partial_request(session, landing, run_dir):
-    before = session.tree()
+def test_an_interrupted_push_removes_the_partial_request(irods, session, landing, run_dir):
+    before = irods.tree()
     faulty = Faulty(session)
     faulty.fail("write", KeyboardInterrupt(), after_bytes=1)
     with pytest.raises(KeyboardInterrupt):
         push_run(faulty, landing, run_dir)
-    assert session.tree() == before
+    assert irods.tree() == before
 
 
-def test_transient_errors_are_retried_with_backoff_and_the_archive_restreamed(session, landing, run_dir):
+def test_transient_errors_are_retried_with_backoff_and_the_archive_restreamed(irods, session, landing, run_dir):
     faulty = Faulty(session)
-    faulty.fail("write", NetworkException("connection reset"), when=lambda p: p.endswith(".tar"), times=2)
+    faulty.fail("write", exception.NetworkException("connection reset"),
+                when=lambda p: p.endswith(".tar"), times=2)
     slept = []
     result = push_run(faulty, landing, run_dir, backoff=2.0, sleep=slept.append)
     assert slept == [2.0, 4.0]
-    assert hashlib.sha256(session.objects[result.data_path]).hexdigest() == result.sha256
-    assert payloads(session) == [result.payload_path]
+    assert hashlib.sha256(irods.read(result.data_path)).hexdigest() == result.sha256
+    assert irods.payloads() == [result.payload_path]
 
 
-def test_transient_errors_that_persist_fail_cleanly(session, landing, run_dir):
-    before = session.tree()
+def test_transient_errors_that_persist_fail_cleanly(irods, session, landing, run_dir):
+    before = irods.tree()
     faulty = Faulty(session)
-    faulty.fail("open", FakeIrodsError("SYS_HEADER_READ_LEN_ERR"), times=10)
+    faulty.fail("open", exception.SYS_HEADER_READ_LEN_ERR(), times=10)
     with pytest.raises(PushError, match="failed 3 times; last error: SYS_HEADER_READ_LEN_ERR"):
         push_run(faulty, landing, run_dir)
-    assert session.tree() == before
+    assert irods.tree() == before
 
 
-def test_a_payload_whose_close_reached_the_server_is_not_written_twice(session, landing, run_dir):
+def test_a_payload_whose_close_reached_the_server_is_not_written_twice(irods, session, landing, run_dir):
     faulty = Faulty(session)
-    faulty.fail("closed", NetworkException("reply lost"), when=lambda p: p.endswith(PAYLOAD_SUFFIX))
+    faulty.fail("closed", exception.NetworkException("reply lost"), when=lambda p: p.endswith(PAYLOAD_SUFFIX))
     result = push_run(faulty, landing, run_dir)
-    assert [e for e in session.events if e[1] == result.payload_path and e[0] == "open"] == [
-        ("open", result.payload_path)]
-    assert payloads(session) == [result.payload_path]
+    assert irods.calls("open").count(("open", result.payload_path)) == 1
+    assert irods.payloads() == [result.payload_path]
 
 
-def test_a_failed_payload_upload_leaves_no_payload(session, landing, run_dir):
-    before = session.tree()
+def test_a_failed_payload_upload_leaves_no_payload(irods, session, landing, run_dir):
+    before = irods.tree()
     faulty = Faulty(session)
-    faulty.fail("open", FakeIrodsError("CAT_NO_ACCESS_PERMISSION"), when=lambda p: p.endswith(PAYLOAD_SUFFIX))
+    faulty.fail("open", exception.CAT_NO_ACCESS_PERMISSION(), when=lambda p: p.endswith(PAYLOAD_SUFFIX))
     with pytest.raises(PushError, match="upload of the payload .* failed"):
         push_run(faulty, landing, run_dir)
-    assert session.tree() == before
+    assert irods.tree() == before
 
 
-def test_when_cleanup_fails_too_the_error_says_what_to_remove(session, landing, run_dir):
+def test_when_cleanup_fails_too_the_error_says_what_to_remove(irods, session, landing, run_dir):
     faulty = Faulty(session)
-    faulty.fail("open", FakeIrodsError("CAT_NO_ACCESS_PERMISSION"))
-    faulty.fail("remove", NetworkException("gone"))
+    faulty.fail("open", exception.CAT_NO_ACCESS_PERMISSION())
+    faulty.fail("remove", exception.NetworkException("gone"))
     with pytest.raises(PushError, match="removing the partial request %s/req-00000003 failed too"
                        % landing) as raised:
         push_run(faulty, landing, run_dir, request_id="req-00000003")
     assert not raised.value.cleaned_up
-    assert payloads(session) == []
+    assert irods.payloads() == []
 
 
-def test_a_source_file_changing_during_upload_fails_cleanly(session, landing, run_dir):
-    before = session.tree()
+def test_a_source_file_changing_during_upload_fails_cleanly(irods, session, landing, run_dir):
+    before = irods.tree()
     faulty = Faulty(session)
 
     def grow_the_file(path):
@@ -161,7 +165,7 @@ def test_a_source_file_changing_during_upload_fails_cleanly(session, landing, ru
     faulty.fail("write", None, when=grow_the_file)
     with pytest.raises(PushError, match="B2.tif: file grew while being archived"):
         push_run(faulty, landing, run_dir, chunk_size=512)
-    assert session.tree() == before
+    assert irods.tree() == before
 
 
 def test_a_missing_landing_zone_is_named(session, run_dir):
@@ -174,26 +178,26 @@ def test_a_missing_landing_zone_is_named(session, run_dir):
     ("target", "Project:name:x", "/target/omero_dataset"),
     ("request_id", "short", "/request_id"),
 ])
-def test_bad_input_is_refused_before_anything_is_sent(session, landing, run_dir, field, value, complaint):
-    before = session.tree()
+def test_bad_input_is_refused_before_anything_is_sent(irods, session, landing, run_dir, field, value, complaint):
+    before = irods.tree()
     options = {"omero_user": "alice", "omero_group": "lab", field: value}
     with pytest.raises(PushError, match="would be rejected: invalid payload: %s" % complaint):
         push(session, landing, run_dir, "ingest", sleep=lambda s: None, **options)
-    assert session.events == [] and session.tree() == before
+    assert irods.server.pep_points == [] and irods.tree() == before
 
 
-def test_a_symlink_in_the_source_is_refused_before_anything_is_sent(session, landing, run_dir):
+def test_a_symlink_in_the_source_is_refused_before_anything_is_sent(irods, session, landing, run_dir):
     (run_dir / "link").symlink_to(run_dir / "notes.txt")
     with pytest.raises(PushError, match="link: is a symbolic link"):
         push_run(session, landing, run_dir)
-    assert session.events == []
+    assert irods.server.pep_points == []
 
 
-def test_load_writes_only_a_payload_naming_the_snapshot(session, landing):
+def test_load_writes_only_a_payload_naming_the_snapshot(irods, session, landing):
     result = request_load(session, landing, "/tempZone/home/alice/omero/save/2026-01-01/snap",
                           "alice", "lab", target="Dataset:name:back", request_id="load-0000001")
-    assert session.tree()[-2:] == [result.collection, result.payload_path]
-    document = json.loads(session.objects[result.payload_path])
+    assert irods.tree()[-2:] == [result.collection, result.payload_path]
+    document = json.loads(irods.read(result.payload_path))
     assert document["operation"] == "load"
     assert document["source"] == {"path": "/tempZone/home/alice/omero/save/2026-01-01/snap"}
     assert "data" not in document and "manifest" not in document

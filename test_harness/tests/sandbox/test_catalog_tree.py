@@ -18,12 +18,22 @@ HOME = "/tempZone/home/alice"
 
 
 def test_fresh_zone_has_the_install_collections_and_users(tmp_path):
+    # scripts/irods/database_connect.py: install collections, owned by rods.
     zone = Zone("tempZone", tmp_path)
     assert [c.path for c in zone.collections()] == [
         "/", "/tempZone", "/tempZone/home", "/tempZone/home/public", "/tempZone/home/rods",
-        "/tempZone/trash", "/tempZone/trash/home", "/tempZone/trash/home/rods"]
+        "/tempZone/trash", "/tempZone/trash/home", "/tempZone/trash/home/public", "/tempZone/trash/home/rods"]
+    assert {c.owner for c in zone.collections()} == {"rods"}
+    assert zone.acl("/tempZone/home/public") == {"public": "own"}
+    assert zone.acl("/tempZone/home") == {"rods": "own"}
     assert zone.is_admin("rods") and zone.user("public").is_group
     assert zone.resources() == ["demoResc", "replResc"]
+
+
+def test_add_group_makes_its_home_collections(zone):
+    # packaging/core.re.template acCreateUser runs for groups too.
+    assert zone.collection("/tempZone/home/lab").acl == {"lab": "own"}
+    assert zone.exists("/tempZone/trash/home/lab") == "collection"
 
 
 def test_add_user_makes_owned_home_and_trash(zone):

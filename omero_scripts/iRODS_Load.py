@@ -1,0 +1,45 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+"""OMERO.script: bring a snapshot kept in iRODS back into OMERO (in-place import).
+
+The iRODS policy checks that your mapped iRODS user may read the snapshot before anything
+is imported; follow the request with 'iRODS List'. Setup as for iRODS_Save.py.
+Upload with: omero script upload iRODS_Load.py --official
+"""
+
+import omero.scripts as scripts
+
+from omero_irods.client import omero_actions
+
+
+def load(conn, inputs):
+    path = (inputs.get("Snapshot_Path") or "").strip()
+    if not path.startswith("/"):
+        raise omero_actions.ActionError(
+            "Snapshot_Path must be the snapshot's full iRODS path, e.g. "
+            "/tempZone/home/alice/omero/save/2026-01-01/Dataset-3 (see 'iRODS List')")
+    message, result = omero_actions.request_load(
+        conn, path, target_dataset=(inputs.get("Target_Dataset") or "").strip() or None)
+    return message, {"Request_ID": result.request_id}
+
+
+def run_script():
+    client = scripts.client(
+        "iRODS_Load.py",
+        "Import a snapshot kept in iRODS back into OMERO, in place (no copy).",
+        scripts.String(
+            "Snapshot_Path", optional=False, grouping="1",
+            description="Full iRODS path of the snapshot collection"),
+        scripts.String(
+            "Target_Dataset", optional=True, grouping="2",
+            # `-T Dataset:name:X` creates the Dataset when none has that name
+            # (ome/omero-documentation omero/users/cli/import-target.rst).
+            description="Name of the Dataset to import into (created if missing)"),
+        version="0.1.0",
+        authors=["omero-irods contributors"],
+    )
+    omero_actions.run_script(client, load)
+
+
+if __name__ == "__main__":
+    run_script()

@@ -1,0 +1,78 @@
+"""What the admin rules answer (`irule` -> omero_irods_status / _list / _reprocess).
+
+Requests are found through the AVUs the pipeline writes on payload objects, so the
+answers come from the catalog alone: no state is kept anywhere else.
+"""
+
+from omero_irods import names, pipeline, states
+
+DEFAULT_LIST_LENGTH = 20
+
+
+def run(zone, config, which, args):
+    """The JSON-able answer of one admin rule."""
+    if which == "status":
+        return status(zone, _required(args, "a request id"))
+    if which == "list":
+        return list_requests(zone, int(args[0]) if args and args[0] else DEFAULT_LIST_LENGTH)
+    if which == "reprocess":
+        return reprocess(zone, config, _required(args, "a request id"))
+    raise ValueError("unknown admin rule %r" % which)
+
+
+def status(zone, request_id):
+    path = _payload_of(zone, request_id)
+    if path is None:
+        return {"request_id": request_id, "error": "no such request"}
+    return describe(zone, path)
+
+
+def describe(zone, payload_path):
+    """A request as the admin (and `omero-irods status`) sees it."""
+    avus = zone.avus(payload_path)
+    values = {}
+    for attribute, value, _units in avus:
+        if attribute.startswith(names.AVU_PREFIX):
+            values.setdefault(attribute[len(names.AVU_PREFIX):], []).append(value)
+    single = {key: found[-1] for key, found in values.items() if key != "omero_image"}
+    single["payload"] = payload_path
+    single["omero_images"] = sorted(values.get("omero_image", []), key=int)
+    return single
+
+
+def list_requests(zone, how_many):
+    paths = zone.find_by_avu(names.AVU_REQUEST_ID)
+    described = [describe(zone, path) for path in paths]
+    described.sort(key=lambda request: request.get("request_id", ""), reverse=True)
+    return described[:how_many]
+
+
+def reprocess(zone, config, request_id):
+    """Schedule a failed (or stuck) request again, as a new attempt."""
+    path = _payload_of(zone, request_id)
+    if path is None:
+        return {"request_id": request_id, "error": "no such request"}
+    request = describe(zone, path)
+    decision = states.may_process(request.get("state"), "reprocess")
+    if not decision.allowed:
+        return {"request_id": request_id, "error": "not reprocessed: %s" % decision.reason}
+    attempts = [int(value) for attribute, value, _ in zone.avus(path) if attribute == pipeline.AVU_ATTEMPT]
+    next_attempt = max(attempts or [0]) + 1
+    if request.get("import_root"):  # it was placed: only the import is left to do
+        rule, state = pipeline.IMPORT_RULE, names.IMPORT_QUEUED
+    else:
+        rule, state = pipeline.PROCESS_RULE, names.RECEIVED
+    zone.set_avu(path, names.AVU_STATE, state)
+    zone.schedule(rule, [path, str(next_attempt)], 1, config.delay_instance)
+    return {"request_id": request_id, "scheduled": rule, "attempt": next_attempt, "payload": path}
+
+
+def _payload_of(zone, request_id):
+    paths = [path for path in zone.find_by_avu(names.AVU_REQUEST_ID, request_id) if path.endswith(names.PAYLOAD_SUFFIX)]
+    return paths[0] if paths else None
+
+
+def _required(args, what):
+    if not args or not args[0]:
+        raise ValueError("this rule needs %s as its first argument" % what)
+    return args[0]

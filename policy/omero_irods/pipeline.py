@@ -1,0 +1,335 @@
+"""The delayed work of one request: claim, validate, map, place, ACL, AVUs; then import.
+
+Runs in the delay queue as the service account (never inside a PEP), against a
+`ports.ZonePort`. Each public function is one delayed rule and never raises for the
+request's own reasons: a request ends `rejected` (input that can never succeed),
+is retried with backoff (transient trouble) and then `failed`, or moves on.
+
+Placement is all-or-nothing for the user: data is extracted into a staging collection
+inside the request's landing collection (which only the service account can see),
+verified, given its ACLs and AVUs there, and only then renamed into place. A retry
+removes a stale staging collection first, and recognises a destination it already
+published (recorded as `omero_irods::destination` before the rename).
+"""
+
+import posixpath
+from collections import namedtuple
+
+from omero_irods import names, states
+from omero_irods.archive import list_members
+from omero_irods.config import check_payload_limits
+from omero_irods.errors import ConfigError, Rejected, Transient
+from omero_irods.manifest import PlacedObject, compare_with_members, compare_with_objects, hex_to_irods_checksum
+from omero_irods.mapping import map_identity
+from omero_irods.omero_import import build_import_command, import_failure, parse_import_output
+from omero_irods.payload import parse_payload, payload_name
+from omero_irods.placement import check_fits, check_inside_roots, choose_destination, placement_path
+from omero_irods.ports import AlreadyExists, ZoneError
+
+AVU_DESTINATION = names.avu("destination")
+AVU_ATTEMPT = names.avu("attempt")
+AVU_SHA256 = names.avu("sha256")
+AVU_PAYLOAD = names.avu("payload")
+STAGING = ".staging"
+
+PROCESS_RULE = "omero_irods_process"
+IMPORT_RULE = "omero_irods_import"
+
+#: What a delayed rule is working on.
+Job = namedtuple("Job", "zone config zone_config payload_path attempt now")
+
+
+# --- the two delayed rules ---------------------------------------------------------------
+
+
+def process(job):
+    """omero_irods_process: claim the payload, then validate and place the request."""
+    if not _claim(job):
+        return
+    _guarded(job, PROCESS_RULE, _validate_and_place)
+
+
+def run_import(job, runner):
+    """omero_irods_import: run the in-place import; `runner(ImportCommand)` -> (exit, out, err)."""
+    state = _state(job.zone, job.payload_path)
+    if state != names.IMPORT_QUEUED:
+        job.zone.log("omero-irods: import of %s skipped: state is %s" % (job.payload_path, state))
+        return
+    _guarded(job, IMPORT_RULE, lambda j: _import(j, runner))
+
+
+# --- claim and outcome bookkeeping -------------------------------------------------------
+
+
+def _claim(job):
+    """Once-only: the AVU add fails if this attempt was already claimed by another event."""
+    zone = job.zone
+    if zone.kind(job.payload_path) != "data_object":  # placed (and moved) by an earlier event
+        zone.log("omero-irods: %s is no longer there; duplicate event ignored" % job.payload_path)
+        return False
+    try:
+        zone.add_avu_once(job.payload_path, AVU_ATTEMPT, str(job.attempt))
+    except AlreadyExists:
+        zone.log("omero-irods: %s attempt %d already claimed; duplicate event ignored" % (job.payload_path, job.attempt))
+        return False
+    if job.attempt == 1:
+        _set_state(zone, job.payload_path, names.RECEIVED)
+    return True
+
+
+def _guarded(job, rule_name, work):
+    """Run one step; turn its failure into `rejected`, a retry, or `failed`."""
+    try:
+        work(job)
+    except Rejected as error:
+        _reject(job, error)
+    except (Transient, ConfigError, ZoneError, OSError) as error:
+        _retry_or_fail(job, rule_name, error)
+
+
+def _reject(job, error):
+    zone = job.zone
+    _remove_quietly(zone, _staging_path(job.payload_path))
+    zone.set_avu(job.payload_path, names.AVU_ERROR, error.summary())
+    _set_state(zone, job.payload_path, names.REJECTED)
+    zone.log("omero-irods: rejected %s: %s" % (job.payload_path, error.summary()))
+
+
+def _retry_or_fail(job, rule_name, error):
+    zone, retry = job.zone, job.config.retry
+    message = getattr(error, "summary", lambda: str(error))()
+    _remove_quietly(zone, _staging_path(job.payload_path))
+    zone.set_avu(job.payload_path, names.AVU_ERROR, "attempt %d: %s" % (job.attempt, message))
+    delay = retry.delay_after(job.attempt)
+    if delay is None:
+        _set_state(zone, job.payload_path, names.FAILED)
+        zone.log("omero-irods: failed %s after %d attempts: %s" % (job.payload_path, job.attempt, message))
+        return
+    zone.schedule(rule_name, [job.payload_path, str(job.attempt + 1)], delay)
+    zone.log("omero-irods: %s attempt %d failed (%s); retry in %ds" % (job.payload_path, job.attempt, message, delay))
+
+
+def _set_state(zone, payload_path, state):
+    zone.set_avu(payload_path, names.AVU_STATE, state)
+
+
+def _state(zone, payload_path):
+    return _avu_value(zone.avus(payload_path), names.AVU_STATE)
+
+
+def _avu_value(avus, attribute):
+    values = [value for name, value, _units in avus if name == attribute]
+    return values[-1] if values else None
+
+
+# --- validate ------------------------------------------------------------------------------
+
+
+def _validate_and_place(job):
+    payload = _validated_payload(job)
+    identity = map_identity(job.zone_config.user_map, payload.omero_user, payload.omero_group, job.zone.zone_name)
+    _record_request(job, payload)
+    if payload.operation == names.LOAD:
+        _check_load_source(job, payload, identity)
+        _queue_import(job, payload.source_path)
+        return
+    data_path = _verify_data(job, payload)
+    destination = _published_destination(job, payload) or _publish(job, payload, identity, data_path)
+    _finish_placement(job, payload, destination, identity)
+
+
+def _validated_payload(job):
+    """Authorise the upload, then parse and check the payload and its limits."""
+    zone, zcfg = job.zone, job.zone_config
+    info = zone.data_object(job.payload_path)
+    if info["owner"] != zcfg.service_account:
+        raise Rejected("not_permitted", "payload is owned by %r, not the service account" % info["owner"])
+    max_bytes = job.config.limits.payload_bytes
+    if info["size"] > max_bytes:
+        raise Rejected("too_large", "payload is %d bytes; the limit is %d" % (info["size"], max_bytes))
+    payload = parse_payload(zone.read(job.payload_path, max_bytes), max_bytes)
+    expected = posixpath.join(zcfg.landing_zone, payload.request_id, payload_name(payload.request_id))
+    if job.payload_path != expected:
+        raise Rejected(
+            "inconsistent",
+            "payload for request %s must be at %s, not %s" % (payload.request_id, expected, job.payload_path),
+            pointer="/request_id",
+        )
+    check_payload_limits(payload, job.config.limits)
+    return payload
+
+
+def _record_request(job, payload):
+    zone = job.zone
+    zone.set_avu(job.payload_path, names.AVU_REQUEST_ID, payload.request_id)
+    zone.set_avu(job.payload_path, names.AVU_OPERATION, payload.operation)
+    zone.set_avu(job.payload_path, names.AVU_OMERO_USER, payload.omero_user)
+    zone.set_avu(job.payload_path, names.AVU_OMERO_GROUP, payload.omero_group)
+    if _state(zone, job.payload_path) == names.RECEIVED:
+        _set_state(zone, job.payload_path, names.VALIDATED)
+
+
+def _verify_data(job, payload):
+    """The named data exists, has the declared size and sha256, and its members are safe."""
+    zone, data = job.zone, payload.data
+    data_path = posixpath.join(posixpath.dirname(job.payload_path), data.name)
+    kind = zone.kind(data_path)
+    if kind is None:
+        raise Rejected("not_found", "the payload names %s, which is not in the landing collection" % data.name)
+    if data.kind == "tar":
+        _verify_tar(job, payload, data_path)
+    elif kind != "collection":
+        raise Rejected("inconsistent", "%s is not a collection" % data.name, pointer="/data/kind")
+    return data_path
+
+
+def _verify_tar(job, payload, tar_path):
+    zone, data = job.zone, payload.data
+    size = zone.data_object(tar_path)["size"]
+    if size != data.size:
+        raise Rejected("manifest_mismatch", "%s is %d bytes; the payload says %d" % (data.name, size, data.size))
+    if zone.checksum(tar_path) != hex_to_irods_checksum(data.sha256):
+        raise Rejected("checksum_mismatch", "%s does not have the sha256 the payload names" % data.name)
+    with zone.open_reader(tar_path) as reader:
+        members = list_members(reader, job.config.archive_limits, what=data.name)
+    compare_with_members(payload.manifest, members).raise_if_bad("archive " + data.name)
+
+
+# --- place ---------------------------------------------------------------------------------
+
+
+def _published_destination(job, payload):
+    """The destination an earlier attempt already published, if it did."""
+    zone = job.zone
+    destination = _avu_value(zone.avus(job.payload_path), AVU_DESTINATION)
+    if destination and zone.kind(destination) == "collection":
+        if _avu_value(zone.avus(destination), names.AVU_REQUEST_ID) == payload.request_id:
+            return destination
+    return None
+
+
+def _publish(job, payload, identity, data_path):
+    """Stage, verify, set ACLs and AVUs, then rename into place: the user sees all or nothing."""
+    zone, zcfg = job.zone, job.zone_config
+    planned = placement_path(zcfg, identity, payload, job.now, job.config.limits.name_length)
+    check_fits(planned, [entry.path for entry in payload.manifest])
+    staging = _staging_path(job.payload_path)
+    _remove_quietly(zone, staging)
+    _stage(zone, payload, data_path, staging)
+    _verify_placed(zone, payload, staging)
+    _apply_acls(zone, zcfg, identity, staging)
+    zone.add_avus(staging, _provenance(payload, job.payload_path))
+    zone.create_collection(posixpath.dirname(planned))
+    destination = choose_destination(planned, lambda path: zone.kind(path) is not None, zcfg.on_collision)
+    check_inside_roots(destination, zcfg)
+    zone.set_avu(job.payload_path, AVU_DESTINATION, destination)
+    zone.rename(staging, destination)
+    zone.log("omero-irods: placed %s at %s for %s" % (payload.request_id, destination, identity.irods_user))
+    return destination
+
+
+def _stage(zone, payload, data_path, staging):
+    zone.create_collection(posixpath.dirname(staging))
+    if payload.data.kind == "tar":
+        zone.extract_tar(data_path, staging)
+    else:
+        zone.rename(data_path, staging)
+
+
+def _verify_placed(zone, payload, staging):
+    placed = [
+        PlacedObject(posixpath.relpath(obj["path"], staging), obj["size"], zone.checksum(obj["path"]))
+        for obj in zone.tree(staging)
+    ]
+    compare_with_objects(payload.manifest, placed).raise_if_bad("placed data")
+
+
+def _apply_acls(zone, zcfg, identity, collection):
+    zone.grant(collection, zcfg.service_account, zcfg.acl.service_account, recursive=True)
+    zone.grant(collection, identity.irods_user, zcfg.acl.user, recursive=True)
+    if identity.irods_group and zcfg.acl.group != "null":
+        zone.grant(collection, identity.irods_group, zcfg.acl.group, recursive=True)
+    zone.set_inheritance(collection, recursive=True)
+
+
+def _provenance(payload, payload_path):
+    avus = [
+        (names.AVU_REQUEST_ID, payload.request_id, ""),
+        (names.AVU_OPERATION, payload.operation, ""),
+        (names.AVU_OMERO_USER, payload.omero_user, ""),
+        (names.AVU_OMERO_GROUP, payload.omero_group, ""),
+        (AVU_PAYLOAD, payload_path, ""),
+    ]
+    if payload.data.sha256:
+        avus.append((AVU_SHA256, payload.data.sha256, ""))
+    return avus
+
+
+def _finish_placement(job, payload, destination, identity):
+    """Move the payload next to the data as its record; clean the landing collection."""
+    zone, zcfg = job.zone, job.zone_config
+    record = destination + names.PAYLOAD_SUFFIX
+    if zone.kind(record) is None:
+        zone.rename(job.payload_path, record)
+        zone.grant(record, identity.irods_user, "read")
+    landing_collection = posixpath.dirname(job.payload_path)
+    _remove_quietly(zone, landing_collection)
+    job = job._replace(payload_path=record)
+    _set_state(zone, record, names.PLACED)
+    if payload.operation == names.INGEST:
+        _queue_import(job, destination)
+
+
+def _queue_import(job, import_root):
+    zone = job.zone
+    zone.set_avu(job.payload_path, names.avu("import_root"), import_root)
+    _set_state(zone, job.payload_path, names.IMPORT_QUEUED)
+    zone.schedule(IMPORT_RULE, [job.payload_path, "1"], 1)
+
+
+def _check_load_source(job, payload, identity):
+    raise Rejected("not_permitted", "load requests are not supported yet")
+
+
+# --- import --------------------------------------------------------------------------------
+
+
+def _import(job, runner):
+    zone = job.zone
+    avus = zone.avus(job.payload_path)
+    import_root = _avu_value(avus, names.avu("import_root"))
+    paths = sorted(obj["physical_path"] for obj in zone.tree(import_root))
+    command = build_import_command(
+        job.config.omero_import,
+        _avu_value(avus, names.AVU_OMERO_USER),
+        _avu_value(avus, names.AVU_OMERO_GROUP),
+        paths,
+    )
+    exit_code, stdout, stderr = runner(command)
+    if exit_code != 0:
+        raise import_failure(exit_code, stderr)
+    result = parse_import_output(stdout)
+    images = [(names.AVU_OMERO_IMAGE, str(image), "") for image in result.image_ids]
+    if images:
+        zone.add_avus(import_root, images)
+        zone.add_avus(job.payload_path, images)
+    _set_state(zone, job.payload_path, names.IMPORTED)
+    zone.log("omero-irods: imported %s: images %s" % (import_root, ", ".join(str(i) for i in result.image_ids)))
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _staging_path(payload_path):
+    return posixpath.join(posixpath.dirname(payload_path), STAGING)
+
+
+def _remove_quietly(zone, path):
+    try:
+        if zone.kind(path) is not None:
+            zone.remove(path)
+    except ZoneError as error:
+        zone.log("omero-irods: could not remove %s: %s" % (path, error))
+
+
+__all__ = ["Job", "process", "run_import", "states"]
