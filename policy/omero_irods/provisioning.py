@@ -70,3 +70,16 @@ def provision_user(zone_config, irods_user, apply):
     for operation in operations:
         apply(operation)
     return operations
+
+
+def home_owner(path):
+    """The user whose home holds `path` (/zone/home/<user>/...), or None.
+
+    Executors create a collection in a home as that user, so it is theirs from the start:
+    a rodsadmin has no right to create inside another user's home (no admin bypass for
+    ordinary operations), but may act for them as a proxy user.
+    """
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[1] == "home":
+        return parts[2]
+    return None

@@ -28,8 +28,25 @@ def _pep_lines(state):
             lines[open_calls[base]][1].append(mark + kind + result)
         else:
             lines.append(["    " + point["name"], [mark.strip() + result], point["path"]])
-    return ["  %-40s %-28s %s" % (name, " ".join(kinds), path or "(no path in the args)")
-            for name, kinds, path in lines]
+    return _fold_repeats(["  %-40s %-28s %s" % (name, " ".join(kinds), path or "(no path in the args)")
+                          for name, kinds, path in lines])
+
+
+def _fold_repeats(lines):
+    """'line  (x3)' for a run of identical lines (PRC's buffered file seeks a lot)."""
+    folded = []
+    for line in lines:
+        if folded and folded[-1][0] == line:
+            folded[-1][1] += 1
+        else:
+            folded.append([line, 1])
+    return [line + ("  (x%d)" % count if count > 1 else "") for line, count in folded]
+
+
+#: Collections every zone has; the summary leaves them out unless they hold something.
+def _is_system(path, zone):
+    return path in ("/", "/" + zone, "/%s/home" % zone, "/%s/trash" % zone) or path.startswith(
+        ("/%s/trash/" % zone, "/%s/home/public" % zone, "/%s/home/rods" % zone))
 
 
 def summary(state):
@@ -37,8 +54,10 @@ def summary(state):
     out = ["PEPs the server consulted, in order (* = a rule ran):"]
     out += _pep_lines(state) or ["  (none)"]
     out.append("")
-    out.append("Collections (owner; ACL):")
-    out += ["  %s  (%s; %s)%s" % (c["path"], c["owner"], _acl(c), _avus(c)) for c in state["collections"]]
+    out.append("Collections (owner; ACL), system collections left out:")
+    zone = state.get("zone", "")
+    out += ["  %s  (%s; %s)%s" % (c["path"], c["owner"], _acl(c), _avus(c))
+            for c in state["collections"] if not _is_system(c["path"], zone)]
     out.append("Data objects (size, owner; ACL; replicas):")
     for entry in state["data_objects"]:
         replicas = ", ".join("%s#%d %s" % (r["resource"], r["number"], r["status"]) for r in entry["replicas"])

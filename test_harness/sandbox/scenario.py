@@ -191,16 +191,14 @@ def clock_seconds(text):
 # ---- running ---------------------------------------------------------------------------
 
 def rules_dir(option=None):
-    """The rules to load: `option`, else the checkout's rules/ (next to test_harness/), else
-    <sys.prefix>/share/omero-irods/rules (where `pip install` puts them, setup.cfg data_files)."""
-    candidates = [option] if option else [
-        os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "rules"),
-        os.path.join(sys.prefix, "share", "omero-irods", "rules"),
-    ]
-    for candidate in candidates:
-        if os.path.isfile(os.path.join(candidate, "core.py")):
-            return os.path.abspath(candidate)
-    raise ScenarioError("no rules: %s holds no core.py (pass --rules DIR)" % " nor ".join(candidates))
+    """The rules to load, any folder with a core.py (omero_irods.admin.rules_files.
+    find_rules_dir: `option`, the checkout's rules/, or the installed copy)."""
+    from omero_irods.admin.rules_files import EXAMPLE_CORE, find_rules_dir
+
+    try:
+        return find_rules_dir(option, required=EXAMPLE_CORE)
+    except FileNotFoundError as error:
+        raise ScenarioError("%s (pass --rules DIR)" % error) from None
 
 
 class Result(object):
@@ -311,14 +309,18 @@ class _ZoneRun(object):
         for name in self.scenario.data.get("provision", []):
             self._client_step("provision", "provision", {}, lambda n=name: self._provision(n))
         for index, kind, arguments in self.scenario.steps:
-            self.runtime.new_agent()  # every client step is a new connection
-            if kind == "run_delay_queue":
-                self._harness_step(index, kind, lambda a=arguments: self._run_delay_queue(a))
-            elif kind == "advance_clock":
-                self._harness_step(index, kind, lambda a=arguments: self.runtime.advance_clock(clock_seconds(a)))
-            else:
-                action = getattr(self, "_step_" + kind)
-                self._client_step(index, kind, arguments, lambda a=arguments: action(a))
+            self.run_step(index, kind, arguments)
+
+    def run_step(self, index, kind, arguments):
+        """One step (also for tests that act between steps, e.g. an admin's irule)."""
+        self.runtime.new_agent()  # every client step is a new connection
+        if kind == "run_delay_queue":
+            self._harness_step(index, kind, lambda: self._run_delay_queue(arguments))
+        elif kind == "advance_clock":
+            self._harness_step(index, kind, lambda: self.runtime.advance_clock(clock_seconds(arguments)))
+        else:
+            action = getattr(self, "_step_" + kind)
+            self._client_step(index, kind, arguments, lambda: action(arguments))
 
     def _run_delay_queue(self, arguments):
         """Run what is due; with until_idle, jump the clock to each next rule until the queue
@@ -447,10 +449,18 @@ class _ZoneRun(object):
         provision_user(zone_config, user, self._apply_provisioning)
 
     def _apply_provisioning(self, operation):
+        """As omero_irods.admin.prc_provisioner does it: a collection in a home is created
+        by its owner (the admin acting as proxy), ACLs are set in admin mode."""
+        from omero_irods.provisioning import home_owner
+
         admin = "rods"
         if operation.op == "create_collection":
             if self.zone.exists(operation.path) is None:
-                self.zone.create_collection(admin, operation.path, parents=True, admin_mode=True)
+                owner = home_owner(operation.path)
+                if owner:
+                    self.zone.create_collection(owner, operation.path, parents=True)
+                else:
+                    self.zone.create_collection(admin, operation.path, parents=True, admin_mode=True)
         elif operation.op == "set_acl":
             self.zone.set_acl(admin, operation.path, operation.level, operation.user, admin_mode=True)
         elif operation.op == "set_inheritance":

@@ -197,11 +197,13 @@ class PrepZone(ZonePort):
 
     # -- reading --
     def kind(self, path):
-        try:
-            stat = self._msi("msiObjStat", path, _irods_types().RodsObjStat())[1]
-        except NotFound:
-            return None
-        return "data_object" if int(stat.objType) == 1 else "collection"
+        # GenQuery, not msiObjStat: a failing microservice writes an error to the serverLog,
+        # and "is it there?" is asked often while planning a placement.
+        if self._first("COLL_ID", "COLL_NAME = '%s'" % _quote(path)):
+            return "collection"
+        if path.count("/") > 1 and self._first("DATA_ID", _object_condition(path)):
+            return "data_object"
+        return None
 
     def data_object(self, path):
         stat = self._msi("msiObjStat", path, _irods_types().RodsObjStat())[1]

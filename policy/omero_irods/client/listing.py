@@ -48,7 +48,8 @@ def request_status(session, landing_zone, request_id):
     """The status of one request; LookupError naming the path when it does not exist."""
     collection = posixpath.join(landing_zone.rstrip("/"), request_id)
     if not prc.collection_exists(session, collection):
-        raise LookupError("no request %s: %s does not exist" % (request_id, collection))
+        raise LookupError("no request %s: %s does not exist (a placed request's record is moved "
+                          "next to its data, outside the landing zone)" % (request_id, collection))
     payload_path = posixpath.join(collection, payload_name(request_id))
     if not prc.data_object_exists(session, payload_path):
         return RequestStatus(request_id, collection, None, None, None, None, None, UPLOADING,

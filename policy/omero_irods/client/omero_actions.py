@@ -112,8 +112,10 @@ def _snapshot_name(name, refs):
 def _with_transfer_xml(conn, refs, members):
     if len(refs) != 1 or refs[0].startswith("Fileset:"):
         return members, "transfer.xml left out (it describes one Project, Dataset, Image, Screen or Plate)"
-    with _explained():
+    try:
         xml, why_not = omero_gateway.transfer_xml(conn, refs[0], omero_gateway.server_host(conn))
+    except Exception as error:  # its metadata is a bonus: the original files still go
+        xml, why_not = None, "omero-cli-transfer failed: %s: %s" % (type(error).__name__, error)
     if xml is None:
         return members, "transfer.xml left out: %s" % why_not
     data = xml.encode("utf-8")

@@ -17,11 +17,15 @@ MAX_SQL_ROWS = 256
 
 @microservice("writeLine", 2)
 def writeLine(ctx, where, text):
-    """irods/irods server/re/src/nre.systemMS.cpp writeLine: 'serverLog' goes to the server log
-    as 'writeLine: inString = <text>'; 'stdout'/'stderr' go to the rule's output buffer, which
-    nobody reads for PEPs and delayed rules (and print() goes to /dev/null since 4.3: README)."""
-    if require_str(where, "writeLine", 1) == "serverLog":
+    """irods/irods server/re/src/printMS.cpp writeLine: 'serverLog' goes to the server log
+    as 'writeLine: inString = <text>'; 'stdout'/'stderr' append the text and a newline to the
+    rule's output buffer (ruleExecOut), which irule prints and nobody reads for PEPs and
+    delayed rules (print() goes to /dev/null since 4.3: README)."""
+    buffer = require_str(where, "writeLine", 1)
+    if buffer == "serverLog":
         ctx.log("writeLine: inString = %s" % (text,))
+    elif buffer in ctx.agent.rule_output:
+        ctx.agent.rule_output[buffer] += "%s\n" % (text,)
     return {}
 
 

@@ -321,11 +321,13 @@ class PrepRuntime(object):
 
 
 class Agent(object):
-    """Per-connection agent state: open GenQuery statements and the agent's scratch."""
+    """Per-connection agent state: open GenQuery statements, the agent's scratch, and the
+    rule's output buffers (ruleExecOut's stdout/stderr, which irule prints)."""
 
     def __init__(self):
         self.queries = {}
         self.next_query = 1
+        self.rule_output = {"stdout": "", "stderr": ""}
 
 
 _PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))

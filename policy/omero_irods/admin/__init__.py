@@ -1,0 +1,1 @@
+"""Admin tools: validate the policy config, provision users, install the rules."""

@@ -1,0 +1,127 @@
+"""`omero-irods admin ...`: what an iRODS admin runs on a server or an admin host.
+
+  validate-config [--config FILE]          check the policy config and its user maps
+  provision USER... [--zone Z] [--dry-run] create each mapped user's root, grant the service
+                                           account, switch inheritance on (python-irodsclient,
+                                           as a rodsadmin from --irods-env)
+  install-rules [--etc DIR]                copy rules/omero_irods_rules.py (and an example
+                                           core.py where there is none) into /etc/irods
+"""
+
+import json
+import sys
+
+from omero_irods import names
+
+ACTIONS = ("validate-config", "provision", "install-rules")
+
+
+def add_arguments(parser, _name):
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    validate = actions.add_parser("validate-config", help="check the policy config and its user maps")
+    _config_option(validate)
+    provision = actions.add_parser("provision", help="provision mapped users' collections (as a rodsadmin)")
+    _config_option(provision)
+    provision.add_argument("users", nargs="+", metavar="IRODS_USER", help="iRODS user names to provision")
+    provision.add_argument("--zone", help="zone in the config (default: the config's only zone)")
+    provision.add_argument("--irods-env", help="irods_environment.json of a rodsadmin (default: PRC's)")
+    provision.add_argument("--dry-run", action="store_true", help="print the operations, change nothing")
+    install = actions.add_parser("install-rules", help="copy the rule files into /etc/irods")
+    install.add_argument("--etc", default="/etc/irods", help="the server's config folder (default /etc/irods)")
+    install.add_argument("--rules", help="take the rule files from this folder")
+
+
+def _config_option(parser):
+    parser.add_argument(
+        "--config",
+        help="policy config (default: $%s, else %s)" % (names.CONFIG_PATH_ENV, names.CONFIG_PATH),
+    )
+
+
+def run(args):
+    from omero_irods.errors import ConfigError
+
+    try:
+        return {"validate-config": _validate, "provision": _provision, "install-rules": _install}[args.action](args)
+    except (ConfigError, FileNotFoundError, PermissionError) as error:
+        print("omero-irods admin %s: %s" % (args.action, error), file=sys.stderr)
+        return 1
+
+
+def _load(args):
+    from omero_irods.config import config_path, read_config
+
+    return read_config(args.config or config_path())
+
+
+def _validate(args):
+    config = _load(args)
+    print("%s is valid." % config.path)
+    for zone in config.zones.values():
+        print("zone %s: service account %s, landing zone %s" % (zone.name, zone.service_account, zone.landing_zone))
+        print("  placement %s (allowed roots: %s)" % (zone.placement_template, ", ".join(zone.allowed_roots)))
+        print("  user map %s: %d users, %d groups" % (zone.user_map.path, len(zone.user_map.users), len(zone.user_map.groups)))
+    return 0
+
+
+def _provision(args):
+    from omero_irods.provisioning import plan_user_provisioning, plan_zone_provisioning
+
+    zone = _zone(_load(args), args.zone)
+    operations = plan_zone_provisioning(zone)
+    for user in args.users:
+        operations += plan_user_provisioning(zone, user)
+    if args.dry_run:
+        for operation in operations:
+            print(json.dumps(operation.to_json(), sort_keys=True))
+        return 0
+    apply = _prc_provisioner(args.irods_env)
+    for operation in operations:
+        apply(operation)
+        print("done: %s" % json.dumps(operation.to_json(), sort_keys=True))
+    return 0
+
+
+def _zone(config, name):
+    if name:
+        return config.zone(name)
+    if len(config.zones) != 1:
+        raise FileNotFoundError("the config has zones %s: choose one with --zone" % ", ".join(sorted(config.zones)))
+    return next(iter(config.zones.values()))
+
+
+def _prc_provisioner(env_file):
+    import contextlib
+
+    from irods.session import iRODSSession
+
+    from omero_irods.admin.prc_provisioner import PrcProvisioner
+    from omero_irods.client.credentials import auth_file_for, load_environment
+
+    env_path, env = load_environment(env_file)
+    auth_path = auth_file_for(env_path, env)
+
+    @contextlib.contextmanager
+    def open_session(client_user=None):
+        options = {"irods_env_file": env_path}
+        if auth_path:
+            options["irods_authentication_file"] = auth_path
+        if client_user:
+            options["client_user"] = client_user
+        session = iRODSSession(**options)
+        try:
+            yield session
+        finally:
+            session.cleanup()
+
+    return PrcProvisioner(open_session)
+
+
+def _install(args):
+    from omero_irods.admin.rules_files import install_rules
+
+    for name, action in install_rules(args.etc, args.rules):
+        print("%s/%s: %s" % (args.etc.rstrip("/"), name, action))
+    print("Next: add the Python rule engine to server_config.json (see irods_config/server_config.rule_engine.json)")
+    return 0

@@ -1,0 +1,90 @@
+"""`omero-irods admin`: what an iRODS admin runs while deploying."""
+
+import json
+import shutil
+
+import pytest
+
+from omero_irods.cli import main
+
+EXAMPLE = "irods_config/omero_irods.example.json"
+
+
+def test_validate_config_accepts_the_shipped_example(capsys):
+    assert main(["admin", "validate-config", "--config", EXAMPLE]) == 0
+    assert "is valid" in capsys.readouterr().out
+
+
+def test_validate_config_names_the_file_and_field_of_a_mistake(tmp_path, capsys):
+    bad = tmp_path / "omero_irods.json"
+    bad.write_text(json.dumps({"schema": "omero-irods/config", "version": 1, "zones": {"z": {"landing_zone": 5}}}))
+    assert main(["admin", "validate-config", "--config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err and "/zones/z" in err
+
+
+def test_validate_config_reports_a_missing_file(tmp_path, capsys):
+    assert main(["admin", "validate-config", "--config", str(tmp_path / "absent.json")]) == 1
+    assert "absent.json" in capsys.readouterr().err
+
+
+def test_provision_dry_run_prints_the_plan_without_irods(capsys):
+    assert main(["admin", "provision", "alice", "--config", EXAMPLE, "--dry-run"]) == 0
+    plan = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"op": "set_acl", "path": "/tempZone/home/alice/omero", "user": "omero-svc", "level": "own"} in plan
+    assert plan[-1] == {"op": "set_inheritance", "path": "/tempZone/home/alice/omero", "inherit": True}
+
+
+def test_install_rules_never_overwrites_an_admins_core_py(tmp_path):
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "core.py").write_text("def acPostProcForPut(rule_args, callback, rei):\n    pass\n")
+    assert main(["admin", "install-rules", "--etc", str(etc)]) == 0
+    assert (etc / "core.py").read_text().startswith("def acPostProcForPut")
+    assert (etc / "omero_irods_rules.py").read_text() == open("rules/omero_irods_rules.py").read()
+
+
+def test_install_rules_keeps_the_previous_rules_module_when_updating(tmp_path, capsys):
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "omero_irods_rules.py").write_text("# an older release\n")
+    assert main(["admin", "install-rules", "--etc", str(etc)]) == 0
+    assert (etc / "omero_irods_rules.py.omero-irods-previous").read_text() == "# an older release\n"
+    assert "updated" in capsys.readouterr().out
+
+
+def test_prc_provisioner_creates_homes_as_their_owner_and_grants_in_admin_mode():
+    pytest.importorskip("irods")
+    from omero_irods.admin.prc_provisioner import PrcProvisioner
+    from omero_irods.provisioning import Operation
+
+    calls = []
+
+    class Session(object):
+        def __init__(self, client_user):
+            self.client_user = client_user
+            self.collections = self
+            self.acls = self
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def exists(self, path):
+            return False
+
+        def create(self, path, recurse=True):
+            calls.append(("create", path, self.client_user))
+
+        def set(self, access, admin=False):
+            calls.append(("acl", access.path, access.user_name, access.access_name, admin))
+
+    apply = PrcProvisioner(lambda client_user=None: Session(client_user))
+    apply(Operation("create_collection", "/z/home/alice/omero", None, None, None))
+    apply(Operation("set_acl", "/z/home/alice/omero", "omero-svc", "own", None))
+    apply(Operation("set_inheritance", "/z/home/alice/omero", None, None, True))
+    assert calls[0] == ("create", "/z/home/alice/omero", "alice")
+    assert calls[1] == ("acl", "/z/home/alice/omero", "omero-svc", "own", True)
+    assert calls[2][3] == "inherit" and calls[2][4] is True
