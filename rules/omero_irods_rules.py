@@ -24,6 +24,7 @@ __all__ = [
     "acPostProcForPut",
     "omero_irods_process",
     "omero_irods_import",
+    "omero_irods_watch",
     "omero_irods_status",
     "omero_irods_list",
     "omero_irods_reprocess",
@@ -76,6 +77,11 @@ def omero_irods_import(rule_args, callback, rei):
     return prep.run_delayed(callback, rei, "import", rule_args)
 
 
+def omero_irods_watch(rule_args, callback, rei):
+    """A failed request (rule_args[0]) waiting for a reprocess mark; re-schedules itself."""
+    return prep.run_delayed(callback, rei, "watch", rule_args)
+
+
 # --- Admin rules, for irule ------------------------------------------------------------
 
 
@@ -90,5 +96,6 @@ def omero_irods_list(rule_args, callback, rei):
 
 
 def omero_irods_reprocess(rule_args, callback, rei):
-    """irule: schedule a failed request (rule_args[0]) again; rejected ones stay rejected."""
+    """irule: mark a failed request (rule_args[0]) for another attempt, which its watcher
+    queues as the service account; rejected ones stay rejected."""
     return prep.run_admin(callback, rei, "reprocess", rule_args)

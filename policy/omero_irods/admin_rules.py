@@ -4,7 +4,7 @@ Requests are found through the AVUs the pipeline writes on payload objects, so t
 answers come from the catalog alone: no state is kept anywhere else.
 """
 
-from omero_irods import names, pipeline, states
+from omero_irods import names, states
 
 DEFAULT_LIST_LENGTH = 20
 
@@ -48,23 +48,26 @@ def list_requests(zone, how_many):
 
 
 def reprocess(zone, config, request_id):
-    """Schedule a failed (or stuck) request again, as a new attempt."""
+    """Mark a failed request for another attempt.
+
+    irule runs as a rodsadmin, and a delayed rule runs as whoever scheduled it: scheduled
+    from here it would run as the admin, who has no rights on the users' data (no bypass
+    outside admin mode). So the admin only marks the request (admin-mode metadata), and the
+    request's watcher, a delayed rule of the service account's, queues the next attempt.
+    """
     path = _payload_of(zone, request_id)
     if path is None:
         return {"request_id": request_id, "error": "no such request"}
-    request = describe(zone, path)
-    decision = states.may_process(request.get("state"), "reprocess")
+    decision = states.may_process(describe(zone, path).get("state"), "reprocess")
     if not decision.allowed:
         return {"request_id": request_id, "error": "not reprocessed: %s" % decision.reason}
-    attempts = [int(value) for attribute, value, _ in zone.avus(path) if attribute == pipeline.AVU_ATTEMPT]
-    next_attempt = max(attempts or [0]) + 1
-    if request.get("import_root"):  # it was placed: only the import is left to do
-        rule, state = pipeline.IMPORT_RULE, names.IMPORT_QUEUED
-    else:
-        rule, state = pipeline.PROCESS_RULE, names.RECEIVED
-    zone.set_avu(path, names.AVU_STATE, state)
-    zone.schedule(rule, [path, str(next_attempt)], 1, config.delay_instance)
-    return {"request_id": request_id, "scheduled": rule, "attempt": next_attempt, "payload": path}
+    zone.add_avus(path, [(names.AVU_REPROCESS, "requested", "")], admin_mode=True)
+    return {
+        "request_id": request_id,
+        "payload": path,
+        "reprocess": "requested",
+        "picked_up_within_seconds": config.retry.reprocess_poll_seconds,
+    }
 
 
 def _payload_of(zone, request_id):

@@ -36,7 +36,7 @@ DEFAULTS = {
         "path_length": 1024,
         "name_length": 255,
     },
-    "retry": {"attempts": 5, "backoff_seconds": 30, "factor": 2, "max_seconds": 3600},
+    "retry": {"attempts": 5, "backoff_seconds": 30, "factor": 2, "max_seconds": 3600, "reprocess_poll_seconds": 300},
     "delay_instance": names.DEFAULT_PREP_INSTANCE,
     "omero_import": {
         "command": ["omero", "import"],
@@ -96,7 +96,7 @@ def _over(pointer, what, limit, unit):
     raise Rejected("limit", "%s: %s; the limit is %d %s" % (pointer, what, limit, unit), pointer=pointer)
 
 
-class RetryPolicy(namedtuple("RetryPolicy", "attempts backoff_seconds factor max_seconds")):
+class RetryPolicy(namedtuple("RetryPolicy", "attempts backoff_seconds factor max_seconds reprocess_poll_seconds")):
     __slots__ = ()
 
     def delay_after(self, failures):

@@ -29,7 +29,10 @@ AVU_OMERO_USER = avu("omero_user")
 AVU_OMERO_GROUP = avu("omero_group")
 AVU_OMERO_IMAGE = avu("omero_image")
 AVU_OPERATION = avu("operation")
-AVU_CLAIM = avu("claim")
+AVU_ATTEMPT = avu("attempt")  # one per processing attempt: the once-only claim
+AVU_DESTINATION = avu("destination")  # where the request's data was placed
+AVU_IMPORT_ROOT = avu("import_root")  # what the OMERO import links to
+AVU_REPROCESS = avu("reprocess")  # an admin's (or the OMERO side's) request to retry a failed request
 
 # States of a request (recorded on its payload object as AVU_STATE).
 RECEIVED = "received"
@@ -47,6 +50,11 @@ INGEST = "ingest"
 SAVE = "save"
 LOAD = "load"
 OPERATIONS = (INGEST, SAVE, LOAD)
+
+# Delayed rules (defined in rules/omero_irods_rules.py; scheduled by name with delayExec).
+RULE_PROCESS = "omero_irods_process"  # claim, validate, place a request
+RULE_IMPORT = "omero_irods_import"  # run the OMERO in-place import of a placed request
+RULE_WATCH = "omero_irods_watch"  # a failed request's watcher, waiting for a reprocess mark
 
 #: The Python rule engine plugin's instance name in a default server_config.json.
 DEFAULT_PREP_INSTANCE = "irods_rule_engine_plugin-python-instance"

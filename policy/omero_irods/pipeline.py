@@ -15,7 +15,7 @@ published (recorded as `omero_irods::destination` before the rename).
 import posixpath
 from collections import namedtuple
 
-from omero_irods import names, states
+from omero_irods import names, states, watch
 from omero_irods.archive import list_members
 from omero_irods.config import check_payload_limits
 from omero_irods.errors import ConfigError, Rejected, Transient
@@ -74,6 +74,8 @@ def _claim(job):
         return False
     if job.attempt == 1:
         _set_state(zone, job.payload_path, names.RECEIVED)
+        # so that an admin finds it by request id even if its content is never readable
+        zone.set_avu(job.payload_path, names.AVU_REQUEST_ID, _request_id_from_name(job.payload_path))
     return True
 
 
@@ -92,7 +94,7 @@ def _reject(job, error):
     _remove_quietly(zone, _staging_path(job.payload_path))
     zone.set_avu(job.payload_path, names.AVU_ERROR, error.summary())
     _set_state(zone, job.payload_path, names.REJECTED)
-    zone.log("omero-irods: rejected %s: %s" % (job.payload_path, error.summary()))
+    zone.log("omero-irods: %s: %s" % (job.payload_path, error.summary()))
 
 
 def _retry_or_fail(job, rule_name, error):
@@ -103,6 +105,7 @@ def _retry_or_fail(job, rule_name, error):
     delay = retry.delay_after(job.attempt)
     if delay is None:
         _set_state(zone, job.payload_path, names.FAILED)
+        watch.schedule_watch(zone, job.config, job.payload_path)  # waits for an admin's reprocess mark
         zone.log("omero-irods: failed %s after %d attempts: %s" % (job.payload_path, job.attempt, message))
         return
     zone.schedule(rule_name, [job.payload_path, str(job.attempt + 1)], delay)
@@ -111,6 +114,14 @@ def _retry_or_fail(job, rule_name, error):
 
 def _set_state(zone, payload_path, state):
     zone.set_avu(payload_path, names.AVU_STATE, state)
+    if state in (names.PLACED, names.IMPORTED):  # a retried step succeeded: its old error is void
+        _clear_error(zone, payload_path)
+
+
+def _clear_error(zone, payload_path):
+    errors = [avu for avu in zone.avus(payload_path) if avu[0] == names.AVU_ERROR]
+    if errors:
+        zone.remove_avus(payload_path, errors)
 
 
 def _state(zone, payload_path):
@@ -213,6 +224,8 @@ def _publish(job, payload, identity, data_path):
     zone, zcfg = job.zone, job.zone_config
     planned = placement_path(zcfg, identity, payload, job.now, job.config.limits.name_length)
     check_fits(planned, [entry.path for entry in payload.manifest])
+    taken = zone.names_in(posixpath.dirname(planned))  # one listing, not one query per candidate
+    _free_destination(job, planned, taken)  # a collision with on_collision=fail is refused before any copy
     staging = _staging_path(job.payload_path)
     _remove_quietly(zone, staging)
     _stage(zone, payload, data_path, staging)
@@ -220,11 +233,30 @@ def _publish(job, payload, identity, data_path):
     _apply_acls(zone, zcfg, identity, staging)
     zone.add_avus(staging, _provenance(payload, job.payload_path))
     zone.create_collection(posixpath.dirname(planned))
-    destination = choose_destination(planned, lambda path: zone.kind(path) is not None, zcfg.on_collision)
-    check_inside_roots(destination, zcfg)
-    zone.set_avu(job.payload_path, AVU_DESTINATION, destination)
-    zone.rename(staging, destination)
+    destination = _rename_into_place(job, staging, planned, taken)
     zone.log("omero-irods: placed %s at %s for %s" % (payload.request_id, destination, identity.irods_user))
+    return destination
+
+
+def _rename_into_place(job, staging, planned, taken):
+    """Rename to the first free name. A name the service account cannot see (or one created
+    since the listing) shows up only as a failed rename: then the next name is tried."""
+    while True:
+        destination = _free_destination(job, planned, taken)
+        job.zone.set_avu(job.payload_path, AVU_DESTINATION, destination)
+        try:
+            job.zone.rename(staging, destination)
+            return destination
+        except AlreadyExists:
+            taken.add(posixpath.basename(destination))
+
+
+def _free_destination(job, planned, taken):
+    """The first candidate name not in `taken` (a set of names in the parent), inside the roots."""
+    zcfg = job.zone_config
+    destination = choose_destination(planned, lambda path: posixpath.basename(path) in taken, zcfg.on_collision,
+                                     job.config.limits.name_length)
+    check_inside_roots(destination, zcfg)
     return destination
 
 
@@ -318,6 +350,10 @@ def _import(job, runner):
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _request_id_from_name(payload_path):
+    return posixpath.basename(payload_path)[: -len(names.PAYLOAD_SUFFIX)]
 
 
 def _staging_path(payload_path):

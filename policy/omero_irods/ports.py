@@ -60,6 +60,11 @@ class ZonePort(object):
         """[(attribute, value, units)] of a data object or collection."""
         raise NotImplementedError
 
+    def names_in(self, collection):
+        """The set of names (collections and data objects) directly in a collection that the
+        rule's user can see; empty when the collection does not exist."""
+        raise NotImplementedError
+
     def find_by_avu(self, attribute, value=None):
         """Paths of data objects carrying the AVU (any value when value is None)."""
         raise NotImplementedError
@@ -81,12 +86,17 @@ class ZonePort(object):
         """Remove a data object or a collection tree, without the trash."""
         raise NotImplementedError
 
-    def add_avus(self, path, avus):
-        """Add [(a, v, u)] in ONE transaction (an AVU already there is left as it is)."""
+    def add_avus(self, path, avus, admin_mode=False):
+        """Add [(a, v, u)] in ONE transaction (an AVU already there is left as it is);
+        admin_mode lets a rodsadmin write where it has no ACL (`imeta -M`)."""
         raise NotImplementedError
 
     def add_avu_once(self, path, attribute, value, units=""):
         """Add one AVU; AlreadyExists if that exact AVU is there (the once-only claim)."""
+        raise NotImplementedError
+
+    def remove_avus(self, path, avus):
+        """Remove [(a, v, u)] (AVUs just read from `path`) in ONE transaction."""
         raise NotImplementedError
 
     def set_avu(self, path, attribute, value, units=""):

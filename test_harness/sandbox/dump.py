@@ -11,8 +11,8 @@ order in which things happened. Everything is plain JSON (no sets, no tuples).
 import json
 
 #: The keys every dump has, in the order they are written.
-KEYS = ("zone", "collections", "data_objects", "peps", "pep_points", "client_errors", "imports",
-        "delay_queue", "log")
+KEYS = ("zone", "collections", "data_objects", "peps", "pep_points", "client_errors", "irule_output",
+        "imports", "delay_queue", "log")
 
 
 def _avus(record):
@@ -38,7 +38,7 @@ def data_object_entry(data_object):
             "replicas": replicas}
 
 
-def build(zone, peps=(), client_errors=(), imports=(), delay_queue=(), log=()):
+def build(zone, peps=(), client_errors=(), imports=(), delay_queue=(), log=(), irule_output=()):
     """The dump of `zone` (a catalog.Zone) plus what the run recorded around it."""
     return {
         "zone": zone.name if hasattr(zone, "name") else str(zone.root).strip("/"),
@@ -46,6 +46,7 @@ def build(zone, peps=(), client_errors=(), imports=(), delay_queue=(), log=()):
         "data_objects": [data_object_entry(d) for d in sorted(zone.data_objects(), key=lambda d: d.path)],
         "peps": [dict(pep) for pep in peps],
         "client_errors": [dict(error) for error in client_errors],
+        "irule_output": [dict(output) for output in irule_output],
         "imports": [dict(call) for call in imports],
         "delay_queue": [dict(rule) for rule in delay_queue],
         "log": [str(line) for line in log],

@@ -21,6 +21,10 @@ policy/omero_irods/adapters/prc.py) and sends the API requests python-irodsclien
   DATA_OBJ_CLOSE. Threads run one after the other here, so the PEP order is deterministic.
   Unlike PRC, the thread count is not capped by the CPU count (again for determinism).
 - No DATA_OBJ_PUT request is ever sent: `pep_api_data_obj_put_*` never fires for PRC.
+- `query(*columns)`: python-irodsclient's own `irods.query.Query` (filter, limit, order_by,
+  all, one, first, iteration over continued batches), whose GEN_QUERY_AN request the session's
+  pool answers as rsGenQuery does, with the sandbox's GenQuery engine over the catalog, as the
+  session's user. Only with python-irodsclient installed: without it there is no `query`.
 
 Errors: with python-irodsclient installed, an iRODS error is raised as the exception class PRC
 raises for that code (`irods.exception.get_exception_by_code`), and a missing object as
@@ -29,12 +33,15 @@ sandbox's `IrodsError` and this module's `DataObjectDoesNotExist` / `CollectionD
 Every one of them carries `.code` (the DoesNotExist ones excepted, as in PRC).
 """
 
+import contextlib
 import io
 import os
 import posixpath
 
 from omero_irods_sandbox import clients
 from omero_irods_sandbox.error_codes import IrodsError
+from omero_irods_sandbox.prep import genquery_engine
+from omero_irods_sandbox.prep.msparam import MicroserviceFailure
 
 #: python-irodsclient irods/manager/data_object_manager.py
 MAXIMUM_SINGLE_THREADED_TRANSFER_SIZE = 32 * 1024 ** 2
@@ -350,8 +357,167 @@ class _MetadataManager(_Translating):
         return [Meta(avu.attribute, avu.value, avu.units or None) for avu in avus]
 
 
+# ---- GenQuery1 (session.query) -----------------------------------------------------------
+
+#: The GenQuery1 columns the sandbox's engine evaluates: number (what PRC's Column.icat_id
+#: sends; irods/irods lib/core/include/irods/rodsGenQuery.h) -> name (rodsGenQueryNames.h).
+GENQUERY_COLUMN_NAMES = {
+    201: "USER_ID", 202: "USER_NAME", 203: "USER_TYPE", 204: "USER_ZONE",
+    401: "DATA_ID", 402: "DATA_COLL_ID", 403: "DATA_NAME", 404: "DATA_REPL_NUM",
+    406: "DATA_TYPE_NAME", 407: "DATA_SIZE", 409: "DATA_RESC_NAME", 410: "DATA_PATH",
+    411: "DATA_OWNER_NAME", 412: "DATA_OWNER_ZONE", 413: "DATA_REPL_STATUS",
+    415: "DATA_CHECKSUM", 419: "DATA_CREATE_TIME", 420: "DATA_MODIFY_TIME", 422: "DATA_RESC_HIER",
+    500: "COLL_ID", 501: "COLL_NAME", 502: "COLL_PARENT_NAME", 503: "COLL_OWNER_NAME",
+    504: "COLL_OWNER_ZONE", 506: "COLL_INHERITANCE", 508: "COLL_CREATE_TIME",
+    509: "COLL_MODIFY_TIME",
+    600: "META_DATA_ATTR_NAME", 601: "META_DATA_ATTR_VALUE", 602: "META_DATA_ATTR_UNITS",
+    610: "META_COLL_ATTR_NAME", 611: "META_COLL_ATTR_VALUE", 612: "META_COLL_ATTR_UNITS",
+    701: "DATA_ACCESS_NAME", 703: "DATA_ACCESS_USER_ID",
+    711: "COLL_ACCESS_NAME", 713: "COLL_ACCESS_USER_ID",
+    901: "USER_GROUP_NAME",
+}
+#: irods/irods lib/core/include/irods/rodsGenQuery.h: a select's option is an aggregate in its
+#: low four bits (general_query.cpp reads `value & 0xf`) or an ordering bit.
+SELECT_FUNCTIONS = {2: "min", 3: "max", 4: "sum", 5: "avg", 6: "count"}
+ORDER_BY, ORDER_BY_DESC = 0x400, 0x800
+GEN_QUERY_AN = 702  # irods/irods lib/api/include/irods/apiNumber.h
+#: What the sandbox says it is (PRC's Query drops model columns newer than this).
+SERVER_VERSION = (4, 3, 4)
+
+
+class _GenQueryStatements(object):
+    """chlGenQuery's open statements for one session (irods/irods
+    plugins/database/src/general_query.cpp): a new query runs and answers its first maxRows
+    rows with continueInx = statement + 1; a continuation answers the next rows; a page that
+    comes up short frees the statement and answers continueInx 0, one that comes up exactly
+    full keeps it, so the next call finds no rows and answers CAT_NO_ROWS_FOUND; maxRows <= 0
+    with a continueInx frees the statement; AUTO_CLOSE frees it at once and answers -1.
+    """
+
+    def __init__(self, session):
+        self.session = session
+        self.open = {}
+        self.opened = 0
+
+    def answer(self, request):
+        """(rows, column numbers, continueInx, totalRowCount) for a decoded GenQueryRequest."""
+        if request.continueInx > 0:
+            number = request.continueInx - 1
+            if number not in self.open:
+                raise IrodsError("CAT_NO_ROWS_FOUND", "no open GenQuery statement %d" % number)
+            if request.maxRows <= 0:
+                del self.open[number]
+                return [], [], 0, 0
+            rows, columns = self.open[number]
+            if not rows:
+                del self.open[number]
+                raise IrodsError("CAT_NO_ROWS_FOUND", "GenQuery statement %d has no more rows" % number)
+            total = 0
+        else:
+            rows, columns = self._run(request)
+            rows = rows[max(request.partialStartIndex, 0):]
+            if not rows:
+                raise IrodsError("CAT_NO_ROWS_FOUND", "no rows match the query")
+            total = len(rows) + max(request.partialStartIndex, 0) \
+                if request.options & genquery_engine.RETURN_TOTAL_ROW_COUNT else 0
+            number, self.opened = self.opened, self.opened + 1
+        page, rest = rows[:max(request.maxRows, 0)], rows[max(request.maxRows, 0):]
+        if request.options & genquery_engine.AUTO_CLOSE:
+            self.open.pop(number, None)
+            return page, columns, -1, total
+        if len(page) < request.maxRows:
+            self.open.pop(number, None)
+            return page, columns, 0, total
+        self.open[number] = (rest, columns)
+        return page, columns, number + 1, total
+
+    def _run(self, request):
+        selects = request.InxIvalPair_PI
+        columns = list(selects.inx)
+        parsed = genquery_engine.ParsedQuery(
+            [(_select_function(option), _column_name(number))
+             for number, option in zip(columns, selects.ivalue)],
+            [(_column_name(number), text)
+             for number, text in zip(request.InxValPair_PI.inx, request.InxValPair_PI.svalue)])
+        zone = self.session.server.zone
+        return genquery_engine.execute(zone, self.session.username, parsed, request.options), columns
+
+
+def _column_name(number):
+    try:
+        return GENQUERY_COLUMN_NAMES[number]
+    except KeyError:
+        raise IrodsError("CAT_UNKNOWN_TABLE", "GenQuery column number %d is not emulated by the "
+                         "sandbox (it knows %s)" % (number, ", ".join(
+                             "%d %s" % item for item in sorted(GENQUERY_COLUMN_NAMES.items())))) from None
+
+
+def _select_function(option):
+    if option & 0xF in SELECT_FUNCTIONS:
+        return SELECT_FUNCTIONS[option & 0xF]
+    if option & ORDER_BY_DESC:
+        return "order_desc"
+    return "order" if option & ORDER_BY else None
+
+
+class _QueryConnection(object):
+    """The connection PRC's Query.execute borrows: `send` a GEN_QUERY_AN request, `recv` the
+    answer as the server's packed GenQueryOut, or the exception PRC's Connection.recv raises
+    for the error code (python-irodsclient irods/connection.py, irods/query.py)."""
+
+    def __init__(self, statements):
+        self.statements = statements
+        self.request = None
+
+    def send(self, message):
+        if message.int_info != GEN_QUERY_AN:
+            raise NotImplementedError("the sandbox's PRC connection only answers GEN_QUERY_AN "
+                                      "(API %s requested)" % message.int_info)
+        from irods.message import ET, GenQueryRequest
+
+        self.request = GenQueryRequest()
+        self.request.unpack(ET().fromstring(message.msg.pack()))  # what the server decodes
+
+    def recv(self):
+        from irods.message import GenQueryResponse, GenQueryResponseColumn, iRODSMessage
+
+        try:
+            rows, columns, continue_index, total = self.statements.answer(self.request)
+        except MicroserviceFailure as failure:  # the engine's verdict on a malformed query
+            raise client_error(IrodsError(failure.code, failure.message)) from failure
+        except IrodsError as error:
+            raise client_error(error) from error
+        results = [GenQueryResponseColumn(attriInx=number, reslen=max([len(row[index]) for row in rows] + [0]) + 1,
+                                          value=[row[index] for row in rows])
+                   for index, number in enumerate(columns)]
+        answer = GenQueryResponse(rowCnt=len(rows), attriCnt=len(columns), continueInx=continue_index,
+                                  totalRowCount=total, SqlResult_PI=results)
+        return iRODSMessage(b"RODS_API_REPLY", msg=answer.pack())
+
+
+class _QueryPool(object):
+    """`session.pool.get_connection()`, for PRC's Query only."""
+
+    def __init__(self, session):
+        self.statements = _GenQueryStatements(session)
+
+    @contextlib.contextmanager
+    def get_connection(self):
+        yield _QueryConnection(self.statements)
+
+
+def _prc_query_class():
+    try:
+        from irods.query import Query
+    except ImportError:
+        return None
+    return Query
+
+
 class SandboxSession(object):
     """The iRODSSession subset omero_irods uses, acting as `user` on `server`."""
+
+    server_version = SERVER_VERSION
 
     def __init__(self, server, user):
         server.zone.user(user)  # unknown user: IrodsError(CAT_INVALID_USER) names it
@@ -361,6 +527,10 @@ class SandboxSession(object):
         self.data_objects = _DataObjectManager(self)
         self.collections = _CollectionManager(self)
         self.metadata = _MetadataManager(self)
+        query_class = _prc_query_class()
+        if query_class is not None:
+            self.pool = _QueryPool(self)
+            self.query = lambda *columns, **options: query_class(self, *columns, **options)
 
     def _list(self, path):
         try:

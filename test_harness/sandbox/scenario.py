@@ -25,10 +25,11 @@ import jsonschema
 from omero_irods.names import CONFIG_PATH_ENV
 from omero_irods_sandbox import dump as dump_module
 from omero_irods_sandbox import omero_importer
+from omero_irods_sandbox.error_codes import IrodsError
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios",
                            "scenario.schema.json")
-STEP_KINDS = ("put", "push", "mkdir", "replicate", "rename", "remove", "trim", "phymv",
+STEP_KINDS = ("put", "push", "mkdir", "replicate", "rename", "remove", "trim", "phymv", "irule",
               "run_delay_queue", "advance_clock")
 DEFAULT_ZONE = "tempZone"
 DEFAULT_RESOURCES = ("demoResc", "replResc")
@@ -266,6 +267,7 @@ class _ZoneRun(object):
         self.runtime = PrepRuntime(self.zone, etc_dir, log=[], environ={CONFIG_PATH_ENV: self.config_file})
         self.server = Server(self.zone, self.runtime)
         self.client_errors = []
+        self.irule_output = []
         self.unexpected = []
 
     def _install_rules(self, rules):
@@ -431,6 +433,17 @@ class _ZoneRun(object):
         options.setdefault("sleep", lambda seconds: self.runtime.advance_clock(int(math.ceil(seconds))))
         push(self._session(arguments["as"]), landing_zone, files_or_dir, **options)
 
+    def _step_irule(self, arguments):
+        """`irule -r <python instance> RULE '*x="v"' ruleExecOut`: the plugin calls core's
+        RULE with the INPUT variables in irods_rule_vars; stdout is what irule prints."""
+        rei = self.runtime.make_rei(arguments["as"])
+        text = "@external rule { %s }" % arguments["rule"]
+        result, stdout, stderr = self.runtime.exec_rule_text(text, arguments.get("inputs", {}), rei)
+        self.irule_output.append({"rule": arguments["rule"], "as": arguments["as"], "code": result.code,
+                                  "stdout": stdout, "stderr": stderr})
+        if result.code < 0:
+            raise IrodsError(result.code, result.message or "irule %s failed" % arguments["rule"])
+
     def _landing_zone(self):
         zone = (self.config.get("zones") or {}).get(self.scenario.zone) or {}
         if "landing_zone" not in zone:
@@ -471,7 +484,7 @@ class _ZoneRun(object):
     # ---- the dump -------------------------------------------------------------------
     def state(self):
         state = dump_module.build(
-            self.zone, peps=self.runtime.peps, client_errors=self.client_errors,
+            self.zone, peps=self.runtime.peps, client_errors=self.client_errors, irule_output=self.irule_output,
             imports=omero_importer.read_imports(self.import_log),
             delay_queue=self.runtime.pending(), log=self.runtime.log)
         state["pep_points"] = list(self.server.pep_points)

@@ -20,6 +20,11 @@ irods/manager/data_object_manager.py, irods/manager/metadata_manager.py):
     session.metadata.get(DataObject, path)  -> [.name, .value, .units]; DataObject is
                                                irods.models.DataObject, or the string
                                                "DataObject" when PRC is not installed
+    session.query(*columns)  GenQuery1 over irods.models columns (DataObject.id / .name /
+                             .owner_name / .create_time, Collection.name / .parent_name /
+                             .create_time, DataObjectMeta.name / .value): .filter(Criterion
+                             or Column == value, irods.column.Like / In), iterated (every
+                             batch, continued and closed by PRC: irods/query.py get_batches)
 
 Errors are recognised by their iRODS error number (`.code`, as PRC's irods.exception classes
 and the sandbox's IrodsError both carry it) and, for errors without a number, by class name
@@ -28,6 +33,7 @@ and the sandbox's IrodsError both carry it) and, for errors without a number, by
 
 import os
 import socket
+from collections import namedtuple
 
 # iRODS error numbers (irods/irods lib/core/include/irods/rodsErrorTable.h; the same numbers
 # python-irodsclient's irods/exception.py carries). Compared after dropping the errno part.
@@ -128,6 +134,73 @@ def read_data_object(session, path, max_bytes):
 def data_object_avus(session, path):
     """[(name, value, units)] of a data object's metadata."""
     return [(m.name, m.value, m.units or "") for m in session.metadata.get(_data_object_model(), path)]
+
+
+#: A data object found by a query: catalog id, logical path, owner, creation time (datetime, UTC).
+FoundDataObject = namedtuple("FoundDataObject", "id path owner created")
+#: How many data object ids one `in (...)` condition carries: GenQuery1 builds its SQL in a
+#: fixed buffer (irods/irods plugins/database/src/general_query.cpp, MAX_SQL_SIZE_GQ: 16000
+#: characters, server/icat/include/irods/icatDefines.h); 200 ids stay far below it.
+IDS_PER_QUERY = 200
+
+
+def child_collections(session, parent=None, path=None):
+    """[(path, created)] of the collections directly in `parent`, or of `path` itself."""
+    from irods.models import Collection
+
+    query = session.query(Collection.name, Collection.create_time)
+    if path is not None:
+        query = query.filter(Collection.name == path)
+    else:
+        query = query.filter(Collection.parent_name == parent)
+    return sorted((row[Collection.name], row[Collection.create_time]) for row in query)
+
+
+def find_data_objects(session, name_like, parent=None, collection=None, owner=None,
+                      attribute=None, value=None):
+    """[FoundDataObject] whose name matches the GenQuery `like` pattern `name_like`, optionally
+    in a child collection of `parent`, in `collection`, owned by `owner`, carrying an AVU named
+    `attribute` (with `value`); only what the session's user may read (GenQuery's rule)."""
+    from irods.column import Like
+    from irods.models import Collection, DataObject, DataObjectMeta
+
+    query = session.query(DataObject.id, Collection.name, DataObject.name, DataObject.owner_name,
+                          DataObject.create_time).filter(Like(DataObject.name, name_like))
+    if parent is not None:
+        query = query.filter(Collection.parent_name == parent)
+    if collection is not None:
+        query = query.filter(Collection.name == collection)
+    if owner is not None:
+        query = query.filter(DataObject.owner_name == owner)
+    if attribute is not None:
+        query = query.filter(DataObjectMeta.name == attribute)
+    if value is not None:
+        query = query.filter(DataObjectMeta.value == value)
+    found = {}
+    for row in query:  # one row per replica: keep the earliest creation
+        path = "%s/%s" % (row[Collection.name].rstrip("/"), row[DataObject.name])
+        entry = FoundDataObject(int(row[DataObject.id]), path, row[DataObject.owner_name],
+                                row[DataObject.create_time])
+        if entry.id not in found or entry.created < found[entry.id].created:
+            found[entry.id] = entry
+    return sorted(found.values(), key=lambda entry: entry.path)
+
+
+def avus_by_data_object(session, ids, attribute_like):
+    """{data object id: [(name, value)]} of the AVUs whose name matches the `like` pattern,
+    for the given ids (a few queries: IDS_PER_QUERY ids each)."""
+    from irods.column import In, Like
+    from irods.models import DataObject, DataObjectMeta
+
+    ids = sorted(set(ids))
+    found = {number: [] for number in ids}
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        query = session.query(DataObject.id, DataObjectMeta.name, DataObjectMeta.value).filter(
+            In(DataObject.id, ids[start:start + IDS_PER_QUERY]),
+            Like(DataObjectMeta.name, attribute_like))
+        for row in query:
+            found[int(row[DataObject.id])].append((row[DataObjectMeta.name], row[DataObjectMeta.value]))
+    return found
 
 
 def _data_object_model():

@@ -16,7 +16,7 @@ import re
 import subprocess
 import traceback
 
-from omero_irods import pipeline, triggers
+from omero_irods import pipeline, triggers, watch
 from omero_irods.errors import ConfigError, Transient
 from omero_irods.ports import AlreadyExists, NotFound, ZoneError, ZonePort
 
@@ -24,7 +24,7 @@ from omero_irods.ports import AlreadyExists, NotFound, ZoneError, ZonePort
 # lib/core/include/irods/rodsErrorTable.h; python-irodsclient irods/exception.py).
 _NOT_FOUND = {-310000, -808000, -814000, -817000}  # USER_FILE_DOES_NOT_EXIST, CAT_NO_ROWS_FOUND,
 #                                                    CAT_UNKNOWN_COLLECTION, CAT_UNKNOWN_FILE
-_ALREADY_EXISTS = {-809000, -809001, -809002, -312000}  # CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME,
+_ALREADY_EXISTS = {-809000, -833000, -834000, -312000}  # CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME,
 #            CAT_NAME_EXISTS_AS_COLLECTION, CAT_NAME_EXISTS_AS_DATAOBJ, OVERWRITE_WITHOUT_FORCE_FLAG
 _ERROR_CODE = re.compile(r"\[iRods__Error__Code:(-?\d+)\]")
 # The plugin's text wraps the server's message: "... status [NAME] errno [] -- message [...]"
@@ -123,8 +123,10 @@ def run_delayed(callback, rei, which, rule_args):
         job = pipeline.Job(zone, config, config.zone(zone.zone_name), payload_path, attempt, zone.now())
         if which == "process":
             pipeline.process(job)
-        else:
+        elif which == "import":
             pipeline.run_import(job, run_import_command)
+        else:
+            watch.watch(job)
     except ConfigError as error:
         zone.log("omero-irods: %s left as it is, the policy config is wrong: %s" % (payload_path, error))
     except Exception:
@@ -132,17 +134,39 @@ def run_delayed(callback, rei, which, rule_args):
     return 0
 
 
+#: The irule INPUT variable each admin rule reads when called as
+#: `irule -r <python instance> omero_irods_status '*request_id="..."' ruleExecOut`.
+ADMIN_RULE_INPUTS = {"status": ("*request_id",), "list": ("*count",), "reprocess": ("*request_id",)}
+
+
 def run_admin(callback, rei, which, rule_args):
-    """Admin rules for irule; answers as JSON on stdout."""
+    """Admin rules for irule; answers as JSON on stdout (ruleExecOut)."""
     from omero_irods import admin_rules
 
     zone = PrepZone(callback, rei)
     try:
-        answer = admin_rules.run(zone, _config(), which, [str(arg) for arg in rule_args])
+        args = [str(arg) for arg in rule_args] or irule_inputs(ADMIN_RULE_INPUTS[which])
+        answer = admin_rules.run(zone, _config(), which, args)
     except Exception as error:
         answer = {"error": str(error)}
     callback.writeLine("stdout", json.dumps(answer, indent=2, sort_keys=True))
     return 0
+
+
+def irule_inputs(labels):
+    """INPUT values of an `irule` call: the plugin hands a rule called by name empty
+    rule_args and puts the INPUT variables, quotes and all, in the `irods_rule_vars`
+    builtin (irods/irods_rule_engine_plugin_python src/main.cpp exec_rule_text)."""
+    import builtins
+
+    rule_vars = getattr(builtins, "irods_rule_vars", None) or {}
+    return [_unquote(str(rule_vars[label])) for label in labels if rule_vars.get(label) is not None]
+
+
+def _unquote(value):
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
 
 
 def run_import_command(command):
@@ -245,6 +269,12 @@ class PrepZone(ZonePort):
             condition = _object_condition(path)
         return [tuple(row) for row in self._rows(columns, condition)]
 
+    def names_in(self, collection):
+        quoted = _quote(collection)
+        subcollections = self._rows("COLL_NAME", "COLL_PARENT_NAME = '%s'" % quoted)
+        data_objects = self._rows("DATA_NAME", "COLL_NAME = '%s'" % quoted)
+        return {row[0].rsplit("/", 1)[-1] for row in subcollections} | {row[0] for row in data_objects}
+
     def find_by_avu(self, attribute, value=None):
         condition = "META_DATA_ATTR_NAME = '%s'" % _quote(attribute)
         if value is not None:
@@ -278,10 +308,18 @@ class PrepZone(ZonePort):
         else:
             self._msi("msiDataObjUnlink", "objPath=%s++++forceFlag=" % path, 0)
 
-    def add_avus(self, path, avus):
+    def add_avus(self, path, avus, admin_mode=False):
+        self._apply_metadata(path, "add", avus, admin_mode)
+
+    def remove_avus(self, path, avus):
+        self._apply_metadata(path, "remove", avus)
+
+    def _apply_metadata(self, path, operation, avus, admin_mode=False):
         entity_type = "collection" if self.kind(path) == "collection" else "data_object"
-        operations = [{"operation": "add", "attribute": a, "value": v, "units": u} for a, v, u in avus]
+        operations = [{"operation": operation, "attribute": a, "value": v, "units": u} for a, v, u in avus]
         document = {"entity_name": path, "entity_type": entity_type, "operations": operations}
+        if admin_mode:  # a rodsadmin writing where it has no ACL (`imeta -M`)
+            document["admin_mode"] = True
         self._msi("msi_atomic_apply_metadata_operations", json.dumps(document), "")
 
     def add_avu_once(self, path, attribute, value, units=""):
@@ -376,3 +414,78 @@ def _quote(value):
 def _object_condition(path):
     collection, name = path.rsplit("/", 1)
     return "COLL_NAME = '%s' and DATA_NAME = '%s'" % (_quote(collection), _quote(name))
+
+
+# --- the guard: data OMERO links to in place keeps its vault files ----------------------------
+# The guarded pre-PEPs of rules/omero_irods_rules.py; omero_irods.guard decides. Each API's
+# input follows the instance name and the plugin context in rule_args (irods/irods
+# lib/api/include/irods/apiTable.hpp: rename takes a DataObjCopyInp, unlink, trim and phymv a
+# DataObjInp, rm_coll a CollInp).
+
+#: Config problems already logged by this agent: a broken config must not flood the serverLog
+#: from a PEP that fires on every removal in the zone.
+_guard_config_problems_logged = set()
+
+
+def guard_rename(callback, rei, rule_args):
+    """pep_api_data_obj_rename_pre: the source of imv, an object or a collection."""
+    return _guard(callback, rei, "rename", str(rule_args[2].srcDataObjInp.objPath))
+
+
+def guard_unlink(callback, rei, rule_args):
+    """pep_api_data_obj_unlink_pre: irm, with or without -f, and iunreg."""
+    return _guard(callback, rei, "unlink", str(rule_args[2].objPath))
+
+
+def guard_trim(callback, rei, rule_args):
+    """pep_api_data_obj_trim_pre: itrim."""
+    return _guard(callback, rei, "trim", str(rule_args[2].objPath))
+
+
+def guard_phymv(callback, rei, rule_args):
+    """pep_api_data_obj_phymv_pre: iphymv."""
+    return _guard(callback, rei, "phymv", str(rule_args[2].objPath))
+
+
+def guard_rm_coll(callback, rei, rule_args):
+    """pep_api_rm_coll_pre: irm -r."""
+    return _guard(callback, rei, "rm_coll", str(rule_args[2].collName))
+
+
+def _guard(callback, rei, operation, raw_path):
+    """RULE_ENGINE_CONTINUE, or the refusal's error code: the client's call then fails and
+    nothing happens. Cheapest first: a string test on the roots, then one GenQuery."""
+    import irods_errors
+
+    from omero_irods import guard
+
+    path = guard.normal_path(raw_path)
+    roots = _guard_roots(callback, guard.zone_of(path))
+    if roots is not None and not guard.in_scope(path, roots):
+        return _continue()
+    zone = PrepZone(callback, rei)
+    try:
+        rows = zone._rows(*guard.holder_query(path))
+    except Exception as error:  # refusing is recoverable, a deleted vault file is not
+        refusal = guard.unchecked(operation, path, zone.user_name, error)
+    else:
+        refusal = guard.refusal(operation, path, zone.user_name, rows)
+    if refusal is None:
+        return _continue()
+    zone.log(refusal.log_line())
+    return getattr(irods_errors, refusal.error_name)
+
+
+def _guard_roots(callback, zone_name):
+    """The zone's allowed roots (() when the config has no such zone: nothing was placed
+    there), or None when the config cannot be read: then every path goes to the query."""
+    try:
+        zone_config = _config().zones.get(zone_name)
+    except Exception as error:
+        problem = str(error)
+        if problem not in _guard_config_problems_logged:
+            _guard_config_problems_logged.add(problem)
+            callback.writeLine("serverLog", "omero-irods: the guard checks every path by query, the policy "
+                                            "config cannot be read: %s" % problem)
+        return None
+    return zone_config.allowed_roots if zone_config is not None else ()

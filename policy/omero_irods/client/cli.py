@@ -155,13 +155,14 @@ def _run_status(args):
 
 
 def format_table(requests):
-    """The `list` table: one line per request."""
+    """The `list` table: one line per request, newest first."""
     if not requests:
         return "no requests"
-    header = ("REQUEST", "OPERATION", "USER", "GROUP", "STATE", "IMAGES", "ERROR")
+    header = ("REQUEST", "OPERATION", "USER", "GROUP", "STATE", "IMAGES", "DESTINATION", "ERROR")
     rows = [header] + [
         (r.request_id, r.operation or "?", r.omero_user or "?", r.omero_group or "?", r.state,
-         ",".join(r.images) or "-", _one_line(r.error or r.problem or "")) for r in requests]
+         ",".join(r.images) or "-", r.destination or "-", _one_line(r.error or r.problem or ""))
+        for r in requests]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
                      for row in rows).rstrip()
@@ -173,8 +174,9 @@ def format_status(status):
         ("request", status.request_id), ("operation", status.operation or "?"),
         ("omero user", status.omero_user or "?"), ("omero group", status.omero_group or "?"),
         ("created", status.created or "?"), ("state", status.state),
-        ("images", ", ".join(status.images) or "-"), ("collection", status.collection),
-        ("payload", status.payload_path or "-")) if value is not None]
+        ("images", ", ".join(status.images) or "-"), ("destination", status.destination),
+        ("collection", status.collection), ("payload", status.payload_path or "-"),
+        ("owner", status.owner)) if value is not None]
     for text in (status.error, status.problem):
         if text:
             lines.append("%-11s %s" % ("error:", text))

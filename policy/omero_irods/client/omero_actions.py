@@ -54,16 +54,27 @@ def save_snapshot(conn, refs, name=None, include_transfer_xml=True,
     return "; ".join([message] + [n for n in notes if n]), result
 
 
-def request_load(conn, snapshot_path, target_dataset=None, open_session=None):
-    """Ask for the snapshot at `snapshot_path` (iRODS) to be imported for this OMERO user."""
+def request_load(conn, snapshot, target_dataset=None, open_session=None):
+    """Ask for a snapshot to be imported for this OMERO user. `snapshot` is its full iRODS path,
+    or the request id of the save that placed it (this user's own saves only)."""
     user, group = omero_gateway.session_identity(conn)
     target = "Dataset:name:%s" % target_dataset if target_dataset else None
     with _explained(), _irods(open_session) as session:
-        result = push.request_load(session, settings.landing_zone(session.zone, session.username),
-                                   snapshot_path, user, group, target=target,
+        landing = settings.landing_zone(session.zone, session.username)
+        snapshot_path = snapshot if snapshot.startswith("/") else _saved_snapshot(
+            session, landing, snapshot, user)
+        result = push.request_load(session, landing, snapshot_path, user, group, target=target,
                                    omero_server=omero_gateway.server_host(conn))
     return ("Load of %s requested as request %s%s" % (
         snapshot_path, result.request_id, " into dataset %s" % target_dataset if target_dataset else "")), result
+
+
+def _saved_snapshot(session, landing, request_id, user):
+    try:
+        return listing.snapshot_of(session, landing, request_id, user)
+    except LookupError as error:
+        raise ActionError("%s is neither a snapshot's full iRODS path (starting with /) nor the "
+                          "request id of one of your saves: %s" % (request_id, error.args[0])) from error
 
 
 def list_my_requests(conn, open_session=None):

@@ -273,6 +273,53 @@ class PrepRuntime(object):
             return RuleResult(result.name, result.ran, 0, result.arguments, result.message)
         return result
 
+    def exec_rule_text(self, rule_text, rule_vars, rei):
+        """What irule reaches (src/main.cpp exec_rule_text): rodsadmins only (else
+        SYS_NO_API_PRIV); '@external rule { NAME }' calls core's NAME with empty rule_args,
+        '@external\\n<python>' (irule -F) runs the text's main(); INPUT values reach Python
+        only as the `irods_rule_vars` builtin (and `global_vars`), quotes and all.
+        Returns (RuleResult, stdout, stderr) -- what irule prints."""
+        if not self.zone.is_admin(_user_of(rei)):
+            message = "Insufficient privileges to run irule in Python rule engine plugin"
+            return RuleResult("irule", False, irods_errors.SYS_NO_API_PRIV, [], message), "", ""
+        rule_vars = dict(rule_vars)
+        self.new_agent()
+        record = {"name": "irule", "path": None, "user": _user_of(rei), "result": None, "kind": "irule"}
+        self.peps.append(record)
+        saved = getattr(builtins, "irods_rule_vars", None)
+        builtins.irods_rule_vars = rule_vars
+        try:
+            with self._active():
+                try:
+                    code = self._run_rule_text(rule_text, rule_vars, rei)
+                    result = RuleResult("irule", True, code, [])
+                except (Exception, SystemExit):
+                    message = self._log_python_exception()
+                    result = RuleResult("irule", True, irods_errors.RULE_ENGINE_ERROR, [], message)
+        finally:
+            if saved is None:
+                del builtins.irods_rule_vars
+            else:
+                builtins.irods_rule_vars = saved
+        record["result"] = result.code
+        output = self.agent.rule_output
+        return result, output["stdout"], output["stderr"]
+
+    def _run_rule_text(self, rule_text, rule_vars, rei):
+        if rule_text.startswith("@external rule { "):
+            name = rule_text[len("@external rule { "):].split(" ", 1)[0]
+            core = self.rules.core()
+            self.rules.inject_builtins(core)
+            core.__dict__["global_vars"] = rule_vars
+            return _code_of(getattr(core, name)([], Callback(self, rei), rei))
+        if rule_text.startswith("@external\n"):
+            namespace = {"__name__": "__main__", "irods_types": irods_types, "irods_errors": irods_errors,
+                         "global_vars": rule_vars}
+            exec(compile(rule_text.split("\n", 1)[1], "<irule -F>", "exec"), namespace)
+            return _code_of(namespace["main"]([], Callback(self, rei), rei))
+        self.log.append("Improperly formatted rule text")
+        return irods_errors.RULE_ENGINE_ERROR
+
     def _run_expression(self, body, rei, rule_id):
         """src/main.cpp exec_rule_expression: `def expressionFcn(rule_args, callback, rei):\\n`
         + text, every newline followed by one space, exec'd in __main__; a Python exception

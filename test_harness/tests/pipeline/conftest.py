@@ -84,11 +84,14 @@ class Request(object):
         ]
 
 
-def base_scenario(folder, steps, config_zone=None, omero="succeed", users=None, config=None):
-    """A zone with the service account, alice (mapped, provisioned) and bob (not mapped)."""
+def base_scenario(folder, steps, config_zone=None, omero="succeed", users=None, config=None, mapped_users=None):
+    """A zone with the service account, alice (mapped, provisioned) and bob (not mapped).
+
+    `mapped_users` replaces the user map's {OMERO user: iRODS user}; `config_zone` and `config`
+    update the zone's and the top level of the policy config."""
     user_map = folder / "user_map.json"
     user_map.write_text(json.dumps({"schema": "omero-irods/user-map", "version": 1,
-                                    "users": {"alice": "alice"}, "groups": {"lab": "lab"}}))
+                                    "users": mapped_users or {"alice": "alice"}, "groups": {"lab": "lab"}}))
     zone = {"service_account": SERVICE, "landing_zone": LANDING, "allowed_roots": ["/tempZone/home"],
             "user_map": {"file": str(user_map)}}
     zone.update(config_zone or {})
@@ -122,8 +125,19 @@ class LiveZone(object):
         return self._run.runtime
 
     @property
-    def config_file(self):
-        return self._run.config_file
+    def catalog(self):
+        """The zone's catalog, for what a user does with no scenario step (e.g. ichmod)."""
+        return self._run.zone
+
+    def use_importer(self, mode):
+        """The admin fixes (or breaks) OMERO: the policy config's importer now answers `mode`."""
+        from omero_irods_sandbox import omero_importer
+
+        with open(self._run.config_file, encoding="utf-8") as handle:
+            config = json.load(handle)
+        config["omero_import"]["command"] = omero_importer.command_prefix(self._run.import_log, mode) + ["import"]
+        with open(self._run.config_file, "w", encoding="utf-8") as handle:
+            json.dump(config, handle)
 
     def step(self, step):
         (kind, arguments), = step.items()

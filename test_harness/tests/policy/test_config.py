@@ -167,7 +167,7 @@ def test_broken_edit_is_reported_not_masked_by_the_cache(tmp_path):
 
 
 def test_retry_policy_backs_off_and_stops():
-    retry = config_module.RetryPolicy(attempts=4, backoff_seconds=30, factor=2, max_seconds=100)
+    retry = config_module.RetryPolicy(attempts=4, backoff_seconds=30, factor=2, max_seconds=100, reprocess_poll_seconds=300)
     assert [retry.delay_after(n) for n in (1, 2, 3, 4)] == [30, 60, 100, None]
 
 

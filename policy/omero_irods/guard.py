@@ -1,0 +1,187 @@
+"""The guard: data that OMERO links to in place keeps its vault files.
+
+`omero import --transfer=ln_s` leaves symlinks in OMERO's ManagedRepository that point at the
+vault files of the placed data (ome/omero-documentation `sysadmins/in-place-import.rst`). The
+pipeline then records `omero_irods::omero_image = <id>` on the placed collection. iRODS moves
+or deletes vault files behind such links in five client APIs, so their pre-PEPs ask this
+module whether to refuse (a failing pre-PEP fails the call and nothing happens: irods/irods
+`lib/core/include/irods/apiHandler.hpp`, api_entry::call_handler):
+
+- rename (imv, objects and collections): the vault files follow the new logical path
+  (irods/irods `server/api/src/rsDataObjRename.cpp`: syncDataObjPhyPath, syncCollPhyPath);
+- unlink (irm, iunreg): delete, move to the trash (itself a rename), or unregister
+  (`server/api/src/rsDataObjUnlink.cpp`: rsMvDataObjToTrash, UNREG_OPR);
+- rm_coll (irm -r): the same for everything below the collection (`rsRmColl.cpp`);
+- trim (itrim): deletes replicas' files (`rsDataObjTrim.cpp`);
+- phymv (iphymv): moves a replica's file to another resource (`rsDataObjPhymv.cpp`).
+
+Trim and phymv are refused for every replica: each resource keeps its own vault path, and
+the import took one physical path per object without recording which replica's, so the guard
+cannot tell a harmless replica from the linked one. Replication (irepl) only adds a file and
+stays allowed. A rodsadmin is refused like anyone: the release is to remove the AVUs.
+
+What is guarded: a path whose collection or any ancestor collection carries the AVU, and for
+renames and collection removals also a collection with such a collection below it. Payload
+records (`<destination>.omero-irods.json`) carry copies of the AVUs but OMERO links none of
+their bytes, so they are not guarded.
+
+Cost, in the order the PEP pays it (these PEPs fire on every such call in the zone):
+1. the path's string test against the zone's `allowed_roots` (the pipeline places data only
+   strictly below them, see placement.check_inside_roots). The config is cached per agent
+   (config.load_config: one stat per file per call after the first read), and the per-agent
+   CPU of that first read is cheaper for the zone than a catalog query on every call: the
+   catalog is the one database every agent of the zone shares. Paths outside the roots are
+   never guarded, and an unreadable config makes every path go to step 2 (the AVU, not the
+   config, says what is referenced).
+2. ONE GenQuery: collections carrying the AVU that are the path, an ancestor of it (GenQuery1
+   `parent_of`, an IN list of the path's prefixes: irods/irods
+   `plugins/database/src/general_query.cpp` addInClauseToWhereForParentOf, the idiom of
+   `server/core/src/specColl.cpp`) or below it (`like '<path>/%'`), as one condition on
+   COLL_NAME joined by `||`. Rows are filtered here by path boundaries, since `%`, `_` and
+   `\\` act as wildcards or escapes inside `like`.
+
+Pure logic: no iRODS imports. The adapter (adapters/prep.py) extracts paths, runs the query,
+returns the error code and writes `log_line()` to the serverLog.
+"""
+
+import posixpath
+from collections import namedtuple
+
+from omero_irods.names import AVU_OMERO_IMAGE
+
+RENAME = "rename"
+UNLINK = "unlink"
+RM_COLL = "rm_coll"
+TRIM = "trim"
+PHYMV = "phymv"
+
+#: How many guarding collections a log line names before it says "and N more".
+LOG_HOLDERS = 5
+
+Operation = namedtuple("Operation", "verb consequence error_name")
+Operation.__doc__ = """verb: what the client asked, for people; consequence: what iRODS would
+do to the vault files; error_name: the iRODS error the client gets (irods/irods
+lib/core/include/irods/rodsErrorTable.h)."""
+
+#: Removals fail as the server's own delete policy does (SYS_DELETE_DISALLOWED, what
+#: acDataDeletePolicy/msiDeleteDisallowed return); moves as a refused operation (SYS_NOT_ALLOWED).
+OPERATIONS = {
+    RENAME: Operation("rename", "iRODS would rename its vault files", "SYS_NOT_ALLOWED"),
+    UNLINK: Operation("removal", "iRODS would delete its vault files or move them to the trash",
+                      "SYS_DELETE_DISALLOWED"),
+    RM_COLL: Operation("removal", "iRODS would delete the vault files below it or move them to the trash",
+                       "SYS_DELETE_DISALLOWED"),
+    TRIM: Operation("trim", "iRODS would delete a replica's vault file, maybe the one OMERO links to",
+                    "SYS_DELETE_DISALLOWED"),
+    PHYMV: Operation("physical move", "iRODS would move a replica's vault file, maybe the one OMERO links to",
+                     "SYS_NOT_ALLOWED"),
+}
+
+# GenQuery1 literals are single-quoted and a quote inside cannot be escaped; a backslash is
+# the default LIKE escape character of the catalog databases.
+_UNQUERYABLE = ("'", "\\")
+
+
+class Refusal(namedtuple("Refusal", "operation path user holders problem")):
+    """Why a call is refused. holders: ((collection, (image id, ...)), ...) sorted by path;
+    problem: set instead when the guard could not check and refuses to be safe."""
+
+    __slots__ = ()
+
+    @property
+    def error_name(self):
+        return OPERATIONS[self.operation].error_name
+
+    def log_line(self):
+        operation = OPERATIONS[self.operation]
+        head = "omero-irods: refused %s of %s by %s (%s): " % (operation.verb, self.path, self.user, self.error_name)
+        if self.problem:
+            return head + ("could not check whether OMERO links to its vault files (%s), so it is refused "
+                           "to be safe; try again, and ask an iRODS admin if this persists" % self.problem)
+        return head + "OMERO links in place to the vault files of %s and %s, breaking those images. %s" % (
+            _describe(self.holders), operation.consequence, _release_hint(self.holders))
+
+
+def normal_path(path):
+    """The logical path with '//' , '.', '..' and a trailing '/' resolved, so that the string
+    test and the query see the collection the server would."""
+    normal = posixpath.normpath(str(path))
+    return "/" + normal.lstrip("/") if normal.startswith("/") else normal
+
+
+def zone_of(path):
+    """The zone a logical path lives in: its first component."""
+    return path.strip("/").split("/", 1)[0]
+
+
+def in_scope(path, roots):
+    """May moving or removing `path` touch data placed below one of `roots`? Only paths at or
+    below a root, or above one (a rename or removal above a root carries everything below)."""
+    for root in roots:
+        root = normal_path(root)
+        if _at_or_below(path, root) or _at_or_below(root, path):
+            return True
+    return False
+
+
+def holder_query(path):
+    """(columns, condition) of the one GenQuery: AVU-carrying collections at, above or below
+    `path`. A path holding a quote or backslash is queried from its deepest ancestor without
+    one (a superset, filtered by holders_from_rows)."""
+    anchor = _queryable_anchor(path)
+    below = anchor.rstrip("/") + "/%"
+    condition = "META_COLL_ATTR_NAME = '%s' and COLL_NAME parent_of '%s' || like '%s'" % (
+        AVU_OMERO_IMAGE, anchor, below)
+    return "COLL_NAME, META_COLL_ATTR_VALUE", condition
+
+
+def holders_from_rows(path, rows):
+    """((collection, (image ids...)), ...) from the query's rows, keeping only collections
+    that are `path`, an ancestor of it or below it."""
+    images = {}
+    for collection, image in rows:
+        if _at_or_below(path, collection) or _at_or_below(collection, path):
+            images.setdefault(collection, set()).add(image)
+    return tuple((collection, tuple(sorted(images[collection], key=_image_order)))
+                 for collection in sorted(images))
+
+
+def refusal(operation, path, user, rows):
+    """The Refusal for `operation` on `path` given the query's rows, or None to let it run."""
+    if operation not in OPERATIONS:
+        raise ValueError("unknown guarded operation %r (known: %s)" % (operation, ", ".join(sorted(OPERATIONS))))
+    holders = holders_from_rows(path, rows)
+    return Refusal(operation, path, user, holders, None) if holders else None
+
+
+def unchecked(operation, path, user, problem):
+    """The Refusal when the query itself failed: refusing is recoverable, a lost file is not."""
+    return Refusal(operation, path, user, (), str(problem))
+
+
+def _at_or_below(path, ancestor):
+    return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
+
+
+def _queryable_anchor(path):
+    anchor = path
+    while any(mark in anchor for mark in _UNQUERYABLE):
+        anchor = posixpath.dirname(anchor)
+    return anchor
+
+
+def _image_order(image):
+    return (0, int(image), image) if image.isdigit() else (1, 0, image)
+
+
+def _describe(holders):
+    named = ["%s (OMERO images %s)" % (collection, ", ".join(images)) for collection, images in holders[:LOG_HOLDERS]]
+    if len(holders) > LOG_HOLDERS:
+        named.append("%d more collections" % (len(holders) - LOG_HOLDERS))
+    return ", ".join(named)
+
+
+def _release_hint(holders):
+    collection = holders[0][0]
+    return ("To release it, delete those images in OMERO first, then remove the %s AVUs "
+            "(imeta rmw -C %s %s %%); an iRODS admin can remove them too." % (AVU_OMERO_IMAGE, collection, AVU_OMERO_IMAGE))

@@ -1,0 +1,92 @@
+"""Placement never overwrites, and only the service account's payloads in the landing zone
+start work.
+
+Facts used: a new entry in a collection with inheritance gets a copy of the parent's ACL and
+nothing more for its creator (irods/irods plugins/database/src/db_plugin.cpp db_reg_coll_op);
+a rename onto an existing name fails with CAT_NAME_EXISTS_AS_COLLECTION
+(server/api/src/rsDataObjRename.cpp); GenQuery shows a user only what they may read
+(plugins/database/src/general_query.cpp), so a collection hidden from the service account
+looks free until the rename tries it.
+"""
+
+from conftest import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, delayed_runs,
+                      ours, paths, records, stored_bytes, under)
+from omero_irods import names
+
+FILES = {"run1/a.tif": b"new data"}
+DAY = "%s/ingest/2026-01-01" % ALICE_ROOT
+EXISTING = DAY + "/run1"
+
+
+def alice_owns_run1(mine):
+    """alice already has .../run1 with a file of her own in it."""
+    return [{"mkdir": {"as": "alice", "path": mine.rsplit("/", 1)[0]}},
+            {"put": {"as": "alice", "client": "iput", "content": "my own", "to": mine}}]
+
+
+def test_an_existing_destination_stays_untouched_and_the_new_data_lands_at_suffix_2(tmp_path, run_scenario):
+    mine = EXISTING + "/run1/a.tif"  # the same relative path as the incoming file
+    request = Request(tmp_path, "20261122T101500Z-0000c001", FILES, target_name="run1")
+    state = run_scenario(base_scenario(tmp_path, alice_owns_run1(mine) + request.steps("prc") + [UNTIL_IDLE]))
+
+    (record,) = records(state)
+    avus = avus_of(state, record)
+    assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
+    assert avus[names.avu("destination")] == EXISTING + "-2"
+    assert under(state, EXISTING) == [mine]
+    assert stored_bytes(state, mine) == b"my own"
+    assert avus_of(state, mine) == {} and avus_of(state, EXISTING) == {}
+    assert stored_bytes(state, EXISTING + "-2/run1/a.tif") == b"new data"
+
+
+def test_a_destination_hidden_from_the_service_account_is_not_overwritten(tmp_path, live_zone):
+    mine = EXISTING + "/notes.txt"
+    request = Request(tmp_path, "20261122T101500Z-0000c002", FILES, target_name="run1")
+    zone = live_zone(base_scenario(tmp_path, alice_owns_run1(mine)))
+    zone.catalog.set_acl("alice", EXISTING, "null", SERVICE)  # ichmod null omero-svc run1
+    for step in request.steps("prc") + [UNTIL_IDLE]:
+        zone.step(step)
+    state = zone.state()
+
+    (record,) = records(state)
+    avus = avus_of(state, record)
+    assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
+    assert avus[names.avu("destination")] == EXISTING + "-2"
+    assert under(state, EXISTING) == [mine] and stored_bytes(state, mine) == b"my own"
+
+
+def test_a_payload_put_in_the_landing_zone_by_another_user_is_ignored(tmp_path, live_zone):
+    request = Request(tmp_path, "20261122T101500Z-0000c003", FILES)
+    zone = live_zone(base_scenario(tmp_path, []))
+    zone.catalog.set_acl(SERVICE, LANDING, "write", "bob")  # the service account lets bob write there
+    for step in request.steps("iput", uploader="bob") + request.steps("prc", uploader="bob")[1:] + [UNTIL_IDLE]:
+        zone.step(step)
+    state = zone.state()
+
+    assert delayed_runs(state) == [] and state["delay_queue"] == []
+    ignored = [line for line in ours(state["log"]) if request.payload_path in line]
+    assert ignored and all("not uploaded by the service account" in line for line in ignored)
+    assert avus_of(state, request.payload_path) == {}
+    assert not under(state, ALICE_ROOT) and state["imports"] == []
+
+
+def test_payloads_outside_the_landing_zone_are_ignored(tmp_path, run_scenario):
+    request = Request(tmp_path, "20261122T101500Z-0000c004", FILES)
+    payload = request.payload_file.read_text()
+    outside = ["/tempZone/home/alice/%s.omero-irods.json" % request.request_id,
+               "/tempZone/home/omero-svc/elsewhere/%s.omero-irods.json" % request.request_id,
+               "/tempZone/home/omero-svc/landing2/%s/%s.omero-irods.json" % (request.request_id, request.request_id)]
+    steps = [{"put": {"as": "alice", "client": "prc", "content": payload, "to": outside[0]}},
+             {"mkdir": {"as": SERVICE, "path": "/tempZone/home/omero-svc/elsewhere"}},
+             {"put": {"as": SERVICE, "client": "iput", "content": payload, "to": outside[1]}},
+             {"mkdir": {"as": SERVICE, "path": "/tempZone/home/omero-svc/landing2/" + request.request_id}},
+             {"put": {"as": SERVICE, "client": "prc", "content": payload, "to": outside[2]}},
+             UNTIL_IDLE]
+    state = run_scenario(base_scenario(tmp_path, steps))
+
+    assert delayed_runs(state) == [] and state["delay_queue"] == []
+    for path in outside:
+        lines = [line for line in ours(state["log"]) if path in line]
+        assert lines and all("not in the landing zone" in line for line in lines), path
+        assert avus_of(state, path) == {}
+    assert [p for p in paths(state) if p.startswith(ALICE_ROOT)] == []

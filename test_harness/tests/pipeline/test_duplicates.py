@@ -1,0 +1,123 @@
+"""However many times iRODS tells us about a payload, it is placed once and imported once.
+
+Sources of the duplicate events: iput fires pep_api_data_obj_put_post AND acPostProcForPut
+(irods/irods server/api/src/rsDataObjPut.cpp); replication fires acPostProcForPut again,
+"legacy behavior" (server/api/src/rsDataObjRepl.cpp). The claim is an msiModAVUMetadata
+"add", which fails on an existing AVU (server/re/src/extractAvuMS.cpp over the catalog), so
+only one event per attempt wins.
+"""
+
+from conftest import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
+                      ours, record_of, records, stored_bytes, under)
+from omero_irods import names
+from omero_irods.pipeline import IMPORT_RULE, PROCESS_RULE
+
+FILES = {"run1/a.tif": b"A" * 1000, "run1/b.tif": b"B" * 500}
+ATTEMPT = names.avu("attempt")
+
+
+def placed_once(state, request_id):
+    """The request is imported, with one claim, one destination and one import."""
+    record = record_of(state, request_id)
+    assert avus_of(state, record)[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
+    assert avu_values(state, record, ATTEMPT) == ["1"]
+    assert len(records(state)) == 1
+    assert len(state["imports"]) == 1
+    assert state["delay_queue"] == []
+    return record
+
+
+def test_iput_fires_two_events_and_the_request_is_placed_once(tmp_path, run_scenario):
+    request = Request(tmp_path, "20261122T101500Z-00000001", FILES)
+    state = run_scenario(base_scenario(tmp_path, request.steps("iput")))
+    assert [rule["rule"] for rule in state["delay_queue"]] == [
+        'callback.%s("%s", "1")' % (PROCESS_RULE, request.payload_path)] * 2
+
+    state = run_scenario(base_scenario(tmp_path, request.steps("iput") + [UNTIL_IDLE]))
+    placed_once(state, request.request_id)
+    assert len([line for line in ours(state["log"]) if "duplicate event ignored" in line]) == 1
+
+
+def test_replicating_the_payload_before_processing_places_it_once(tmp_path, run_scenario):
+    request = Request(tmp_path, "20261122T101500Z-00000002", FILES)
+    steps = request.steps("prc") + [
+        {"replicate": {"as": SERVICE, "path": request.payload_path, "resource": "replResc"}},
+        {"replicate": {"as": SERVICE, "path": request.tar_path, "resource": "replResc"}},
+        UNTIL_IDLE,
+    ]
+    state = run_scenario(base_scenario(tmp_path, steps))
+    record = placed_once(state, request.request_id)
+    destination = avus_of(state, record)[names.avu("destination")]
+    assert stored_bytes(state, destination + "/run1/a.tif") == FILES["run1/a.tif"]
+    assert not under(state, LANDING)
+
+
+def test_replicating_a_placed_record_starts_nothing(tmp_path, run_scenario):
+    request = Request(tmp_path, "20261122T101500Z-00000003", FILES, target_name="run1")
+    record = "%s/ingest/2026-01-01/run1.omero-irods.json" % ALICE_ROOT
+    steps = request.steps("prc") + [UNTIL_IDLE, {"replicate": {"as": SERVICE, "path": record, "resource": "replResc"}},
+                                    UNTIL_IDLE]
+    state = run_scenario(base_scenario(tmp_path, steps))
+    assert placed_once(state, request.request_id) == record
+    assert any("%s ignored by acPostProcForPut: not in the landing zone" % record in line for line in state["log"])
+
+
+def test_a_duplicate_delayed_rule_after_completion_changes_nothing(tmp_path, live_zone):
+    request = Request(tmp_path, "20261122T101500Z-00000004", FILES)
+    zone = live_zone(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE]))
+    before = zone.state()
+    record = placed_once(before, request.request_id)
+
+    zone.schedule(PROCESS_RULE, request.payload_path, "1")
+    zone.schedule(IMPORT_RULE, record, "1")
+    zone.step(UNTIL_IDLE)
+    after = zone.state()
+    placed_once(after, request.request_id)
+    assert under(after, ALICE_ROOT) == under(before, ALICE_ROOT)
+    assert avus_of(after, record) == avus_of(before, record)
+    new_lines = ours(after["log"])[len(ours(before["log"])):]
+    assert any("no longer there; duplicate event ignored" in line for line in new_lines)
+    assert any("import of %s skipped: state is imported" % record in line for line in new_lines)
+
+
+def test_a_duplicate_event_during_a_retry_does_not_claim_the_attempt_again(tmp_path, live_zone):
+    # alice's root is not provisioned: placement fails and the request waits for its retry,
+    # with its payload still in the landing zone. A late duplicate of attempt 1 must not run.
+    request = Request(tmp_path, "20261122T101500Z-00000005", FILES)
+    data = base_scenario(tmp_path, request.steps("prc") + [{"run_delay_queue": {}}, {"advance_clock": "1s"},
+                                                           {"run_delay_queue": {}}])
+    data["provision"] = []
+    zone = live_zone(data)
+    state = zone.state()
+    assert avu_values(state, request.payload_path, ATTEMPT) == ["1"]
+    (retry,) = state["delay_queue"]
+    assert retry["rule"] == 'callback.%s("%s", "2")' % (PROCESS_RULE, request.payload_path)
+
+    zone.schedule(PROCESS_RULE, request.payload_path, "1")
+    zone.step({"advance_clock": "1s"})
+    zone.step({"run_delay_queue": {}})
+    state = zone.state()
+    assert avu_values(state, request.payload_path, ATTEMPT) == ["1"]
+    assert any("attempt 1 already claimed; duplicate event ignored" in line for line in ours(state["log"]))
+    assert [rule["rule"] for rule in state["delay_queue"]] == [retry["rule"]]
+
+
+def test_fifty_requests_for_one_target_name_in_one_drain_each_get_their_own_collection(tmp_path, run_scenario):
+    requests = [Request(tmp_path, "20261122T101500Z-%08d" % number, {"run1/a.tif": b"%d" % number},
+                        target_name="run1") for number in range(50)]
+    steps = [step for request in requests for step in request.steps("prc")] + [UNTIL_IDLE]
+    state = run_scenario(base_scenario(tmp_path, steps))
+
+    destinations = {}
+    for request in requests:
+        record = record_of(state, request.request_id)
+        avus = avus_of(state, record)
+        assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
+        assert avu_values(state, record, ATTEMPT) == ["1"]
+        destinations[request.request_id] = avus[names.avu("destination")]
+    base = "%s/ingest/2026-01-01/run1" % ALICE_ROOT
+    assert sorted(destinations.values()) == sorted([base] + ["%s-%d" % (base, n) for n in range(2, 51)])
+    for number, request in enumerate(requests):  # nobody's data was overwritten
+        assert stored_bytes(state, destinations[request.request_id] + "/run1/a.tif") == b"%d" % number
+    assert len(state["imports"]) == 50
+    assert not under(state, LANDING)
