@@ -44,12 +44,14 @@ $(VENV_OMERO)/.installed: setup.cfg pyproject.toml
 	$(VENV_OMERO)/bin/pip install -q --upgrade pip wheel
 	$(VENV_OMERO)/bin/pip install -q 'zeroc-ice==3.6.5'
 	$(VENV_OMERO)/bin/pip install -q -e '.[omero,test]'
+	# optional at run time; installed here so Save's transfer.xml packet is tested for real
+	$(VENV_OMERO)/bin/pip install -q omero-cli-transfer
 	touch $@
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/omero-irods sandbox demo
 
-test: test-default test-py39 test-omero test-install
+test: test-install test-default test-py39 test-omero
 
 test-default: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -m 'not omero' $(PYTEST_ARGS)

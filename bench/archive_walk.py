@@ -70,7 +70,7 @@ def run(workdir, members, rounds):
                            % (len(found), members, path))
     samples = common.interleaved(rounds, {"list_members": lambda: walk_with_policy(path, limits),
                                           "tar -tf": lambda: list_with_gnu_tar(path)})
-    per_member = common.best_wall(samples["list_members"]) / members
+    per_member = common.median_wall(samples["list_members"]) / members
     measures = [common.time_ratio(
         "walk %d members" % members, "list_members", "tar -tf", samples["list_members"],
         samples["tar -tf"], "small", context="%s per member" % common.seconds_text(per_member).lstrip("+"))]

@@ -1,14 +1,16 @@
 """What every benchmark shares: timing, ratio entries, generated test data, the table.
 
 A benchmark reports *measures*: each one a ratio of a subject (omero-irods code) to a
-baseline measured in the same run, never an absolute target. Time ratios use the best
-(smallest) wall-clock time over interleaved rounds, the usual way to take other load on
-the machine out of a CPU-bound measurement; every sample is kept for the JSON file.
+baseline measured in the same run, never an absolute target. Subject and baseline run in
+turn, round after round, so each round gives a pair measured under the same machine load;
+a time ratio is the median over rounds of subject/baseline wall-clock time, which neither
+a slow round nor other work on the machine moves much. Every sample goes to the JSON file.
 """
 
 import contextlib
 import os
 import random
+import statistics
 import sys
 import time
 
@@ -39,17 +41,21 @@ def interleaved(rounds, actions):
     return samples
 
 
-def best_wall(samples):
-    return min(sample["wall"] for sample in samples)
+def median_wall(samples):
+    return statistics.median(sample["wall"] for sample in samples)
 
 
 def time_ratio(measure_name, subject, baseline, subject_samples, baseline_samples, target, **details):
-    """A measure: best subject time / best baseline time (1.0 = as fast; 2.0 = twice as slow)."""
-    subject_seconds, baseline_seconds = best_wall(subject_samples), best_wall(baseline_samples)
+    """A measure from paired samples (round i of each): the median of subject/baseline time
+    (1.0 = as fast; 2.0 = twice as slow). subject_seconds / baseline_seconds: the medians."""
+    if not subject_samples or len(subject_samples) != len(baseline_samples):
+        raise ValueError("%s: need one baseline sample per subject sample (got %d and %d)"
+                         % (measure_name, len(subject_samples), len(baseline_samples)))
+    paired = [s["wall"] / max(b["wall"], 1e-12) for s, b in zip(subject_samples, baseline_samples)]
     entry = {
         "measure": measure_name, "kind": "time", "subject": subject, "baseline": baseline,
-        "ratio": subject_seconds / max(baseline_seconds, 1e-9), "target": target,
-        "subject_seconds": subject_seconds, "baseline_seconds": baseline_seconds,
+        "ratio": statistics.median(paired), "target": target,
+        "subject_seconds": median_wall(subject_samples), "baseline_seconds": median_wall(baseline_samples),
         "samples": {"subject": subject_samples, "baseline": baseline_samples},
     }
     entry.update(details)

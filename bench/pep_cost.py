@@ -1,18 +1,22 @@
-"""pep_cost: what omero-irods adds to EVERY put in the zone, not only to its own uploads.
+"""pep_cost: what omero-irods adds to EVERY put (and remove, rename) in the zone, not only
+to its own requests.
 
-Three measures, each against the same thing with omero-irods replaced by a core.py whose
-same-named rules are empty functions returning RULE_ENGINE_CONTINUE:
+Three kinds of measures, each against the same thing with omero-irods replaced by a core.py
+whose same-named rules are empty functions returning RULE_ENGINE_CONTINUE:
 
-1. sandbox uploads: N unrelated small-file uploads (iput, python-irodsclient) outside the
-   landing zone, through the emulated server that fires the real PEP sequences;
-2. per PEP call: each put-event PEP called directly with the arguments the sandbox server
-   passed it for such an upload (a non-payload path);
+1. sandbox operations: N unrelated small-file uploads (iput, python-irodsclient) outside the
+   landing zone, and N removes (irm) and renames (imv) of such files, by a zone user, through
+   the emulated server that fires the real PEP sequences; each is its own connection;
+2. per PEP call: each PEP those operations fire, called directly with the arguments the
+   sandbox server passed it (a non-payload path);
 3. agent start: every client connection is a new agent process that starts the plugin's
    interpreter and imports core on its first rule call (irods/irods
    server/main_server/src/agent_main.cpp handle_client_request; 4.3:
    server/core/src/rodsAgent.cpp; irods/irods_rule_engine_plugin_python src/main.cpp `start`
-   and `exec_rule`). The sandbox keeps omero_irods imported between agents, so only a fresh
-   interpreter shows this cost: a child Python that imports core, timed from exec to exit.
+   and `exec_rule`). The sandbox keeps omero_irods and its config cache between agents, so
+   only a fresh interpreter shows this cost: a child Python that imports core (and, for the
+   guarded operations, loads the policy config as the guard's first call in an agent does),
+   timed from exec to exit.
 """
 
 import ast
@@ -25,22 +29,35 @@ import timeit
 
 from bench import common
 
-FULL = {"uploads": 100, "rounds": 5, "micro_calls": 20000, "micro_repeats": 5, "agent_starts": 7}
-QUICK = {"uploads": 15, "rounds": 3, "micro_calls": 5000, "micro_repeats": 3, "agent_starts": 3}
+FULL = {"count": 50, "rounds": 5, "micro_calls": 20000, "micro_repeats": 5, "agent_starts": 7}
+QUICK = {"count": 15, "rounds": 3, "micro_calls": 5000, "micro_repeats": 3, "agent_starts": 3}
 
 ZONE = "tempZone"
 SERVICE_ACCOUNT = "omero-svc"
 LANDING_ZONE = "/%s/home/%s/landing" % (ZONE, SERVICE_ACCOUNT)
-UPLOAD_COLLECTION = "/%s/home/%s/unrelated" % (ZONE, SERVICE_ACCOUNT)
+#: A zone user with nothing to do with OMERO; the allowed roots cover all homes (as in the
+#: example config), so the guard does check this user's removes and renames.
+ZONE_USER = "alice"
+UNRELATED_COLLECTION = "/%s/home/%s/unrelated" % (ZONE, ZONE_USER)
 UPLOAD_BYTES = 4096
-CLIENT_KINDS = ("iput", "prc")
+#: What each measured operation is: iput / PRC put of a new file; irm (to the trash) / imv
+#: of a file put beforehand, untimed.
+OPERATIONS = ("iput", "prc", "irm", "imv")
 
-#: The child that stands for a new agent: start Python, `import core` from /etc/irods, print
-#: the peak RSS (see common.peak_rss_bytes; inlined so the child imports nothing else).
+#: Each timed batch of calls of one PEP lasts about this long (fewer calls than micro_calls
+#: for a PEP that queries the catalog), so slow PEPs do not stretch the run.
+MICRO_BATCH_SECONDS = 0.05
+
+#: The child that stands for a new agent: start Python, `import core` from /etc/irods (argv[1]),
+#: with argv[2] == 'config' load the policy config as the guard's first call does, print the
+#: peak RSS (see common.peak_rss_bytes; inlined so the child imports nothing else).
 _AGENT_START = "\n".join([
     "import sys",
     "sys.path.append(sys.argv[1])",
     "import core",
+    "if sys.argv[2] == 'config':",
+    "    from omero_irods.config import load_config",
+    "    load_config()",
     "try:",
     "    print(int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) * 1024)",
     "except (OSError, IndexError):",
@@ -78,7 +95,7 @@ def _policy_config(user_map_file):
 
 def install_etc(directory, rules_dir, variant):
     """An /etc/irods: the real rules/ ('real') or the empty core ('empty'), plus a valid policy
-    config, so the real rules would find one if they ever read it for an unrelated put."""
+    config (the guard reads it for removes and renames); returns the config's path."""
     os.makedirs(directory)
     if variant == "real":
         for name in ("core.py", "omero_irods_rules.py"):
@@ -96,7 +113,8 @@ def install_etc(directory, rules_dir, variant):
 
 
 class SandboxZone(object):
-    """An emulated zone with the service account, loading one variant of the rules."""
+    """An emulated zone with the service account and a zone user, loading one variant of the
+    rules."""
 
     def __init__(self, directory, rules_dir, variant):
         from omero_irods.names import CONFIG_PATH_ENV
@@ -108,43 +126,65 @@ class SandboxZone(object):
         config = install_etc(etc_dir, rules_dir, variant)
         self.zone = Zone(ZONE, os.path.join(directory, "zone"))
         self.zone.add_user(SERVICE_ACCOUNT)
+        self.zone.add_user(ZONE_USER)
         self.runtime = PrepRuntime(self.zone, etc_dir, log=[], environ={CONFIG_PATH_ENV: config})
         self.server = Server(self.zone, self.runtime)
-        self.server.coll_create(SERVICE_ACCOUNT, UPLOAD_COLLECTION, recurse=True)
+        self.server.coll_create(ZONE_USER, UNRELATED_COLLECTION, recurse=True)
         self.local_file = os.path.join(directory, "upload.dat")
         with open(self.local_file, "wb") as handle:
             handle.write(b"u" * UPLOAD_BYTES)
 
-    def upload(self, kind, index):
-        """One upload as its own connection (a new agent, as scenario.run does per step)."""
+    def prepare(self, operation, index):
+        """What `operation` needs beforehand (a file to remove or rename); not timed."""
+        if operation in ("irm", "imv"):
+            self.operate("iput", self._name(operation, index))
+
+    def act(self, operation, index):
+        """The measured operation number `index`."""
+        self.operate(operation, self._name(operation, index))
+
+    @staticmethod
+    def _name(operation, index):
+        return "%s-%05d.dat" % (operation, index)
+
+    def operate(self, operation, name):
+        """One operation on the file `name` of the zone user, as its own connection (a new
+        agent, as scenario.run does per step)."""
         from omero_irods_sandbox.prc_session import SandboxSession
 
         self.runtime.new_agent()
-        path = "%s/%s-%05d.dat" % (UPLOAD_COLLECTION, kind, index)
-        if kind == "iput":
-            self.server.data_obj_put(SERVICE_ACCOUNT, path, b"u" * UPLOAD_BYTES)
+        path = "%s/%s" % (UNRELATED_COLLECTION, name)
+        if operation == "iput":
+            self.server.data_obj_put(ZONE_USER, path, b"u" * UPLOAD_BYTES)
+        elif operation == "prc":
+            SandboxSession(self.server, ZONE_USER).data_objects.put(self.local_file, path)
+        elif operation == "irm":
+            self.server.data_obj_unlink(ZONE_USER, path)
+        elif operation == "imv":
+            self.server.data_obj_rename(ZONE_USER, path, path + ".renamed")
         else:
-            SandboxSession(self.server, SERVICE_ACCOUNT).data_objects.put(self.local_file, path)
+            raise ValueError("pep_cost: unknown operation %r (known: %s)" % (operation, ", ".join(OPERATIONS)))
 
     def check_clean(self, variant):
-        """The timing means nothing if a rule failed: refuse a run that logged a traceback."""
-        failures = [line for line in self.runtime.log if "caught python exception" in line]
-        if failures:
-            raise RuntimeError("pep_cost: the %s rules failed during unrelated uploads:\n%s"
-                               % (variant, failures[0]))
+        """Unrelated operations leave no trace in the server log; a line means a rule failed or
+        took a path the measure is not about (e.g. an unreadable config), so refuse the run."""
+        if self.runtime.log:
+            raise RuntimeError("pep_cost: the %s rules logged during unrelated operations, so the "
+                               "timing would not be theirs:\n%s" % (variant, self.runtime.log[0]))
 
 
 VARIANTS = ("real", "empty")
 
 
-def _sandbox_round(workdir, rules_dir, kind, uploads):
-    """One round: a fresh zone per variant, uploads alternating between them one by one, so
+def _sandbox_round(workdir, rules_dir, operation, count):
+    """One round: a fresh zone per variant, operations alternating between them one by one, so
     that changes in machine load hit both alike. Returns ({variant: sample}, {variant: rules run})."""
     zones = {variant: SandboxZone(os.path.join(workdir, variant), rules_dir, variant) for variant in VARIANTS}
     totals = {variant: {"wall": 0.0, "cpu": 0.0} for variant in VARIANTS}
-    for index in range(uploads):
+    for index in range(count):
         for variant in (VARIANTS if index % 2 == 0 else VARIANTS[::-1]):
-            sample = common.measure(lambda: zones[variant].upload(kind, index))
+            zones[variant].prepare(operation, index)
+            sample = common.measure(lambda: zones[variant].act(operation, index))
             totals[variant]["wall"] += sample["wall"]
             totals[variant]["cpu"] += sample["cpu"]
     for variant, zone in zones.items():
@@ -152,30 +192,30 @@ def _sandbox_round(workdir, rules_dir, kind, uploads):
     return totals, {variant: len(zone.runtime.peps) for variant, zone in zones.items()}
 
 
-def _sandbox_measures(workdir, rules_dir, uploads, rounds):
+def _sandbox_measures(workdir, rules_dir, count, rounds):
     measures = []
-    for kind in CLIENT_KINDS:
+    for operation in OPERATIONS:
         samples = {variant: [] for variant in VARIANTS}
         for round_number in range(rounds):
-            totals, rules_ran = _sandbox_round(os.path.join(workdir, "%s-%d" % (kind, round_number)),
-                                               rules_dir, kind, uploads)
+            totals, rules_ran = _sandbox_round(os.path.join(workdir, "%s-%d" % (operation, round_number)),
+                                               rules_dir, operation, count)
             for variant in VARIANTS:
                 samples[variant].append(totals[variant])
             if rules_ran["real"] != rules_ran["empty"]:
                 raise RuntimeError("pep_cost: the empty core ran %d rules but the real one %d for the "
-                                   "same %s uploads; the baseline must define every PEP the rules define"
-                                   % (rules_ran["empty"], rules_ran["real"], kind))
-        added = (common.best_wall(samples["real"]) - common.best_wall(samples["empty"])) / uploads
+                                   "same %s operations; the baseline must define every PEP the rules define"
+                                   % (rules_ran["empty"], rules_ran["real"], operation))
+        added = (common.median_wall(samples["real"]) - common.median_wall(samples["empty"])) / count
         measures.append(common.time_ratio(
-            "sandbox: %d %s uploads" % (uploads, kind), "real rules/", "empty PEPs",
+            "sandbox: %d unrelated %s" % (count, operation), "real rules/", "empty PEPs",
             samples["real"], samples["empty"], "~1", rules_ran=rules_ran["real"],
-            context="%s per upload" % common.seconds_text(added)))
+            context="%s each" % common.seconds_text(added)))
     return measures
 
 
-def capture_put_event_arguments(workdir, rules_dir, pep_names):
-    """{pep name: (zone, rule_args, rei)} as the sandbox server fired each PEP for one iput and
-    one python-irodsclient put of a non-payload file (first call of each name)."""
+def capture_pep_arguments(workdir, rules_dir, pep_names):
+    """(zone, {pep name: (rule_args, rei)}) as the sandbox server fired each PEP for one of each
+    OPERATIONS on a non-payload file (first call of each name)."""
     zone = SandboxZone(workdir, rules_dir, "real")
     captured = {}
     invoke = zone.runtime.invoke
@@ -186,8 +226,9 @@ def capture_put_event_arguments(workdir, rules_dir, pep_names):
         return invoke(rule_name, rule_args, rei, **options)
 
     zone.runtime.invoke = recording_invoke
-    for kind in CLIENT_KINDS:
-        zone.upload(kind, 0)
+    for operation in OPERATIONS:
+        zone.prepare(operation, 0)
+        zone.act(operation, 0)
     zone.runtime.invoke = invoke
     zone.check_clean("real")
     return zone, captured
@@ -209,81 +250,98 @@ def _seconds_per_call(zone, rule_name, rule_args, rei, calls):
 
 def _micro_measures(workdir, rules_dir, calls, repeats):
     pep_names = [name for name in rule_names(rules_dir) if name.startswith(("pep_", "ac"))]
-    real_zone, captured = capture_put_event_arguments(os.path.join(workdir, "micro-real"), rules_dir, pep_names)
+    real_zone, captured = capture_pep_arguments(os.path.join(workdir, "micro-real"), rules_dir, pep_names)
     zones = {"real": real_zone, "empty": SandboxZone(os.path.join(workdir, "micro-empty"), rules_dir, "empty")}
     measures = []
     for name in pep_names:
         if name not in captured:
             continue
         rule_args, rei = captured[name]
+        estimate = _seconds_per_call(zones["real"], name, rule_args, rei, min(calls, 10))
+        batch = max(1, min(calls, int(MICRO_BATCH_SECONDS / max(estimate, 1e-9))))
         samples = {variant: [] for variant in VARIANTS}
         for _ in range(repeats):
             for variant in VARIANTS:
-                samples[variant].append({"wall": _seconds_per_call(zones[variant], name, rule_args, rei, calls),
+                samples[variant].append({"wall": _seconds_per_call(zones[variant], name, rule_args, rei, batch),
                                          "cpu": None})
-        added = common.best_wall(samples["real"]) - common.best_wall(samples["empty"])
+        added = common.median_wall(samples["real"]) - common.median_wall(samples["empty"])
         measures.append(common.time_ratio(
             "per call: %s" % name, "real rule", "empty function", samples["real"], samples["empty"],
-            "small", calls=calls, samples_are="seconds per call",
+            "small", calls=batch, samples_are="seconds per call",
             context="%s per call" % common.seconds_text(added)))
     not_fired = [name for name in pep_names if name not in captured]
     return measures, not_fired
 
 
 def _agent_start_measures(workdir, rules_dir, starts):
-    etc_dirs = {}
-    for variant in ("real", "empty"):
+    """A fresh interpreter importing core: the real rules (alone, and then loading the policy
+    config as the guard's first call does) vs the empty core."""
+    from omero_irods.names import CONFIG_PATH_ENV
+
+    etc_dirs, configs = {}, {}
+    for variant in VARIANTS:
         etc_dirs[variant] = os.path.join(workdir, "agent-" + variant)
-        install_etc(etc_dirs[variant], rules_dir, variant)
-    peak_bytes = {}
+        configs[variant] = install_etc(etc_dirs[variant], rules_dir, variant)
     environment = common.child_environment(os.path.join(workdir, "pycache"))
+    peak_bytes = {}
 
-    def start(variant):
-        done = subprocess.run([sys.executable, "-c", _AGENT_START, etc_dirs[variant]],
-                              capture_output=True, text=True, check=False, env=environment)
+    def start(variant, then):
+        done = subprocess.run([sys.executable, "-c", _AGENT_START, etc_dirs[variant], then],
+                              capture_output=True, text=True, check=False,
+                              env=dict(environment, **{CONFIG_PATH_ENV: configs[variant]}))
         if done.returncode != 0:
-            raise RuntimeError("pep_cost: importing the %s core.py in a fresh %s failed:\n%s"
-                               % (variant, sys.executable, done.stderr))
-        peak_bytes[variant] = int(done.stdout.split()[-1])
+            raise RuntimeError("pep_cost: a fresh %s importing the %s core.py (then: %s) failed:\n%s"
+                               % (sys.executable, variant, then, done.stderr))
+        peak_bytes[variant, then] = int(done.stdout.split()[-1])
 
-    common.interleaved(1, {"real": lambda: start("real"), "empty": lambda: start("empty")})  # writes .pyc
-    samples = common.interleaved(starts, {"real": lambda: start("real"), "empty": lambda: start("empty")})
-    added = common.best_wall(samples["real"]) - common.best_wall(samples["empty"])
+    actions = {"import": lambda: start("real", "import"), "config": lambda: start("real", "config"),
+               "empty": lambda: start("empty", "import")}
+    common.interleaved(1, actions)  # writes the .pyc files a deployed server would have
+    samples = common.interleaved(starts, actions)
+    empty_seconds = common.median_wall(samples["empty"])
+
+    def added(label):
+        return "%s per connection" % common.seconds_text(common.median_wall(samples[label]) - empty_seconds)
+
+    python = sys.version.split()[0]
+    real_peak, empty_peak = peak_bytes["real", "import"], peak_bytes["empty", "import"]
     return [
         common.time_ratio("agent start: python + import core", "real rules/", "empty core.py",
-                          samples["real"], samples["empty"], "~1",
-                          context="%s per connection" % common.seconds_text(added),
-                          python=sys.version.split()[0]),
-        common.size_ratio("agent start: peak RSS", "real rules/", "empty core.py",
-                          peak_bytes["real"], peak_bytes["empty"], "~1",
-                          context="+%s per agent" % common.bytes_text(peak_bytes["real"] - peak_bytes["empty"])),
+                          samples["import"], samples["empty"], "~1", context=added("import"), python=python),
+        common.time_ratio("agent start + guard's config load", "real rules/", "empty core.py",
+                          samples["config"], samples["empty"], "~1", context=added("config"), python=python),
+        common.size_ratio("agent start: peak RSS", "real rules/", "empty core.py", real_peak, empty_peak, "~1",
+                          context="+%s per agent" % common.bytes_text(real_peak - empty_peak)),
     ]
 
-
-def run(workdir, uploads, rounds, micro_calls, micro_repeats, agent_starts, rules_dir=None):
+def run(workdir, count, rounds, micro_calls, micro_repeats, agent_starts, rules_dir=None):
     """Measure; returns common.result(...). `workdir` must exist and be empty."""
     from omero_irods_sandbox.scenario import rules_dir as find_rules
 
     rules_dir = find_rules(rules_dir)
     with common.bytecode_cache(os.path.join(workdir, "pycache")):
-        measures = _sandbox_measures(workdir, rules_dir, uploads, rounds)
+        measures = _sandbox_measures(workdir, rules_dir, count, rounds)
         micro, not_fired = _micro_measures(workdir, rules_dir, micro_calls, micro_repeats)
     measures += micro
     measures += _agent_start_measures(workdir, rules_dir, agent_starts)
     notes = [
         "sandbox ratios: the sandbox's own work (emulated catalog, structs, swapping rule "
-        "modules on every call) dominates them, so they mostly show that omero-irods adds no "
-        "catalog or microservice call to an unrelated put; a real put also pays network and "
-        "database time, which brings its ratio closer still to 1.",
+        "modules on every call) dominates them; a real operation also pays network and "
+        "database time, which brings its ratio closer to 1. What they do show: an unrelated "
+        "put costs omero-irods string tests only, while the guard runs a catalog query for "
+        "every irm/imv under the allowed roots (here %s, as in the example config)."
+        % _policy_config("")["zones"][ZONE]["allowed_roots"][0],
         "per call: timeit of the rule called directly with the arguments the sandbox server "
         "gave it; an empty Python function is the floor, so the context column (time added per call) says more than the ratio.",
         "agent start: every connection to iRODS is a new agent that imports core on its first "
-        "rule; the ratio is the whole child process (interpreter start + import), so it is "
-        "what omero-irods adds to each connection's first rule call.",
+        "rule; the ratio is the whole child process (interpreter start + import), so the "
+        "context column is what omero-irods adds to each connection's first rule call; a "
+        "connection whose first guarded call (irm, imv, itrim, iphymv, irm -r) must read the "
+        "policy config pays the second line's instead.",
     ]
     if not_fired:
-        notes.append("not measured per call (small uploads do not fire them): " + ", ".join(not_fired))
-    parameters = {"uploads": uploads, "rounds": rounds, "upload_bytes": UPLOAD_BYTES,
+        notes.append("not measured per call (%s do not fire them): %s" % ("/".join(OPERATIONS), ", ".join(not_fired)))
+    parameters = {"operations": list(OPERATIONS), "count": count, "rounds": rounds, "upload_bytes": UPLOAD_BYTES,
                   "micro_calls": micro_calls, "micro_repeats": micro_repeats,
                   "agent_starts": agent_starts, "rules_dir": rules_dir}
     return common.result("pep_cost", parameters, measures, notes)

@@ -115,13 +115,13 @@ def run(workdir, files, total_bytes, rounds, scale_check):
     samples = common.interleaved(rounds, {"tarstream": lambda: _stream(members),
                                           "gnu tar": lambda: gnu_tar_sha256(tree)})
     memory = _memory_in_child(tree, scale_check, os.path.join(workdir, "pycache"))
-    subject_seconds = common.best_wall(samples["tarstream"])
+    subject_seconds = common.median_wall(samples["tarstream"])
     throughput = stream.size / subject_seconds / (1 << 20)
     measures = [
         common.time_ratio("stream %d files, %s" % (files, common.bytes_text(total_bytes)),
                           "TarStream + manifest", "tar | sha256sum", samples["tarstream"],
                           samples["gnu tar"], "<= ~1",
-                          throughput_ratio=common.best_wall(samples["gnu tar"]) / subject_seconds,
+                          throughput_ratio=common.median_wall(samples["gnu tar"]) / subject_seconds,
                           context="%.0f MiB/s" % throughput),
         common.size_ratio("peak RSS growth / archive size", "stream pass", "archive bytes",
                           memory["rss_growth_bytes"], memory["archive_bytes"], "<< 1",

@@ -14,10 +14,10 @@ from omero_irods.client import omero_actions
 
 def load(conn, inputs):
     path = (inputs.get("Snapshot_Path") or "").strip()
-    if not path.startswith("/"):
+    if not path:
         raise omero_actions.ActionError(
-            "Snapshot_Path must be the snapshot's full iRODS path, e.g. "
-            "/tempZone/home/alice/omero/save/2026-01-01/Dataset-3 (see 'iRODS List')")
+            "Snapshot_Path is empty: give the snapshot's full iRODS path or your save's request id "
+            "(see 'iRODS List')")
     message, result = omero_actions.request_load(
         conn, path, target_dataset=(inputs.get("Target_Dataset") or "").strip() or None)
     return message, {"Request_ID": result.request_id}
@@ -29,7 +29,7 @@ def run_script():
         "Import a snapshot kept in iRODS back into OMERO, in place (no copy).",
         scripts.String(
             "Snapshot_Path", optional=False, grouping="1",
-            description="Full iRODS path of the snapshot collection"),
+            description="Full iRODS path of the snapshot, or the request id of your save (see 'iRODS List')"),
         scripts.String(
             "Target_Dataset", optional=True, grouping="2",
             # `-T Dataset:name:X` creates the Dataset when none has that name

@@ -10,8 +10,9 @@ A put becomes an OMERO import like this:
   -> delayed rule omero_irods_process -> pipeline: claim, validate, map, place, ACL, AVUs
   -> delayed rule omero_irods_import  -> `omero import --transfer=ln_s`, image ids as AVUs
 
-Every PEP returns RULE_ENGINE_CONTINUE so other rule engines (core.re) still see the
-event, and never fails the client's call for omero-irods' reasons.
+Every put PEP returns RULE_ENGINE_CONTINUE, so other rule engines (core.re) still see
+the event, and never fails the client's call for omero-irods' reasons. The guard PEPs are
+the one exception, on purpose: they refuse to move or remove bytes OMERO links to.
 """
 
 from omero_irods.adapters import prep
@@ -28,6 +29,11 @@ __all__ = [
     "omero_irods_status",
     "omero_irods_list",
     "omero_irods_reprocess",
+    "pep_api_data_obj_rename_pre",
+    "pep_api_data_obj_unlink_pre",
+    "pep_api_rm_coll_pre",
+    "pep_api_data_obj_trim_pre",
+    "pep_api_data_obj_phymv_pre",
 ]
 
 
@@ -99,3 +105,34 @@ def omero_irods_reprocess(rule_args, callback, rei):
     """irule: mark a failed request (rule_args[0]) for another attempt, which its watcher
     queues as the service account; rejected ones stay rejected."""
     return prep.run_admin(callback, rei, "reprocess", rule_args)
+
+
+# --- Guard: data OMERO links to in place keeps its vault files -------------------------
+# These pre-PEPs DO fail the client's call: after `omero import --transfer=ln_s`, OMERO holds
+# symlinks to the vault files, which these APIs move or delete (omero_irods.guard says why
+# and how the check stays cheap). Replication only adds a file and is not guarded.
+
+
+def pep_api_data_obj_rename_pre(rule_args, callback, rei):
+    """imv of an object or a collection: iRODS renames its vault files too."""
+    return prep.guard_rename(callback, rei, rule_args)
+
+
+def pep_api_data_obj_unlink_pre(rule_args, callback, rei):
+    """irm [-f] and iunreg: the file is deleted, moved to the trash or left unmanaged."""
+    return prep.guard_unlink(callback, rei, rule_args)
+
+
+def pep_api_rm_coll_pre(rule_args, callback, rei):
+    """irm -r: the same for everything below the collection."""
+    return prep.guard_rm_coll(callback, rei, rule_args)
+
+
+def pep_api_data_obj_trim_pre(rule_args, callback, rei):
+    """itrim: deletes replicas' files, perhaps the one OMERO links to."""
+    return prep.guard_trim(callback, rei, rule_args)
+
+
+def pep_api_data_obj_phymv_pre(rule_args, callback, rei):
+    """iphymv: moves a replica's file to another resource."""
+    return prep.guard_phymv(callback, rei, rule_args)

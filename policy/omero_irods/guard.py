@@ -37,8 +37,9 @@ Cost, in the order the PEP pays it (these PEPs fire on every such call in the zo
    `parent_of`, an IN list of the path's prefixes: irods/irods
    `plugins/database/src/general_query.cpp` addInClauseToWhereForParentOf, the idiom of
    `server/core/src/specColl.cpp`) or below it (`like '<path>/%'`), as one condition on
-   COLL_NAME joined by `||`. Rows are filtered here by path boundaries, since `%`, `_` and
-   `\\` act as wildcards or escapes inside `like`.
+   COLL_NAME joined by `||`. Rows are filtered here by path boundaries, since `%` and `_` are
+   wildcards inside `like`; a path with a quote or backslash is queried from its deepest
+   ancestor without one (a larger answer, filtered the same way).
 
 Pure logic: no iRODS imports. The adapter (adapters/prep.py) extracts paths, runs the query,
 returns the error code and writes `log_line()` to the serverLog.
@@ -55,7 +56,7 @@ RM_COLL = "rm_coll"
 TRIM = "trim"
 PHYMV = "phymv"
 
-#: How many guarding collections a log line names before it says "and N more".
+#: How many guarding collections a log line names before it says "N more collections".
 LOG_HOLDERS = 5
 
 Operation = namedtuple("Operation", "verb consequence error_name")
@@ -98,7 +99,7 @@ class Refusal(namedtuple("Refusal", "operation path user holders problem")):
         if self.problem:
             return head + ("could not check whether OMERO links to its vault files (%s), so it is refused "
                            "to be safe; try again, and ask an iRODS admin if this persists" % self.problem)
-        return head + "OMERO links in place to the vault files of %s and %s, breaking those images. %s" % (
+        return head + "OMERO links in place to the vault files of %s; %s and break those images. %s" % (
             _describe(self.holders), operation.consequence, _release_hint(self.holders))
 
 
@@ -182,6 +183,6 @@ def _describe(holders):
 
 
 def _release_hint(holders):
-    collection = holders[0][0]
-    return ("To release it, delete those images in OMERO first, then remove the %s AVUs "
-            "(imeta rmw -C %s %s %%); an iRODS admin can remove them too." % (AVU_OMERO_IMAGE, collection, AVU_OMERO_IMAGE))
+    collection = holders[0][0] if len(holders) == 1 else "<each collection above>"
+    return ("To release it, delete those images in OMERO first, then remove the %s AVUs (imeta rmw -C %s %s %%); "
+            "an iRODS admin can remove them too." % (AVU_OMERO_IMAGE, collection, AVU_OMERO_IMAGE))

@@ -487,9 +487,11 @@ class _QueryConnection(object):
             raise client_error(IrodsError(failure.code, failure.message)) from failure
         except IrodsError as error:
             raise client_error(error) from error
-        results = [GenQueryResponseColumn(attriInx=number, reslen=max([len(row[index]) for row in rows] + [0]) + 1,
-                                          value=[row[index] for row in rows])
-                   for index, number in enumerate(columns)]
+        results = []
+        for index, number in enumerate(columns):
+            values = [row[index] for row in rows]
+            results.append(GenQueryResponseColumn(attriInx=number, value=values,
+                                                  reslen=max([len(v) for v in values] + [0]) + 1))
         answer = GenQueryResponse(rowCnt=len(rows), attriCnt=len(columns), continueInx=continue_index,
                                   totalRowCount=total, SqlResult_PI=results)
         return iRODSMessage(b"RODS_API_REPLY", msg=answer.pack())

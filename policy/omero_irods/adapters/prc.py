@@ -2,7 +2,7 @@
 
 The PRC subset omero_irods uses; the sandbox's `SandboxSession` mirrors exactly this list
 (python-irodsclient irods/session.py, irods/manager/collection_manager.py,
-irods/manager/data_object_manager.py, irods/manager/metadata_manager.py):
+irods/manager/data_object_manager.py, irods/query.py):
 
     iRODSSession(irods_env_file=PATH, irods_authentication_file=PATH)   open_session
     session.username, session.zone                                       who we are
@@ -11,15 +11,10 @@ irods/manager/data_object_manager.py, irods/manager/metadata_manager.py):
                                                       CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME
                                                       (irods/irods server/api/src/rsCollCreate.cpp)
     session.collections.exists(path)
-    session.collections.get(path)  -> .subcollections (each with .name)
     session.collections.remove(path, recurse=True, force=True)
     session.data_objects.open(path, "w")   file object: write(bytes), close(), context manager
     session.data_objects.open(path, "r")   file object: read(n), close(), context manager
     session.data_objects.get(path)  -> .size
-    session.data_objects.exists(path)
-    session.metadata.get(DataObject, path)  -> [.name, .value, .units]; DataObject is
-                                               irods.models.DataObject, or the string
-                                               "DataObject" when PRC is not installed
     session.query(*columns)  GenQuery1 over irods.models columns (DataObject.id / .name /
                              .owner_name / .create_time, Collection.name / .parent_name /
                              .create_time, DataObjectMeta.name / .value): .filter(Criterion
@@ -28,7 +23,8 @@ irods/manager/data_object_manager.py, irods/manager/metadata_manager.py):
 
 Errors are recognised by their iRODS error number (`.code`, as PRC's irods.exception classes
 and the sandbox's IrodsError both carry it) and, for errors without a number, by class name
-(PRC's NetworkException, DoesNotExist), so this module imports PRC only to open a session.
+(PRC's NetworkException, DoesNotExist), so this module imports PRC only inside the functions
+that need it: to open a session, and for the query columns (irods.models, irods.column).
 """
 
 import os
@@ -103,10 +99,6 @@ def collection_exists(session, path):
     return session.collections.exists(path)
 
 
-def subcollection_names(session, path):
-    return sorted(c.name for c in session.collections.get(path).subcollections)
-
-
 def remove_collection(session, path):
     """Remove a collection and everything in it, bypassing the trash."""
     session.collections.remove(path, recurse=True, force=True)
@@ -121,19 +113,13 @@ def data_object_size(session, path):
     return int(session.data_objects.get(path).size)
 
 
-def data_object_exists(session, path):
-    return session.data_objects.exists(path)
-
-
 def read_data_object(session, path, max_bytes):
     """At most max_bytes + 1 bytes of a data object (callers detect "too large")."""
     with session.data_objects.open(path, "r") as reader:
         return reader.read(max_bytes + 1)
 
 
-def data_object_avus(session, path):
-    """[(name, value, units)] of a data object's metadata."""
-    return [(m.name, m.value, m.units or "") for m in session.metadata.get(_data_object_model(), path)]
+# ---------------------------------------------------------------- queries (GenQuery1)
 
 
 #: A data object found by a query: catalog id, logical path, owner, creation time (datetime, UTC).
@@ -201,14 +187,6 @@ def avus_by_data_object(session, ids, attribute_like):
         for row in query:
             found[int(row[DataObject.id])].append((row[DataObjectMeta.name], row[DataObjectMeta.value]))
     return found
-
-
-def _data_object_model():
-    try:
-        from irods.models import DataObject
-    except ImportError:
-        return "DataObject"
-    return DataObject
 
 
 # ---------------------------------------------------------------- errors

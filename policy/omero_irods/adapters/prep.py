@@ -229,6 +229,12 @@ class PrepZone(ZonePort):
             return "data_object"
         return None
 
+    def _existing_kind(self, path):
+        # For a path that must exist (what a write acts on): one msiObjStat instead of kind()'s
+        # GenQueries; it fails (and logs) only when the path is gone, which the write would too.
+        stat = self._msi("msiObjStat", path, _irods_types().RodsObjStat())[1]
+        return "data_object" if int(stat.objType) == 1 else "collection"
+
     def data_object(self, path):
         stat = self._msi("msiObjStat", path, _irods_types().RodsObjStat())[1]
         if int(stat.objType) != 1:
@@ -299,11 +305,11 @@ class PrepZone(ZonePort):
         self._msi("msiTarFileExtract", tar_path, collection, "null", 0)
 
     def rename(self, source, destination):
-        is_collection = "1" if self.kind(source) == "collection" else "0"
+        is_collection = "1" if self._existing_kind(source) == "collection" else "0"
         self._msi("msiDataObjRename", source, destination, is_collection, 0)
 
     def remove(self, path):
-        if self.kind(path) == "collection":
+        if self._existing_kind(path) == "collection":
             self._msi("msiRmColl", path, "forceFlag=", 0)
         else:
             self._msi("msiDataObjUnlink", "objPath=%s++++forceFlag=" % path, 0)
@@ -315,7 +321,7 @@ class PrepZone(ZonePort):
         self._apply_metadata(path, "remove", avus)
 
     def _apply_metadata(self, path, operation, avus, admin_mode=False):
-        entity_type = "collection" if self.kind(path) == "collection" else "data_object"
+        entity_type = "collection" if self._existing_kind(path) == "collection" else "data_object"
         operations = [{"operation": operation, "attribute": a, "value": v, "units": u} for a, v, u in avus]
         document = {"entity_name": path, "entity_type": entity_type, "operations": operations}
         if admin_mode:  # a rodsadmin writing where it has no ACL (`imeta -M`)
@@ -326,11 +332,11 @@ class PrepZone(ZonePort):
         # msiModAVUMetadata "add" fails with CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME on an
         # existing AVU, whereas the atomic metadata API skips it silently (irods/irods
         # plugins/api/src/atomic_apply_metadata_operations.cpp): only this one can claim.
-        item_type = "-C" if self.kind(path) == "collection" else "-d"
+        item_type = "-C" if self._existing_kind(path) == "collection" else "-d"
         self._msi("msiModAVUMetadata", item_type, path, "add", attribute, value, units)
 
     def set_avu(self, path, attribute, value, units=""):
-        item_type = "-C" if self.kind(path) == "collection" else "-d"
+        item_type = "-C" if self._existing_kind(path) == "collection" else "-d"
         self._msi("msiModAVUMetadata", item_type, path, "set", attribute, value, units)
 
     def grant(self, path, entity, level, recursive=False):

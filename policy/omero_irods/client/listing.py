@@ -104,8 +104,8 @@ def snapshot_of(session, landing_zone, request_id, omero_user):
         raise LookupError("no request %s for OMERO user %s (see 'iRODS List' for yours)"
                           % (request_id, omero_user))
     if status.operation != names.SAVE:
-        raise LookupError("request %s is a %s, not a save: only a save's snapshot can be loaded"
-                          % (request_id, status.operation or "request of unknown kind"))
+        raise LookupError("request %s (operation %s) is not a save: only a save's snapshot can "
+                          "be loaded" % (request_id, status.operation or "unknown"))
     if status.state not in SNAPSHOT_READY or not status.destination:
         raise LookupError("request %s is %s: its snapshot is not in place%s" % (
             request_id, status.state, " (%s)" % status.error if status.error else " yet"))

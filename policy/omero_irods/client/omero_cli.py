@@ -43,7 +43,7 @@ class IrodsControl(BaseControl):
         save.add_argument("--no-transfer-xml", action="store_true",
                           help="do not add omero-cli-transfer's transfer.xml")
         load = parser.add(sub, self.load, "Import a snapshot kept in iRODS back into OMERO")
-        load.add_argument("snapshot_path", metavar="IRODS_PATH")
+        load.add_argument("snapshot_path", metavar="IRODS_PATH|REQUEST_ID")
         load.add_argument("--target-dataset", metavar="NAME", help="Dataset to import into")
         listing = parser.add(sub, self.list, "List your iRODS requests and their states")
         listing.add_argument("--json", action="store_true", help="print JSON")

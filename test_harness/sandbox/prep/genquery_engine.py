@@ -7,8 +7,10 @@ Sources (irods/irods 4.3):
   where clause splits on ' and ' / ' AND ' outside quotes; each condition is 'COLUMN <rest>';
   an unknown column is an error (column names are case-sensitive).
 - plugins/database/src/general_query.cpp: rows are DISTINCT unless NO_DISTINCT; conditions
-  allow =, <>, !=, <, >, <=, >=, like, not like, in (...), between, begin_of, parent_of and
-  '||' alternatives on one column; a non-admin only sees data objects and collections they can
+  allow =, <>, !=, <, >, <=, >=, like, not like, in (...), between, begin_of (the column is a
+  string prefix of the value: `col = substr(?, 1, char_length(col))`), parent_of (the column is
+  the value or one of its parent collections: addInClauseToWhereForParentOf, an IN list of
+  every prefix; server/core/src/specColl.cpp uses it) and '||' alternatives on one column; a non-admin only sees data objects and collections they can
   read (Zone.visible); UPPER_CASE_WHERE compares upper-cased values.
 - lib/core/include/irods/rodsGenQuery.h: option bits and column names.
 """
@@ -131,8 +133,9 @@ def execute(zone, user, query, options=0):
     upper = bool(options & UPPER_CASE_WHERE)
     predicates = [(COLUMNS[column][1], _predicate(text, upper)) for column, text in query.conditions]
     rows = []
-    for record in _records(zone, user, tables):
-        if all(test(getter(record)) for getter, test in predicates):
+    for record in _records(zone, tables):
+        # the conditions first: they are cheap, the permission check is not (same rows)
+        if all(test(getter(record)) for getter, test in predicates) and _visible(zone, user, record):
             rows.append([COLUMNS[column][1](record) for _, column in query.selects])
     rows = _aggregate(query, rows)
     if not options & NO_DISTINCT:
@@ -140,7 +143,13 @@ def execute(zone, user, query, options=0):
     return _order(query, rows)
 
 
-def _records(zone, user, tables):
+def _visible(zone, user, record):
+    """A catalog row is shown only if its data object (or collection) is visible to the user."""
+    entry = record.get("data") or record.get("coll")
+    return entry is None or zone.visible(user, entry.path)
+
+
+def _records(zone, tables):
     zone_name = zone.root.strip("/")
     if tables & {"user", "user_group"}:
         if tables - {"user", "user_group"}:
@@ -156,17 +165,14 @@ def _records(zone, user, tables):
     users_by_name = {principal.name: principal for principal in zone.users()}
     if wants_data:
         for data in zone.data_objects():
-            if not zone.visible(user, data.path):
-                continue
             base = {"data": data, "coll": zone.collection(data.collection), "zone": zone_name}
             for extra in _expansions(data, tables, "data_meta", "data_access", users_by_name):
                 for replica in data.replicas:
                     yield dict(base, replica=replica, **extra)
         return
     for coll in zone.collections():
-        if zone.visible(user, coll.path):
-            for extra in _expansions(coll, tables, "coll_meta", "coll_access", users_by_name):
-                yield dict({"coll": coll, "zone": zone_name}, **extra)
+        for extra in _expansions(coll, tables, "coll_meta", "coll_access", users_by_name):
+            yield dict({"coll": coll, "zone": zone_name}, **extra)
 
 
 def _expansions(entry, tables, meta_table, access_table, users_by_name):
@@ -251,10 +257,10 @@ def _make_test(operator, operand, upper, text):
         regex = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in literal), re.DOTALL)
         matches = lambda value: regex.fullmatch(norm(value)) is not None  # noqa: E731
         return matches if operator == "like" else (lambda value: not matches(value))
-    if operator == "begin_of":
-        return lambda value: literal == norm(value) or literal.startswith(norm(value).rstrip("/") + "/")
-    if operator == "parent_of":
-        return lambda value: norm(value) == literal or norm(value).startswith(literal.rstrip("/") + "/")
+    if operator == "begin_of":  # the column is a non-empty string prefix of the literal
+        return lambda value: len(value) > 0 and literal.startswith(norm(value))
+    if operator == "parent_of":  # the column is the literal or one of its parent collections
+        return lambda value: norm(value) == literal or literal.startswith(norm(value).rstrip("/") + "/")
     comparisons = {"=": lambda c: c == 0, "<>": lambda c: c != 0, "!=": lambda c: c != 0, "<": lambda c: c < 0,
                    ">": lambda c: c > 0, "<=": lambda c: c <= 0, ">=": lambda c: c >= 0}
     check = comparisons[operator]

@@ -35,6 +35,7 @@ class RuleBase(object):
         if not os.path.isdir(self.etc_dir):
             raise FileNotFoundError("rule engine config dir %s does not exist" % self.etc_dir)
         self._modules = {}  # this zone's modules, out of sys.modules between calls
+        self._owned_files = {}  # module file -> is it in etc_dir (asked for every module, every call)
 
     @contextlib.contextmanager
     def active(self):
@@ -99,7 +100,10 @@ class RuleBase(object):
         module_file = getattr(module, "__file__", None)
         if not module_file:
             return False
-        return os.path.abspath(module_file).startswith(self.etc_dir + os.sep)
+        owned = self._owned_files.get(module_file)
+        if owned is None:
+            owned = self._owned_files[module_file] = os.path.abspath(module_file).startswith(self.etc_dir + os.sep)
+        return owned
 
 
 def _load_shipped(name):

@@ -128,11 +128,13 @@ def test_list_shows_requests_with_state_images_and_errors(irods, landing, env_fi
     irods.session.collections.create(landing + "/req-0000012", recurse=False)  # push under way
     assert run(["list", "--irods-env", env_file]) == cli.EXIT_OK
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["REQUEST", "OPERATION", "USER", "GROUP", "STATE", "IMAGES", "ERROR"]
-    assert lines[1].split()[:6] == ["req-0000010", "load", "alice", "lab", "imported", "9,10"]
+    assert lines[0].split() == ["REQUEST", "OPERATION", "USER", "GROUP", "STATE", "IMAGES",
+                                "DESTINATION", "ERROR"]
+    # newest first; committed in the same second, so the later (larger) id first
+    assert lines[1].split()[:5] == ["req-0000012", "?", "?", "?", "uploading"]
     assert lines[2].split()[:5] == ["req-0000011", "load", "bob", "lab", "rejected"]
     assert lines[2].endswith("unmapped user bob")
-    assert lines[3].split()[:5] == ["req-0000012", "?", "?", "?", "uploading"]
+    assert lines[3].split()[:6] == ["req-0000010", "load", "alice", "lab", "imported", "9,10"]
 
     assert run(["list", "--irods-env", env_file, "--omero-user", "bob", "--json"]) == cli.EXIT_OK
     listed = json.loads(capsys.readouterr().out)

@@ -1,10 +1,13 @@
-"""Reading requests back: state from the policy's AVUs, what was asked from the payload."""
+"""Reading requests back from the landing zone: state from the policy's AVUs, what was asked
+from the payload while the policy has not recorded it yet. (Placed requests, found by GenQuery
+after the real rules ran: test_client_listing_placed.py.)"""
 
 import pytest
 
 from omero_irods import names
 from omero_irods.client import listing
-from omero_irods.client.push import request_load
+from omero_irods.client.push import push, request_load
+from omero_irods_sandbox.prc_session import SandboxSession
 
 
 def test_a_broken_payload_is_reported_not_fatal(irods, landing):
@@ -26,14 +29,51 @@ def test_without_state_avus_a_committed_request_is_received(irods, landing):
     assert (status.state, status.omero_user, status.images) == (names.RECEIVED, "alice", ())
 
 
-def test_only_the_asked_users_requests_are_listed(irods, landing):
-    for number, user in enumerate(["alice", "bob", "alice"]):
+def test_only_the_asked_users_requests_are_listed_newest_first(irods, landing):
+    for number, user in enumerate(["alice", "bob", "alice", "alice"]):
         request_load(irods.session, landing, "/tempZone/home/%s/snap" % user, user, "lab",
                      request_id="req-000004%d" % number)
+        irods.zone.clock.advance(60 if number < 2 else 0)
     listed = listing.list_requests(irods.session, landing, omero_user="alice")
-    assert [s.request_id for s in listed] == ["req-0000040", "req-0000042"]
+    # committed at 00:00, 00:02, 00:02: newest first, then the larger (later) id first
+    assert [(s.request_id, s.created) for s in listed] == [
+        ("req-0000043", "2026-01-01T00:02:00Z"), ("req-0000042", "2026-01-01T00:02:00Z"),
+        ("req-0000040", "2026-01-01T00:00:00Z")]
+
+
+def test_a_payload_another_account_wrote_is_listed_but_never_as_a_users_request(irods, landing):
+    irods.zone.add_user("mallory")
+    irods.zone.set_acl("omero-svc", landing, "own", "mallory")
+    intruder = SandboxSession(irods.server, "mallory")
+    result = request_load(intruder, landing, "/tempZone/home/alice/snap", "alice", "lab",
+                          request_id="req-0000050")
+    for path in (landing + "/req-0000050", result.payload_path):  # so the service account sees it
+        irods.zone.set_acl("mallory", path, "read", "omero-svc")
+    everything = listing.list_requests(irods.session, landing)
+    assert [(s.request_id, s.owner) for s in everything] == [("req-0000050", "mallory")]
+    assert listing.list_requests(irods.session, landing, omero_user="alice") == []
+
+
+def test_an_upload_without_payload_is_uploading_and_nobodys(irods, landing):
+    irods.session.collections.create(landing + "/req-0000060", recurse=False)
+    (status,) = listing.list_requests(irods.session, landing)
+    assert (status.request_id, status.state, status.payload_path) == ("req-0000060", listing.UPLOADING, None)
+    assert listing.list_requests(irods.session, landing, omero_user="alice") == []
 
 
 def test_an_unknown_request_is_named(irods, landing):
-    with pytest.raises(LookupError, match="no request nope-0000: %s/nope-0000 does not exist" % landing):
+    with pytest.raises(LookupError, match="no request nope-0000: %s/nope-0000 does not exist and no "
+                                          "placed record" % landing):
         listing.request_status(irods.session, landing, "nope-0000")
+
+
+def test_a_save_not_placed_yet_cannot_be_loaded_by_its_id(irods, landing, run_dir):
+    push(irods.session, landing, str(run_dir), "save", "alice", "lab", request_id="req-0000070")
+    with pytest.raises(LookupError, match="request req-0000070 is received: its snapshot is not in "
+                                          "place yet"):
+        listing.snapshot_of(irods.session, landing, "req-0000070", "alice")
+    irods.set_avus(landing + "/req-0000070/req-0000070" + names.PAYLOAD_SUFFIX,
+                   [(names.AVU_STATE, names.FAILED), (names.AVU_ERROR, "attempt 3: resource down")])
+    with pytest.raises(LookupError, match=r"request req-0000070 is failed: its snapshot is not in "
+                                          r"place \(attempt 3: resource down\)"):
+        listing.snapshot_of(irods.session, landing, "req-0000070", "alice")

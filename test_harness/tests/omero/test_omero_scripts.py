@@ -160,7 +160,7 @@ def test_load_commits_a_load_payload_for_the_session_user(irods, landing, monkey
 
 def test_load_explains_what_path_it_needs(irods, monkeypatch):
     outputs = run("iRODS_Load", {"Snapshot_Path": "Dataset-3"}, FakeGateway(), monkeypatch)
-    assert outputs["Message"].startswith("Failed: Snapshot_Path must be the snapshot's full iRODS path")
+    assert outputs["Message"].startswith("Failed: Dataset-3 is neither a snapshot's full iRODS path")
 
 
 def test_list_shows_only_the_session_users_requests(irods, landing, monkeypatch, capsys):

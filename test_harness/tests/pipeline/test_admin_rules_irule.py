@@ -7,7 +7,7 @@ quotes included, in the irods_rule_vars builtin).
 
 import json
 
-from conftest import Request, base_scenario
+from pipeline_support import Request, base_scenario
 
 FILES = {"run1/a.tif": b"A" * 100}
 ADMIN = {"name": "rods", "type": "rodsadmin"}

@@ -10,8 +10,8 @@ descriptors, closes N-1 with replica_close, then one data_obj_close and one acPo
 
 import pytest
 
-from conftest import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, delayed_runs,
-                      ours, records, stored_bytes, under)
+from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
+                      delayed_runs, ours, records, stored_bytes, under)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"A" * 1000, "run1/sub/b.tif": b"B" * 2000}
@@ -33,7 +33,7 @@ def test_each_client_kind_gets_its_request_placed_and_imported_once(tmp_path, ru
     assert len(state["imports"]) == 1
     assert avus_of(state, destination)[names.AVU_OMERO_IMAGE]
     # every client fires two put events for the payload; one claim absorbs the second
-    assert [value for attribute, value, _ in _avu_triples(state, record) if attribute == names.avu("attempt")] == ["1"]
+    assert avu_values(state, record, names.avu("attempt")) == ["1"]
     log = ours(state["log"])
     assert len([line for line in log if "placed %s" % request.request_id in line]) == 1
     assert len([line for line in log if "duplicate event ignored" in line]) == len(delayed_runs(state)) - 2
@@ -54,7 +54,3 @@ def test_unrelated_puts_schedule_nothing_and_log_nothing(tmp_path, run_scenario)
     assert ours(state["log"]) == []
     assert not under(state, ALICE_ROOT)
 
-
-def _avu_triples(state, path):
-    (entry,) = [e for e in state["data_objects"] if e["path"] == path]
-    return entry["avus"]

@@ -9,7 +9,7 @@ a rename onto an existing name fails with CAT_NAME_EXISTS_AS_COLLECTION
 looks free until the rename tries it.
 """
 
-from conftest import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, delayed_runs,
+from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, delayed_runs,
                       ours, paths, records, stored_bytes, under)
 from omero_irods import names
 

@@ -7,7 +7,7 @@ Sources of the duplicate events: iput fires pep_api_data_obj_put_post AND acPost
 only one event per attempt wins.
 """
 
-from conftest import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
+from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
                       ours, record_of, records, stored_bytes, under)
 from omero_irods import names
 from omero_irods.pipeline import IMPORT_RULE, PROCESS_RULE

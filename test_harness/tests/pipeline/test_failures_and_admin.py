@@ -3,19 +3,23 @@ leaves half-placed data; an admin sees requests and reprocesses failed ones thro
 
 The delay server runs a rule once and drops it if it fails, unless its hints carry <EF>
 (irods/irods server/delay_server/src/irodsDelayServer.cpp): so the policy schedules its own
-retries. irule prints what a rule writes to stdout with writeLine (irods/irods
-server/re/src/printMS.cpp: the text and a newline go to ruleExecOut's stdout buffer).
+retries; a failed request is then watched for an admin's reprocess mark (omero_irods.watch).
+irule prints what a rule writes to stdout with writeLine (irods/irods server/re/src/printMS.cpp:
+the text and a newline go to ruleExecOut's stdout buffer).
 """
 
-import pytest
-
-from conftest import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario, ours,
-                      record_of, records, stored_bytes, under)
+from pipeline_support import (ALICE_ROOT, DRAIN_FAILURES, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of,
+                      base_scenario, ours, record_of, stored_bytes, under)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"A" * 100, "run1/b.tif": b"B" * 200}
 RETRY = {"retry": {"attempts": 3, "backoff_seconds": 30, "factor": 2, "max_seconds": 3600}}
 DAY = "%s/ingest/2026-01-01" % ALICE_ROOT
+
+
+def watcher(payload_path):
+    """The rule that waits for an admin's reprocess mark on a failed request."""
+    return 'callback.%s("%s")' % (names.RULE_WATCH, payload_path)
 
 
 def retry_lines(state):
@@ -41,12 +45,13 @@ def test_an_importer_failing_twice_is_retried_with_backoff_then_imported(tmp_pat
 
 def test_an_importer_that_keeps_failing_ends_failed_with_its_error_and_the_data_stays_placed(tmp_path, run_scenario):
     request = Request(tmp_path, "20261122T101500Z-0000d002", FILES)
-    state = run_scenario(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE], omero="fail", config=RETRY))
+    state = run_scenario(base_scenario(tmp_path, request.steps("prc") + [DRAIN_FAILURES], omero="fail", config=RETRY))
     record = record_of(state, request.request_id)
     avus = avus_of(state, record)
     assert avus[names.AVU_STATE] == names.FAILED
     assert avus[names.AVU_ERROR].startswith("attempt 3: ")
-    assert len(state["imports"]) == 3 and state["delay_queue"] == []
+    assert len(state["imports"]) == 3
+    assert [rule["rule"] for rule in state["delay_queue"]] == [watcher(record)]
     assert any("failed %s after 3 attempts" % record in line for line in ours(state["log"]))
     destination = avus[names.avu("destination")]
     assert stored_bytes(state, destination + "/run1/a.tif") == FILES["run1/a.tif"]
@@ -61,7 +66,7 @@ def test_placement_failing_after_staging_leaves_nothing_half_visible(tmp_path, l
     request = Request(tmp_path, "20261122T101500Z-0000d003", FILES)
     zone = live_zone(base_scenario(tmp_path, [{"mkdir": {"as": "alice", "path": DAY}}], config=RETRY))
     zone.catalog.set_acl("alice", DAY, "read", SERVICE)
-    for step in request.steps("prc") + [UNTIL_IDLE]:
+    for step in request.steps("prc") + [DRAIN_FAILURES]:
         zone.step(step)
     state = zone.state()
 
@@ -73,12 +78,13 @@ def test_placement_failing_after_staging_leaves_nothing_half_visible(tmp_path, l
     assert under(state, request.collection) == sorted([request.payload_path, request.tar_path])
     assert under(state, request.collection, "collections") == []  # no staging left behind
     assert stored_bytes(state, request.tar_path) == request.tar_bytes
-    assert state["imports"] == [] and state["delay_queue"] == []
+    assert state["imports"] == []
+    assert [rule["rule"] for rule in state["delay_queue"]] == [watcher(request.payload_path)]
 
 
 def test_a_user_whose_root_is_not_provisioned_fails_with_a_clear_error(tmp_path, run_scenario):
     request = Request(tmp_path, "20261122T101500Z-0000d004", FILES)
-    data = base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE], config=RETRY)
+    data = base_scenario(tmp_path, request.steps("prc") + [DRAIN_FAILURES], config=RETRY)
     data["provision"] = []
     state = run_scenario(data)
     avus = avus_of(state, request.payload_path)
@@ -88,83 +94,35 @@ def test_a_user_whose_root_is_not_provisioned_fails_with_a_clear_error(tmp_path,
     assert under(state, request.collection, "collections") == []
 
 
-# --- admin rules -------------------------------------------------------------------------------
+# --- admin rules (irule as the admin; see also test_admin_rules_irule.py) -------------------
 
 
-def test_status_and_list_describe_requests(tmp_path, live_zone):
-    done = Request(tmp_path, "20261122T101500Z-0000e001", FILES)
-    bad = Request(tmp_path, "20261122T101500Z-0000e002", FILES, omero_user="carol")
-    zone = live_zone(base_scenario(tmp_path, done.steps("prc") + bad.steps("prc") + [UNTIL_IDLE]))
-    record = record_of(zone.state(), done.request_id)
-
-    status = zone.irule_json("omero_irods_status", done.request_id, user=SERVICE)
-    assert status["state"] == names.IMPORTED and status["payload"] == record
-    assert status["omero_user"] == "alice" and status["omero_images"]
-    rejected = zone.irule_json("omero_irods_status", bad.request_id, user=SERVICE)
-    assert rejected["state"] == names.REJECTED and "carol" in rejected["error"]
-    assert zone.irule_json("omero_irods_status", "20261122T101500Z-00000000", user=SERVICE)["error"] == "no such request"
-
-    listed = zone.irule_json("omero_irods_list", user=SERVICE)
-    assert [entry["request_id"] for entry in listed] == [bad.request_id, done.request_id]
-    assert [entry["request_id"] for entry in zone.irule_json("omero_irods_list", "1", user=SERVICE)] == [bad.request_id]
-
-
-def test_a_failed_import_reprocessed_after_the_cause_is_fixed_ends_imported(tmp_path, live_zone):
-    request = Request(tmp_path, "20261122T101500Z-0000e003", FILES)
-    zone = live_zone(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE], omero="fail", config=RETRY))
-    assert zone.irule_json("omero_irods_status", request.request_id, user=SERVICE)["state"] == names.FAILED
-
-    zone.use_importer("succeed")
-    answer = zone.irule_json("omero_irods_reprocess", request.request_id, user=SERVICE)
-    assert answer["scheduled"] == "omero_irods_import"
-    zone.step(UNTIL_IDLE)
-    state = zone.state()
-    record = record_of(state, request.request_id)
-    avus = avus_of(state, record)
-    assert avus[names.AVU_STATE] == names.IMPORTED
-    assert names.AVU_ERROR not in avus
-    assert [call["exit"] for call in state["imports"]] == [2, 2, 2, 0]
-    assert len(records(state)) == 1
+def test_a_rejected_request_is_found_by_its_request_id_even_when_its_payload_is_unreadable(tmp_path, live_zone):
+    request = Request(tmp_path, "20261122T101500Z-0000e001", FILES, payload_bytes=b"{not json")
+    zone = live_zone(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE]))
+    status = zone.irule("omero_irods_status", request_id=request.request_id)
+    assert status["state"] == names.REJECTED and status["payload"] == request.payload_path
+    assert "not valid JSON" in status["error"]
+    assert [entry["request_id"] for entry in zone.irule("omero_irods_list")] == [request.request_id]
 
 
 def test_a_failed_placement_reprocessed_after_the_cause_is_fixed_is_placed_once(tmp_path, live_zone):
     request = Request(tmp_path, "20261122T101500Z-0000e004", FILES)
     zone = live_zone(base_scenario(tmp_path, [{"mkdir": {"as": "alice", "path": DAY}}], config=RETRY))
     zone.catalog.set_acl("alice", DAY, "read", SERVICE)
-    for step in request.steps("prc") + [UNTIL_IDLE]:
+    for step in request.steps("prc") + [DRAIN_FAILURES]:
         zone.step(step)
-    assert zone.irule_json("omero_irods_status", request.request_id, user=SERVICE)["state"] == names.FAILED
+    assert zone.irule("omero_irods_status", request_id=request.request_id)["state"] == names.FAILED
 
     zone.catalog.set_acl("alice", DAY, "own", SERVICE)  # alice gives the access back
-    answer = zone.irule_json("omero_irods_reprocess", request.request_id, user=SERVICE)
-    assert answer["scheduled"] == "omero_irods_process" and answer["attempt"] == 4
+    assert zone.irule("omero_irods_reprocess", request_id=request.request_id)["reprocess"] == "requested"
     zone.step(UNTIL_IDLE)
     state = zone.state()
     record = record_of(state, request.request_id)
-    assert avus_of(state, record)[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
+    avus = avus_of(state, record)
+    assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
+    assert names.AVU_ERROR not in avus
     assert avu_values(state, record, names.avu("attempt")) == ["1", "2", "3", "4"]
     assert under(state, DAY, "collections")[0] == DAY + "/data"
+    assert len(state["imports"]) == 1 and state["delay_queue"] == []
     assert not under(state, LANDING)
-
-
-def test_a_rejected_request_is_not_reprocessed(tmp_path, live_zone):
-    request = Request(tmp_path, "20261122T101500Z-0000e005", FILES, omero_user="carol")
-    zone = live_zone(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE]))
-    answer = zone.irule_json("omero_irods_reprocess", request.request_id, user=SERVICE)
-    assert "rejected requests are never retried" in answer["error"]
-    state = zone.state()
-    assert state["delay_queue"] == []
-    assert avus_of(state, request.payload_path)[names.AVU_STATE] == names.REJECTED
-
-
-@pytest.mark.parametrize("user", ["rods", "bob"])
-def test_reprocess_by_anyone_but_the_service_account_is_refused(tmp_path, live_zone, user):
-    # A delayed rule runs as the user who scheduled it: scheduled by anyone else, the request
-    # would be processed with that user's rights.
-    request = Request(tmp_path, "20261122T101500Z-0000e006", FILES)
-    zone = live_zone(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE], omero="fail", config=RETRY))
-    answer = zone.irule_json("omero_irods_reprocess", request.request_id, user=user)
-    assert SERVICE in answer["error"]
-    state = zone.state()
-    assert state["delay_queue"] == []
-    assert avus_of(state, record_of(state, request.request_id))[names.AVU_STATE] == names.FAILED

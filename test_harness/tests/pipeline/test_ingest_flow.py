@@ -1,6 +1,6 @@
 """A put event becomes a placed, imported ingest: the real rules in the sandbox."""
 
-from conftest import Request, avus_of, base_scenario, paths
+from pipeline_support import Request, avus_of, base_scenario, paths
 
 FILES = {"run1/a.tif": b"A" * 1000, "run1/sub/b.tif": b"B" * 2000}
 

@@ -16,12 +16,11 @@ absolute names and links would be honoured.
 
 import hashlib
 import io
-import json
 import tarfile
 
 import pytest
 
-from conftest import (ALICE_ROOT, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours, paths,
+from pipeline_support import (ALICE_ROOT, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours, paths,
                       stored_bytes, under)
 from omero_irods import names
 
@@ -42,7 +41,7 @@ def assert_rejected(state, request, reason, *words, **options):
     assert error.startswith("rejected (%s): " % reason), error
     for word in words:
         assert word in error, error
-    assert any("rejected %s: rejected (%s)" % (request.payload_path, reason) in line for line in state["log"])
+    assert any("omero-irods: %s: rejected (%s)" % (request.payload_path, reason) in line for line in state["log"])
     existing = options.get("existing", ())
     assert [p for p in under(state, ALICE_ROOT) if p not in existing] == []
     assert [p for p in under(state, ALICE_ROOT, "collections") if p not in existing] == []

@@ -65,6 +65,21 @@ def test_metadata_join_and_aggregates(runtime, genquery):
     assert run(runtime, genquery, "alice", "COUNT(DATA_ID)", "COLL_NAME = '%s'" % HOME) == ["3"]
 
 
+def test_parent_of_is_the_path_and_its_parents_begin_of_any_string_prefix(runtime, genquery, zone):
+    # irods/irods plugins/database/src/general_query.cpp: parent_of -> COLL_NAME IN (each
+    # prefix of the value, the value included); begin_of -> col = substr(value, 1, len(col)).
+    zone.create_collection("alice", HOME + "/run1/plate", parents=True)
+    zone.create_collection("alice", HOME + "/run", parents=True)
+    names = "COLL_NAME parent_of '%s/run1/plate/A1.tif'" % HOME
+    assert run(runtime, genquery, "rods", "COLL_NAME", names + " and COLL_NAME like '%s%%'" % HOME) == [
+        HOME, HOME + "/run1", HOME + "/run1/plate"]
+    assert run(runtime, genquery, "rods", "COLL_NAME", "COLL_NAME begin_of '%s/run1'" % HOME
+               + " and COLL_NAME like '%s%%'" % HOME) == [HOME, HOME + "/run", HOME + "/run1"]
+    below = "COLL_NAME parent_of '%s/run1' || like '%s/run1/%%'" % (HOME, HOME)
+    assert run(runtime, genquery, "rods", "COLL_NAME", below + " and COLL_NAME like '%s/%%'" % HOME) == [
+        HOME + "/run1", HOME + "/run1/plate"]
+
+
 def test_results_respect_the_querying_users_permissions(runtime, genquery):
     assert run(runtime, genquery, "bob", "DATA_NAME", "COLL_NAME = '%s'" % HOME) == []
     assert len(run(runtime, genquery, "rods", "DATA_NAME", "COLL_NAME = '%s'" % HOME)) == 3

@@ -1,0 +1,165 @@
+"""Smoke tests of bench/: every benchmark runs at tiny sizes and reports its ratios.
+
+They assert the shape of what `make bench` reports (ratio fields, paired samples, the JSON
+file, clear errors), never a speed: timing assertions would fail on a busy machine.
+"""
+
+import json
+import math
+import shutil
+
+import pytest
+from omero_irods_sandbox.scenario import rules_dir
+
+from bench import __main__ as bench_main
+from bench import archive_walk, common, pep_cost, push_stream
+
+needs_gnu_tools = pytest.mark.skipif(not (shutil.which("tar") and shutil.which("sha256sum")),
+                                     reason="the baselines need GNU tar and sha256sum")
+
+TINY = {
+    "pep_cost": {"count": 2, "rounds": 1, "micro_calls": 10, "micro_repeats": 1, "agent_starts": 1},
+    "push_stream": {"files": 3, "total_bytes": 96 * 1024, "rounds": 1, "scale_check": 2},
+    "archive_walk": {"members": 30, "rounds": 1},
+}
+
+
+def check_result(result, name):
+    assert result["benchmark"] == name
+    assert result["measures"], "%s reported no measure" % name
+    for entry in result["measures"]:
+        assert entry["kind"] in ("time", "memory")
+        assert isinstance(entry["ratio"], float) and math.isfinite(entry["ratio"]), entry
+        # a time never shrinks to nothing; a memory growth may be 0 for tiny data
+        assert entry["ratio"] > 0 if entry["kind"] == "time" else entry["ratio"] >= 0, entry
+        for field in ("measure", "subject", "baseline", "target"):
+            assert isinstance(entry[field], str) and entry[field], (field, entry)
+        if entry["kind"] == "time":
+            assert len(entry["samples"]["subject"]) == len(entry["samples"]["baseline"]) >= 1
+    json.dumps(result)  # everything goes into results.json
+
+
+def test_pep_cost_measures_every_put_path_and_the_agent_start(tmp_path):
+    result = pep_cost.run(str(tmp_path), **TINY["pep_cost"])
+    check_result(result, "pep_cost")
+    measured = [entry["measure"] for entry in result["measures"]]
+    for operation in ("iput", "prc", "irm", "imv"):
+        assert "sandbox: 2 unrelated %s" % operation in measured
+    # the PEPs rules/omero_irods_rules.py defines for put events, each timed per call
+    for pep in ("pep_api_data_obj_put_post", "pep_api_data_obj_close_post", "acPostProcForPut"):
+        assert "per call: " + pep in measured
+    assert "agent start: python + import core" in measured
+    sandbox = [entry for entry in result["measures"] if entry["measure"].startswith("sandbox")]
+    assert all(entry["rules_ran"] > 0 for entry in sandbox)  # the rules really fired
+
+
+def test_pep_cost_baseline_defines_every_rule_and_does_nothing(tmp_path):
+    names = pep_cost.rule_names(rules_dir())
+    assert "acPostProcForPut" in names and "pep_api_data_obj_close_post" in names
+    namespace = {}
+    exec(compile(pep_cost.empty_core_source(names), "empty core", "exec"), namespace)
+
+    class FakeErrors(object):
+        RULE_ENGINE_CONTINUE = 5000000
+
+    namespace["irods_errors"] = FakeErrors
+    for name in names:
+        assert namespace[name]([], None, None) == FakeErrors.RULE_ENGINE_CONTINUE
+
+
+def test_pep_cost_refuses_an_unfair_baseline(tmp_path, monkeypatch):
+    """A baseline core missing one of the PEPs would run fewer rules and flatter omero-irods."""
+    full_source = pep_cost.empty_core_source
+    monkeypatch.setattr(pep_cost, "empty_core_source",
+                        lambda names: full_source([n for n in names if n != "acPostProcForPut"]))
+    with pytest.raises(RuntimeError, match="must define every PEP"):
+        pep_cost.run(str(tmp_path), **TINY["pep_cost"])
+
+
+def test_pep_cost_refuses_rules_that_fail(tmp_path):
+    """Timing rules that crash would measure the traceback, not the policy."""
+    rules = tmp_path / "broken_rules"
+    rules.mkdir()
+    (rules / "core.py").write_text("from omero_irods_rules import *\n")
+    (rules / "omero_irods_rules.py").write_text(
+        "__all__ = ['acPostProcForPut']\n\n"
+        "def acPostProcForPut(rule_args, callback, rei):\n"
+        "    raise ValueError('broken on purpose')\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(RuntimeError, match="(?s)the real rules logged.*broken on purpose"):
+        pep_cost.run(str(work), rules_dir=str(rules), **TINY["pep_cost"])
+
+
+@needs_gnu_tools
+def test_push_stream_reports_memory_against_the_archive_size(tmp_path):
+    result = push_stream.run(str(tmp_path), **TINY["push_stream"])
+    check_result(result, "push_stream")
+    memory = {entry["measure"]: entry for entry in result["measures"] if entry["kind"] == "memory"}
+    archive_bytes = result["parameters"]["archive_bytes"]
+    assert archive_bytes >= TINY["push_stream"]["total_bytes"]
+    assert memory["tracemalloc peak / archive size"]["baseline_bytes"] == archive_bytes
+    larger = memory["tracemalloc peak, 2x archive / 1x"]
+    assert result["parameters"]["memory"]["larger_archive_bytes"] > archive_bytes
+    assert larger["subject_bytes"] > 0 and larger["baseline_bytes"] > 0
+
+
+@needs_gnu_tools
+def test_archive_walk_checks_every_member(tmp_path):
+    result = archive_walk.run(str(tmp_path), **TINY["archive_walk"])
+    check_result(result, "archive_walk")
+    assert result["measures"][0]["measure"] == "walk 30 members"
+
+
+def test_archive_walk_refuses_a_short_walk(tmp_path, monkeypatch):
+    """A walk that stopped early would look fast: the benchmark checks the member count."""
+    monkeypatch.setattr(archive_walk, "walk_with_policy", lambda path, limits: [])
+    with pytest.raises(RuntimeError, match="found 0 of the 30 members"):
+        archive_walk.run(str(tmp_path), **TINY["archive_walk"])
+
+
+def test_push_stream_baseline_failure_is_reported(tmp_path):
+    with pytest.raises(RuntimeError, match="baseline failed: tar exited"):
+        push_stream.gnu_tar_sha256(str(tmp_path / "no-such-tree"))
+
+
+def test_generated_tree_has_the_asked_size(tmp_path):
+    sizes = common.spread_sizes(10 ** 6, 7, "seed")
+    assert sum(sizes) == 10 ** 6 and len(sizes) == 7 and len(set(sizes)) > 1
+    assert common.spread_sizes(10 ** 6, 7, "seed") == sizes  # same seed, same data
+    written = common.write_tree(str(tmp_path / "tree"), 5, 3 * common.WRITE_BLOCK + 17)
+    on_disk = sorted(p.stat().st_size for p in (tmp_path / "tree").rglob("*") if p.is_file())
+    assert written == sum(on_disk) == 3 * common.WRITE_BLOCK + 17 and len(on_disk) == 5
+
+
+def test_time_ratio_is_the_median_of_paired_rounds():
+    subject = [{"wall": 2.0, "cpu": 2.0}, {"wall": 9.0, "cpu": 2.0}, {"wall": 3.0, "cpu": 3.0}]
+    baseline = [{"wall": 1.0, "cpu": 1.0}, {"wall": 3.0, "cpu": 1.0}, {"wall": 1.0, "cpu": 1.0}]
+    entry = common.time_ratio("m", "s", "b", subject, baseline, "~1")
+    assert entry["ratio"] == 3.0  # pairs 2, 3, 3: the median
+    with pytest.raises(ValueError, match="one baseline sample per subject sample"):
+        common.time_ratio("m", "s", "b", subject, baseline[:2], "~1")
+
+
+@needs_gnu_tools
+def test_main_prints_a_table_and_writes_every_number(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(archive_walk, "FULL", TINY["archive_walk"])
+    output = tmp_path / "results.json"
+    assert bench_main.main(["--only", "archive_walk", "--json", str(output)]) == 0
+    report = json.loads(output.read_text())
+    assert report["machine"]["cpus"] >= 1 and report["quick"] is False
+    check_result(report["results"][0], "archive_walk")
+    printed = capsys.readouterr().out
+    assert "walk 30 members" in printed and "list_members / tar -tf" in printed
+
+
+def test_main_rejects_an_unknown_benchmark_and_keeps_old_results(tmp_path, capsys):
+    output = tmp_path / "results.json"
+    output.write_text('{"previous": "run"}')
+    with pytest.raises(SystemExit) as stopped:
+        bench_main.main(["--only", "pepcost", "--json", str(output)])
+    assert stopped.value.code == 2
+    assert "invalid choice: 'pepcost'" in capsys.readouterr().err
+    assert output.read_text() == '{"previous": "run"}'
+
+

@@ -1,0 +1,180 @@
+"""The guard with the real rules in the sandbox: after an ingest is imported into OMERO, the
+client APIs that move or delete its vault files are refused and nothing changes.
+
+Why these calls break an in-place import: irods/irods `server/api/src/rsDataObjRename.cpp`
+(syncDataObjPhyPath / syncCollPhyPath rename the vault files), `rsDataObjUnlink.cpp` (delete,
+rsMvDataObjToTrash, UNREG_OPR), `rsRmColl.cpp`, `rsDataObjTrim.cpp`, `rsDataObjPhymv.cpp`.
+A pre-PEP's error fails the call before the operation runs (`lib/core/include/irods/
+apiHandler.hpp`); the guard's query uses GenQuery1 `parent_of` (`plugins/database/src/
+general_query.cpp` addInClauseToWhereForParentOf: the path and each of its parents).
+"""
+
+import pytest
+
+from guard_zone import SCRATCH, SERVICE, GuardZone
+from omero_irods import names
+from omero_irods_sandbox.prep import genquery_engine
+
+ADMIN = "rods"
+
+
+@pytest.fixture
+def zone(tmp_path):
+    """A zone of one's own, for tests whose calls change it."""
+    return GuardZone(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """One zone shared by the tests whose calls are all refused (each proves nothing changed)."""
+    return GuardZone(tmp_path_factory.mktemp("guarded"))
+
+
+def _refused(zone, api, *args, **kwargs):
+    """Run a call that must be refused; return the error and the refusal's log line, and
+    prove that no collection, object, replica, vault path or byte changed."""
+    before = zone.snapshot()
+    refusals = len(zone.refusals())
+    error = zone.call(api, *args, **kwargs)
+    assert zone.snapshot() == before
+    new_lines = zone.refusals()[refusals:]
+    assert len(new_lines) == 1, zone.log[-3:]
+    return error, new_lines[0]
+
+
+def test_the_fixture_has_one_imported_and_one_queued_ingest(guarded):
+    assert guarded.images(guarded.imported) == ["1", "2"]
+    assert guarded.images(guarded.queued) == []
+    assert guarded.state_of("20261122T111500Z-0000bbbb") == names.IMPORT_QUEUED
+
+
+# --- refused: the imported collection, what is inside it, what is above it ------------------
+
+
+def test_imv_of_the_imported_collection_is_refused_with_images_and_release_in_the_log(guarded):
+    error, line = _refused(guarded, "data_obj_rename", "alice", guarded.imported, guarded.imported + "-renamed")
+    assert error == "SYS_NOT_ALLOWED"
+    assert "refused rename of %s by alice" % guarded.imported in line
+    assert "%s (OMERO images 1, 2)" % guarded.imported in line
+    assert "delete those images in OMERO first" in line and names.AVU_OMERO_IMAGE in line
+
+
+def test_imv_of_a_file_inside_is_refused(guarded):
+    inside = guarded.imported + "/run1/plate/b.tif"
+    error, line = _refused(guarded, "data_obj_rename", "alice", inside, guarded.imported + "/run1/b-moved.tif")
+    assert error == "SYS_NOT_ALLOWED"
+    assert "refused rename of %s" % inside in line
+
+
+def test_imv_of_a_collection_above_it_is_refused(guarded):
+    above = guarded.imported.rsplit("/", 1)[0]
+    error, line = _refused(guarded, "data_obj_rename", "alice", above, above + "-renamed")
+    assert error == "SYS_NOT_ALLOWED"
+    assert "vault files of %s (OMERO images 1, 2)" % guarded.imported in line
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["to-trash", "force"])
+def test_irm_of_a_file_inside_is_refused(guarded, force):
+    error, line = _refused(guarded, "data_obj_unlink", "alice", guarded.imported + "/run1/a.tif", force=force)
+    assert error == "SYS_DELETE_DISALLOWED"
+    assert "refused removal of %s/run1/a.tif by alice" % guarded.imported in line
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["to-trash", "force"])
+def test_irm_r_of_the_collection_or_of_the_user_root_is_refused(guarded, force):
+    for collection in (guarded.imported + "/run1", guarded.imported, "/tempZone/home/alice/omero"):
+        error, _line = _refused(guarded, "rm_coll", "alice", collection, recurse=True, force=force)
+        assert error == "SYS_DELETE_DISALLOWED", collection
+
+
+def test_irepl_stays_allowed_but_itrim_and_iphymv_are_refused(zone):
+    inside = zone.imported + "/run1/a.tif"
+    assert zone.call("data_obj_repl", "alice", inside, "replResc") is None
+    assert zone.call("data_obj_repl", "alice", inside, "archResc") is None
+    assert zone.replica_resources(inside) == ["archResc", "demoResc", "replResc"]
+
+    error, line = _refused(zone, "data_obj_trim", "alice", inside, "archResc")
+    assert error == "SYS_DELETE_DISALLOWED" and "refused trim of %s" % inside in line
+    error, line = _refused(zone, "data_obj_phymv", "alice", inside, "archResc", source_resource="replResc")
+    assert error == "SYS_NOT_ALLOWED" and "refused physical move of %s" % inside in line
+
+
+def test_a_rodsadmin_is_refused_until_the_avus_are_removed(zone):
+    inside = zone.imported + "/run1/a.tif"
+    for resource in ("replResc", "archResc"):
+        assert zone.call("data_obj_repl", "alice", inside, resource) is None
+    error, line = _refused(zone, "data_obj_trim", ADMIN, inside, "archResc", admin=True)
+    assert error == "SYS_DELETE_DISALLOWED" and "by rods" in line
+
+    for image in zone.images(zone.imported):  # imeta rm -C ... as the admin: the release
+        zone.zone.remove_avu(ADMIN, zone.imported, names.AVU_OMERO_IMAGE, image, admin_mode=True)
+    assert zone.call("data_obj_trim", ADMIN, inside, "archResc", admin=True) is None
+    assert zone.replica_resources(inside) == ["demoResc", "replResc"]
+
+
+# --- allowed: unrelated data, not-yet-imported data, the payload record ------------------------
+
+
+def test_unrelated_data_moves_trims_and_goes_as_usual(zone):
+    notes = SCRATCH + "/notes.txt"
+    assert zone.call("data_obj_rename", "alice", notes, SCRATCH + "/renamed.txt") is None
+    assert zone.call("data_obj_repl", "alice", SCRATCH + "/renamed.txt", "replResc") is None
+    assert zone.call("data_obj_repl", "alice", SCRATCH + "/renamed.txt", "archResc") is None
+    assert zone.call("data_obj_trim", "alice", SCRATCH + "/renamed.txt", "archResc") is None
+    assert zone.call("data_obj_phymv", "alice", SCRATCH + "/renamed.txt", "archResc",
+                     source_resource="replResc") is None
+    assert zone.replica_resources(SCRATCH + "/renamed.txt") == ["archResc", "demoResc"]
+    assert zone.call("data_obj_unlink", "alice", SCRATCH + "/renamed.txt", force=True) is None
+    assert zone.call("rm_coll", "alice", SCRATCH, recurse=True, force=True) is None
+    assert zone.zone.exists(SCRATCH) is None
+    assert zone.refusals() == []
+
+
+def test_not_yet_imported_data_moves_and_goes_as_usual(zone):
+    assert zone.call("data_obj_rename", "alice", zone.queued + "/run2/a.tif", zone.queued + "/run2/a2.tif") is None
+    assert zone.call("data_obj_unlink", "alice", zone.queued + "/run2/a2.tif", force=True) is None
+    assert zone.call("rm_coll", "alice", zone.queued, recurse=True) is None  # to the trash
+    assert zone.zone.exists(zone.queued) is None
+    assert zone.refusals() == []
+
+
+def test_the_payload_record_is_not_guarded_omero_links_none_of_its_bytes(zone):
+    record = zone.imported + names.PAYLOAD_SUFFIX
+    assert zone.call("data_obj_unlink", SERVICE, record, force=True) is None
+    assert zone.images(zone.imported) == ["1", "2"]  # the guard's AVUs are on the collection
+
+
+# --- cost and robustness ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def queries(monkeypatch):
+    """Every GenQuery the rules run, as its condition text."""
+    seen = []
+    execute = genquery_engine.execute
+
+    def counting(zone, user, query, options=0):
+        seen.append(" and ".join("%s %s" % condition for condition in query.conditions))
+        return execute(zone, user, query, options)
+    monkeypatch.setattr(genquery_engine, "execute", counting)
+    return seen
+
+
+def test_outside_the_roots_costs_no_query_inside_exactly_one(zone, queries):
+    assert zone.call("data_obj_unlink", "alice", SCRATCH + "/notes.txt") is None  # into the trash
+    (query,) = queries
+    assert "parent_of '%s/notes.txt'" % SCRATCH in query
+    (trashed,) = [obj.path for obj in zone.zone.data_objects() if obj.path.startswith("/tempZone/trash/")]
+    del queries[:]
+    assert zone.call("data_obj_unlink", "alice", trashed, force=True) is None  # irmtrash
+    assert queries == []
+
+
+def test_an_unreadable_config_still_guards_everything_by_query_and_says_so_once(zone):
+    with open(zone._run.config_file, "w") as handle:
+        handle.write("{ not json")
+    assert zone.call("data_obj_unlink", "alice", SCRATCH + "/notes.txt", force=True) is None
+    error, _line = _refused(zone, "data_obj_unlink", "alice", zone.imported + "/run1/a.tif")
+    assert error == "SYS_DELETE_DISALLOWED"
+    complaints = [line for line in zone.log if "the guard checks every path by query" in line]
+    assert len(complaints) == 1 and "is not valid JSON" in complaints[0]
