@@ -7,9 +7,10 @@ is retried with backoff (transient trouble) and then `failed`, or moves on.
 
 Placement is all-or-nothing for the user: data is extracted into a staging collection
 inside the request's landing collection (which only the service account can see),
-verified, given its ACLs and AVUs there, and only then renamed into place. A retry
-removes a stale staging collection first, and recognises a destination it already
-published (recorded as `omero_irods::destination` before the rename).
+verified, given its ACLs and AVUs there, and only then renamed into place -- never onto
+an existing name: a rename that meets one (perhaps hidden from the service account) moves
+on to the next suffix. A retry removes a stale staging collection first, and recognises a
+destination it already published (recorded as `omero_irods::destination` before the rename).
 """
 
 import posixpath
@@ -230,10 +231,12 @@ def _publish(job, payload, identity, data_path):
     _remove_quietly(zone, staging)
     _stage(zone, payload, data_path, staging)
     _verify_placed(zone, payload, staging)
-    _apply_acls(zone, zcfg, identity, staging)
-    zone.add_avus(staging, _provenance(payload, job.payload_path))
+    content = _content_root(payload, staging)
+    _apply_acls(zone, zcfg, identity, content)
+    zone.add_avus(content, _provenance(payload, job.payload_path))
     zone.create_collection(posixpath.dirname(planned))
-    destination = _rename_into_place(job, staging, planned, taken)
+    destination = _rename_into_place(job, content, planned, taken)
+    _remove_quietly(zone, staging)  # empty now, unless a top folder was unwrapped out of it
     zone.log("omero-irods: placed %s at %s for %s" % (payload.request_id, destination, identity.irods_user))
     return destination
 
@@ -266,6 +269,16 @@ def _stage(zone, payload, data_path, staging):
         zone.extract_tar(data_path, staging)
     else:
         zone.rename(data_path, staging)
+
+
+def _content_root(payload, staging):
+    """What gets the destination's name: the staging collection, or the one folder that holds
+    everything (`tar -cf run1.tar run1` puts `run1/` inside: placed as .../run1/a.tif, not
+    .../run1/run1/a.tif)."""
+    tops = {entry.path.split("/", 1)[0] for entry in payload.manifest}
+    if len(tops) == 1 and all("/" in entry.path for entry in payload.manifest):
+        return posixpath.join(staging, tops.pop())
+    return staging
 
 
 def _verify_placed(zone, payload, staging):

@@ -13,11 +13,12 @@ import datetime
 import io
 import json
 import re
-import subprocess
-import traceback
 
-from omero_irods import pipeline, triggers, watch
-from omero_irods.errors import ConfigError, Transient
+# Only light modules at import time: iRODS starts an agent per client connection and each
+# imports core (and so this module) afresh; the pipeline, the config and jsonschema are
+# imported when a payload or a delayed rule needs them (bench/pep_cost.py measures this).
+from omero_irods import names, triggers
+from omero_irods.errors import Transient
 from omero_irods.ports import AlreadyExists, NotFound, ZoneError, ZonePort
 
 # iRODS error numbers this adapter tells apart (irods/irods
@@ -56,9 +57,11 @@ def put_input_path(rule_args):
 
 
 def session_object_path(rei):
-    import session_vars
-
-    return session_vars.get_map(rei).get("data_object", {}).get("object_path", "")
+    """The data object of a static PEP such as acPostProcForPut: the rei's DataObjInfo, where
+    session_vars.get_map(rei)['data_object']['object_path'] comes from (without building the
+    whole map on every put)."""
+    info = getattr(rei, "doi", None)
+    return str(info.objPath) if info is not None else ""
 
 
 def note_payload_open(rule_args):
@@ -103,7 +106,7 @@ def on_put_event(callback, rei, path, pep_name):
         if why_not:
             zone.log("omero-irods: %s ignored by %s: %s" % (path, pep_name, why_not))
             return _continue()
-        zone.schedule(pipeline.PROCESS_RULE, [path, "1"], 1, config.delay_instance)
+        zone.schedule(names.RULE_PROCESS, [path, "1"], 1, config.delay_instance)
     except Exception as error:  # the client's put must succeed whatever happens here
         zone.log("omero-irods: could not schedule %s (%s): %s" % (path, pep_name, error))
     return _continue()
@@ -114,6 +117,11 @@ def on_put_event(callback, rei, path, pep_name):
 
 def run_delayed(callback, rei, which, rule_args):
     """omero_irods_process / omero_irods_import: one step of one request."""
+    import traceback
+
+    from omero_irods import pipeline, watch
+    from omero_irods.errors import ConfigError
+
     zone = PrepZone(callback, rei)
     payload_path = str(rule_args[0])
     attempt = int(rule_args[1]) if len(rule_args) > 1 else 1
@@ -172,6 +180,7 @@ def _unquote(value):
 def run_import_command(command):
     """Run the importer with a fixed argv (no shell); (exit code, stdout, stderr)."""
     import os
+    import subprocess
 
     env = dict(os.environ)
     env.update(command.env)

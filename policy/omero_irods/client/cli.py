@@ -112,43 +112,45 @@ def _run_push(args):
 
 
 def _run_list(args):
-    from omero_irods.client import credentials, listing
+    from omero_irods.client import listing
 
-    env_path, env = credentials.load_environment(args.irods_env)
-    landing = _landing_zone(args, env)
-    if landing is None:
-        return EXIT_BAD_INPUT
-    with credentials.irods_session(env_path) as session:
+    def show(session, landing):
         try:
             requests = listing.list_requests(session, landing, omero_user=args.omero_user)
         except Exception as error:
             return _fail_irods("listing %s" % landing, error)
-    if args.json:
-        _print_json([r.to_json() for r in requests])
-    else:
-        print(format_table(requests))
-    return EXIT_OK
+        print(_json_text([r.to_json() for r in requests]) if args.json else format_table(requests))
+        return EXIT_OK
+
+    return _with_landing_session(args, show)
 
 
 def _run_status(args):
-    from omero_irods.client import credentials, listing
+    from omero_irods.client import listing
 
-    env_path, env = credentials.load_environment(args.irods_env)
-    landing = _landing_zone(args, env)
-    if landing is None:
-        return EXIT_BAD_INPUT
-    with credentials.irods_session(env_path) as session:
+    def show(session, landing):
         try:
             status = listing.request_status(session, landing, args.request_id)
         except LookupError as error:
             return _fail(error.args[0], EXIT_BAD_INPUT)
         except Exception as error:
             return _fail_irods("reading request %s" % args.request_id, error)
-    if args.json:
-        _print_json(status.to_json())
-    else:
-        print(format_status(status))
-    return EXIT_OK
+        print(_json_text(status.to_json()) if args.json else format_status(status))
+        return EXIT_OK
+
+    return _with_landing_session(args, show)
+
+
+def _with_landing_session(args, action):
+    """Open the service account's session and run `action(session, landing)`; its exit code."""
+    from omero_irods.client import credentials
+
+    env_path, env = credentials.load_environment(args.irods_env)
+    landing = _landing_zone(args, env)
+    if landing is None:
+        return EXIT_BAD_INPUT
+    with credentials.irods_session(env_path) as session:
+        return action(session, landing)
 
 
 # ---------------------------------------------------------------- output
@@ -203,7 +205,11 @@ def _one_line(text, limit=100):
 
 
 def _print_json(document):
-    print(json.dumps(document, indent=2, sort_keys=True))
+    print(_json_text(document))
+
+
+def _json_text(document):
+    return json.dumps(document, indent=2, sort_keys=True)
 
 
 def _landing_zone(args, env):

@@ -60,8 +60,8 @@ def test_imv_of_the_imported_collection_is_refused_with_images_and_release_in_th
 
 
 def test_imv_of_a_file_inside_is_refused(guarded):
-    inside = guarded.imported + "/run1/plate/b.tif"
-    error, line = _refused(guarded, "data_obj_rename", "alice", inside, guarded.imported + "/run1/b-moved.tif")
+    inside = guarded.imported + "/plate/b.tif"
+    error, line = _refused(guarded, "data_obj_rename", "alice", inside, guarded.imported + "/b-moved.tif")
     assert error == "SYS_NOT_ALLOWED"
     assert "refused rename of %s" % inside in line
 
@@ -75,20 +75,20 @@ def test_imv_of_a_collection_above_it_is_refused(guarded):
 
 @pytest.mark.parametrize("force", [False, True], ids=["to-trash", "force"])
 def test_irm_of_a_file_inside_is_refused(guarded, force):
-    error, line = _refused(guarded, "data_obj_unlink", "alice", guarded.imported + "/run1/a.tif", force=force)
+    error, line = _refused(guarded, "data_obj_unlink", "alice", guarded.imported + "/a.tif", force=force)
     assert error == "SYS_DELETE_DISALLOWED"
-    assert "refused removal of %s/run1/a.tif by alice" % guarded.imported in line
+    assert "refused removal of %s/a.tif by alice" % guarded.imported in line
 
 
 @pytest.mark.parametrize("force", [False, True], ids=["to-trash", "force"])
 def test_irm_r_of_the_collection_or_of_the_user_root_is_refused(guarded, force):
-    for collection in (guarded.imported + "/run1", guarded.imported, "/tempZone/home/alice/omero"):
+    for collection in (guarded.imported + "/plate", guarded.imported, "/tempZone/home/alice/omero"):
         error, _line = _refused(guarded, "rm_coll", "alice", collection, recurse=True, force=force)
         assert error == "SYS_DELETE_DISALLOWED", collection
 
 
 def test_irepl_stays_allowed_but_itrim_and_iphymv_are_refused(zone):
-    inside = zone.imported + "/run1/a.tif"
+    inside = zone.imported + "/a.tif"
     assert zone.call("data_obj_repl", "alice", inside, "replResc") is None
     assert zone.call("data_obj_repl", "alice", inside, "archResc") is None
     assert zone.replica_resources(inside) == ["archResc", "demoResc", "replResc"]
@@ -100,7 +100,7 @@ def test_irepl_stays_allowed_but_itrim_and_iphymv_are_refused(zone):
 
 
 def test_a_rodsadmin_is_refused_until_the_avus_are_removed(zone):
-    inside = zone.imported + "/run1/a.tif"
+    inside = zone.imported + "/a.tif"
     for resource in ("replResc", "archResc"):
         assert zone.call("data_obj_repl", "alice", inside, resource) is None
     error, line = _refused(zone, "data_obj_trim", ADMIN, inside, "archResc", admin=True)
@@ -131,8 +131,8 @@ def test_unrelated_data_moves_trims_and_goes_as_usual(zone):
 
 
 def test_not_yet_imported_data_moves_and_goes_as_usual(zone):
-    assert zone.call("data_obj_rename", "alice", zone.queued + "/run2/a.tif", zone.queued + "/run2/a2.tif") is None
-    assert zone.call("data_obj_unlink", "alice", zone.queued + "/run2/a2.tif", force=True) is None
+    assert zone.call("data_obj_rename", "alice", zone.queued + "/a.tif", zone.queued + "/a2.tif") is None
+    assert zone.call("data_obj_unlink", "alice", zone.queued + "/a2.tif", force=True) is None
     assert zone.call("rm_coll", "alice", zone.queued, recurse=True) is None  # to the trash
     assert zone.zone.exists(zone.queued) is None
     assert zone.refusals() == []
@@ -174,7 +174,7 @@ def test_an_unreadable_config_still_guards_everything_by_query_and_says_so_once(
     with open(zone._run.config_file, "w") as handle:
         handle.write("{ not json")
     assert zone.call("data_obj_unlink", "alice", SCRATCH + "/notes.txt", force=True) is None
-    error, _line = _refused(zone, "data_obj_unlink", "alice", zone.imported + "/run1/a.tif")
+    error, _line = _refused(zone, "data_obj_unlink", "alice", zone.imported + "/a.tif")
     assert error == "SYS_DELETE_DISALLOWED"
     complaints = [line for line in zone.log if "the guard checks every path by query" in line]
     assert len(complaints) == 1 and "is not valid JSON" in complaints[0]

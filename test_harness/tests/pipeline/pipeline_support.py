@@ -229,3 +229,12 @@ def ours(log):
 def delayed_runs(state):
     """The delayed rules that ran, in order."""
     return [pep for pep in state["peps"] if pep["kind"] == "delay"]
+
+
+def unwrapped(files):
+    """{path: bytes} as placed: a single top folder holding everything is unwrapped
+    (run1.tar with run1/a.tif is placed as <destination>/a.tif)."""
+    tops = {path.split("/", 1)[0] for path in files}
+    if len(tops) == 1 and all("/" in path for path in files):
+        return {path.split("/", 1)[1]: content for path, content in files.items()}
+    return dict(files)

@@ -25,7 +25,7 @@ def alice_owns_run1(mine):
 
 
 def test_an_existing_destination_stays_untouched_and_the_new_data_lands_at_suffix_2(tmp_path, run_scenario):
-    mine = EXISTING + "/run1/a.tif"  # the same relative path as the incoming file
+    mine = EXISTING + "/a.tif"  # the same relative path as the incoming file (once unwrapped)
     request = Request(tmp_path, "20261122T101500Z-0000c001", FILES, target_name="run1")
     state = run_scenario(base_scenario(tmp_path, alice_owns_run1(mine) + request.steps("prc") + [UNTIL_IDLE]))
 
@@ -36,7 +36,7 @@ def test_an_existing_destination_stays_untouched_and_the_new_data_lands_at_suffi
     assert under(state, EXISTING) == [mine]
     assert stored_bytes(state, mine) == b"my own"
     assert avus_of(state, mine) == {} and avus_of(state, EXISTING) == {}
-    assert stored_bytes(state, EXISTING + "-2/run1/a.tif") == b"new data"
+    assert stored_bytes(state, EXISTING + "-2/a.tif") == b"new data"
 
 
 def test_a_destination_hidden_from_the_service_account_is_not_overwritten(tmp_path, live_zone):

@@ -48,7 +48,7 @@ def test_replicating_the_payload_before_processing_places_it_once(tmp_path, run_
     state = run_scenario(base_scenario(tmp_path, steps))
     record = placed_once(state, request.request_id)
     destination = avus_of(state, record)[names.avu("destination")]
-    assert stored_bytes(state, destination + "/run1/a.tif") == FILES["run1/a.tif"]
+    assert stored_bytes(state, destination + "/a.tif") == FILES["run1/a.tif"]
     assert not under(state, LANDING)
 
 
@@ -118,6 +118,6 @@ def test_fifty_requests_for_one_target_name_in_one_drain_each_get_their_own_coll
     base = "%s/ingest/2026-01-01/run1" % ALICE_ROOT
     assert sorted(destinations.values()) == sorted([base] + ["%s-%d" % (base, n) for n in range(2, 51)])
     for number, request in enumerate(requests):  # nobody's data was overwritten
-        assert stored_bytes(state, destinations[request.request_id] + "/run1/a.tif") == b"%d" % number
+        assert stored_bytes(state, destinations[request.request_id] + "/a.tif") == b"%d" % number
     assert len(state["imports"]) == 50
     assert not under(state, LANDING)

@@ -54,7 +54,7 @@ def test_an_importer_that_keeps_failing_ends_failed_with_its_error_and_the_data_
     assert [rule["rule"] for rule in state["delay_queue"]] == [watcher(record)]
     assert any("failed %s after 3 attempts" % record in line for line in ours(state["log"]))
     destination = avus[names.avu("destination")]
-    assert stored_bytes(state, destination + "/run1/a.tif") == FILES["run1/a.tif"]
+    assert stored_bytes(state, destination + "/a.tif") == FILES["run1/a.tif"]
 
 
 # --- placement fails part-way ----------------------------------------------------------------
