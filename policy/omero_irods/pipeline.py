@@ -333,7 +333,20 @@ def _queue_import(job, import_root):
 
 
 def _check_load_source(job, payload, identity):
-    raise Rejected("not_permitted", "load requests are not supported yet")
+    """A load links a snapshot already in iRODS into OMERO for the mapped user: only inside
+    the allowed roots, only a collection, only one that user may read in iRODS, and one the
+    service account can read (it hands the importer the files)."""
+    zone, source = job.zone, payload.source_path
+    check_inside_roots(source, job.zone_config)
+    if zone.kind(source) != "collection":
+        raise Rejected("not_found", "%s is not a collection the service account can see" % source,
+                       pointer="/source/path")
+    if not zone.can_read(source, identity.irods_user):
+        raise Rejected("not_permitted", "iRODS user %s may not read %s" % (identity.irods_user, source),
+                       pointer="/source/path")
+    if not zone.tree(source):
+        raise Rejected("not_found", "%s holds no files the service account can read" % source,
+                       pointer="/source/path")
 
 
 # --- import --------------------------------------------------------------------------------

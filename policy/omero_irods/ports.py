@@ -65,6 +65,10 @@ class ZonePort(object):
         rule's user can see; empty when the collection does not exist."""
         raise NotImplementedError
 
+    def can_read(self, collection, user):
+        """Whether `user`, or a group of theirs, holds read (or more) on a collection."""
+        raise NotImplementedError
+
     def find_by_avu(self, attribute, value=None):
         """Paths of data objects carrying the AVU (any value when value is None)."""
         raise NotImplementedError

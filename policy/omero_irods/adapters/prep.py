@@ -33,6 +33,11 @@ _ERROR_CODE = re.compile(r"\[iRods__Error__Code:(-?\d+)\]")
 _ERROR_NAME = re.compile(r"status \[([A-Z_0-9]+)\]")
 _ERROR_MESSAGE = re.compile(r"-- message \[(?:exec_microservice_adapter failed: )?(.*)\]", re.S)
 
+#: Access levels that include reading a collection's data: iRODS 4.3 names, and 4.2's
+#: spaced spellings normalised (irods/irods lib/core/include/irods/objInfo.h access types).
+_READ_OR_MORE = frozenset(["read_object", "create_metadata", "modify_metadata", "delete_metadata",
+                           "create_object", "modify_object", "delete_object", "own", "write"])
+
 #: Reads of the payload and of tar headers go through the plugin in chunks of this size.
 READ_CHUNK = 1 << 20
 
@@ -289,6 +294,16 @@ class PrepZone(ZonePort):
         subcollections = self._rows("COLL_NAME", "COLL_PARENT_NAME = '%s'" % quoted)
         data_objects = self._rows("DATA_NAME", "COLL_NAME = '%s'" % quoted)
         return {row[0].rsplit("/", 1)[-1] for row in subcollections} | {row[0] for row in data_objects}
+
+    def can_read(self, collection, user):
+        groups = {row[0] for row in self._rows("USER_GROUP_NAME", "USER_NAME = '%s'" % _quote(user))}
+        entities = groups | {user}
+        grants = self._rows("COLL_ACCESS_NAME, COLL_ACCESS_USER_ID", "COLL_NAME = '%s'" % _quote(collection))
+        ids = {user_id for level, user_id in grants if level.replace(" ", "_") in _READ_OR_MORE}
+        if not ids:
+            return False
+        condition = "USER_ID in (%s)" % ", ".join("'%s'" % _quote(user_id) for user_id in sorted(ids))
+        return any(row[0] in entities for row in self._rows("USER_NAME", condition))
 
     def find_by_avu(self, attribute, value=None):
         condition = "META_DATA_ATTR_NAME = '%s'" % _quote(attribute)
