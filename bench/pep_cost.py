@@ -56,8 +56,8 @@ _AGENT_START = "\n".join([
     "sys.path.append(sys.argv[1])",
     "import core",
     "if sys.argv[2] == 'config':",
-    "    from omero_irods.config import load_config",
-    "    load_config()",
+    "    from omero_irods.config import allowed_roots",  # what the guard reads (adapters/prep.py)
+    "    allowed_roots('tempZone')",
     "try:",
     "    print(int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) * 1024)",
     "except (OSError, IndexError):",

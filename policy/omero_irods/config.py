@@ -10,6 +10,7 @@ map it names, so a PEP that fires on every put re-reads nothing while the files 
 """
 
 import copy
+import json
 import os
 from collections import namedtuple
 
@@ -146,6 +147,38 @@ def load_config(path=None):
     config = read_config(path)
     _cache[path] = (_stamps([path] + _user_map_paths(config)), config)
     return config
+
+
+_roots_cache = {}
+
+
+def allowed_roots(zone_name, path=None):
+    """Just a zone's `allowed_roots`, for the guard PEPs: plain JSON, no schema, no user maps.
+
+    A guarded call (imv, irm...) may be a connection's first rule: validating the whole config
+    there costs a jsonschema import and a validation, around 100 ms per connection
+    (bench/pep_cost.py). Cached on (path, mtime, size). () when the config has no such zone;
+    ConfigError when the file is unreadable or the roots are not absolute paths, so the guard
+    then checks every path instead of trusting a broken file.
+    """
+    path = os.path.abspath(path or config_path())
+    stamp = _stamps([path])
+    cached = _roots_cache.get(path)
+    if cached is None or cached[0] != stamp:
+        try:
+            with open(path, "rb") as handle:
+                zones = json.loads(handle.read().decode("utf-8")).get("zones", {})
+        except OSError as error:
+            raise ConfigError(path, "", "cannot be read: %s" % error)
+        except (ValueError, AttributeError) as error:
+            raise ConfigError(path, "", "is not valid JSON: %s" % error)
+        cached = (stamp, {name: zone.get("allowed_roots") if isinstance(zone, dict) else None
+                          for name, zone in zones.items()} if isinstance(zones, dict) else {})
+        _roots_cache[path] = cached
+    roots = cached[1].get(zone_name, ())
+    if not isinstance(roots, (list, tuple)) or not all(isinstance(r, str) and r.startswith("/") for r in roots):
+        raise ConfigError(path, "/zones/%s/allowed_roots" % zone_name, "must be a list of absolute paths")
+    return tuple(roots)
 
 
 def _user_map_paths(config):

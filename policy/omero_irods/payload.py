@@ -17,7 +17,6 @@ import re
 import secrets
 from collections import namedtuple
 
-import jsonschema
 
 from omero_irods import names
 from omero_irods.errors import Rejected
@@ -42,6 +41,8 @@ _validators = {}
 def schema_validator(filename):
     """A cached Draft 2020-12 validator for one of the package's schema files."""
     if filename not in _validators:
+        import jsonschema  # ~0.1 s: only where a schema is used, not in every agent importing us
+
         with open(os.path.join(_SCHEMA_DIR, filename), encoding="utf-8") as handle:
             schema = json.load(handle)
         jsonschema.Draft202012Validator.check_schema(schema)

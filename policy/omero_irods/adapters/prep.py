@@ -509,8 +509,10 @@ def _guard(callback, rei, operation, raw_path):
 def _guard_roots(callback, zone_name):
     """The zone's allowed roots (() when the config has no such zone: nothing was placed
     there), or None when the config cannot be read: then every path goes to the query."""
+    from omero_irods.config import allowed_roots
+
     try:
-        zone_config = _config().zones.get(zone_name)
+        return allowed_roots(zone_name)
     except Exception as error:
         problem = str(error)
         if problem not in _guard_config_problems_logged:
@@ -518,4 +520,3 @@ def _guard_roots(callback, zone_name):
             callback.writeLine("serverLog", "omero-irods: the guard checks every path by query, the policy "
                                             "config cannot be read: %s" % problem)
         return None
-    return zone_config.allowed_roots if zone_config is not None else ()
