@@ -26,6 +26,7 @@ from omero_irods.omero_import import build_import_command, import_failure, parse
 from omero_irods.payload import parse_payload, payload_name
 from omero_irods.placement import check_fits, check_inside_roots, choose_destination, placement_path
 from omero_irods.ports import AlreadyExists, ZoneError
+from omero_irods.provisioning import CREATE_COLLECTION, SET_ACL, SET_INHERITANCE, plan_user_provisioning
 
 AVU_DESTINATION = names.avu("destination")
 AVU_ATTEMPT = names.avu("attempt")
@@ -146,6 +147,8 @@ def _validate_and_place(job):
         _queue_import(job, payload.source_path)
         return
     data_path = _verify_data(job, payload)
+    if job.config.admin_mode:
+        _provision_in_admin_mode(job, identity)
     destination = _published_destination(job, payload) or _publish(job, payload, identity, data_path)
     _finish_placement(job, payload, destination, identity)
 
@@ -269,6 +272,27 @@ def _stage(zone, payload, data_path, staging):
         zone.extract_tar(data_path, staging)
     else:
         zone.rename(data_path, staging)
+
+
+def _provision_in_admin_mode(job, identity):
+    """admin_mode: the service account is a rodsadmin and provisions a user's root itself,
+    as `omero-irods admin provision` would. It cannot create inside the user's home without
+    an ACL there (no bypass outside admin mode), so it first grants itself `own` on the
+    root's parent in admin mode (documented in the config schema)."""
+    zone, zcfg = job.zone, job.zone_config
+    operations = plan_user_provisioning(zcfg, identity.irods_user)
+    root = operations[0].path
+    if zone.kind(root) == "collection":
+        return
+    zone.grant(posixpath.dirname(root), zcfg.service_account, "own", admin_mode=True)
+    for operation in operations:
+        if operation.op == CREATE_COLLECTION:
+            zone.create_collection(operation.path)
+        elif operation.op == SET_ACL:
+            zone.grant(operation.path, operation.user, operation.level, admin_mode=True)
+        elif operation.op == SET_INHERITANCE:
+            zone.set_inheritance(operation.path, admin_mode=True)
+    zone.log("omero-irods: provisioned %s for %s (admin mode)" % (root, identity.irods_user))
 
 
 def _content_root(payload, staging):

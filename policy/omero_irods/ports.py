@@ -107,11 +107,12 @@ class ZonePort(object):
         """Replace every value of an attribute with one value."""
         raise NotImplementedError
 
-    def grant(self, path, entity, level, recursive=False):
-        """Set an ACL (`own`, `write`, `read`, `null`) for a user or group."""
+    def grant(self, path, entity, level, recursive=False, admin_mode=False):
+        """Set an ACL (`own`, `write`, `read`, `null`) for a user or group; admin_mode is
+        `ichmod -M` (a rodsadmin acting where it has no ACL)."""
         raise NotImplementedError
 
-    def set_inheritance(self, path, recursive=False):
+    def set_inheritance(self, path, recursive=False, admin_mode=False):
         raise NotImplementedError
 
     # --- side effects ---

@@ -363,11 +363,13 @@ class PrepZone(ZonePort):
         item_type = "-C" if self._existing_kind(path) == "collection" else "-d"
         self._msi("msiModAVUMetadata", item_type, path, "set", attribute, value, units)
 
-    def grant(self, path, entity, level, recursive=False):
+    def grant(self, path, entity, level, recursive=False, admin_mode=False):
+        # msiSetACL takes admin mode as an "admin:" prefix on the level (rsModAccessControl)
+        level = ("admin:" + level) if admin_mode else level
         self._msi("msiSetACL", "recursive" if recursive else "default", level, entity, path)
 
-    def set_inheritance(self, path, recursive=False):
-        self._msi("msiSetACL", "recursive" if recursive else "default", "inherit", "", path)
+    def set_inheritance(self, path, recursive=False, admin_mode=False):
+        self.grant(path, "", "inherit", recursive, admin_mode)
 
     # -- side effects --
     def log(self, message):
