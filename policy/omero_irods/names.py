@@ -32,6 +32,7 @@ AVU_OPERATION = avu("operation")
 AVU_ATTEMPT = avu("attempt")  # one per processing attempt: the once-only claim
 AVU_DESTINATION = avu("destination")  # where the request's data was placed
 AVU_IMPORT_ROOT = avu("import_root")  # what the OMERO import links to
+AVU_OMERO_TARGET = avu("omero_target")  # `omero import -T` target, e.g. Dataset:name:run1
 AVU_REPROCESS = avu("reprocess")  # an admin's (or the OMERO side's) request to retry a failed request
 
 # States of a request (recorded on its payload object as AVU_STATE).

@@ -28,8 +28,8 @@ from omero_irods.placement import check_fits, check_inside_roots, choose_destina
 from omero_irods.ports import AlreadyExists, ZoneError
 from omero_irods.provisioning import CREATE_COLLECTION, SET_ACL, SET_INHERITANCE, plan_user_provisioning
 
-AVU_DESTINATION = names.avu("destination")
-AVU_ATTEMPT = names.avu("attempt")
+AVU_DESTINATION = names.AVU_DESTINATION
+AVU_ATTEMPT = names.AVU_ATTEMPT
 AVU_SHA256 = names.avu("sha256")
 AVU_PAYLOAD = names.avu("payload")
 STAGING = ".staging"
@@ -144,7 +144,7 @@ def _validate_and_place(job):
     _record_request(job, payload)
     if payload.operation == names.LOAD:
         _check_load_source(job, payload, identity)
-        _queue_import(job, payload.source_path)
+        _queue_import(job, payload.source_path, payload)
         return
     data_path = _verify_data(job, payload)
     if job.config.admin_mode:
@@ -346,12 +346,15 @@ def _finish_placement(job, payload, destination, identity):
     job = job._replace(payload_path=record)
     _set_state(zone, record, names.PLACED)
     if payload.operation == names.INGEST:
-        _queue_import(job, destination)
+        _queue_import(job, destination, payload)
 
 
-def _queue_import(job, import_root):
+def _queue_import(job, import_root, payload):
+    """Record what the import rule needs (it reads AVUs, never the payload again)."""
     zone = job.zone
-    zone.set_avu(job.payload_path, names.avu("import_root"), import_root)
+    zone.set_avu(job.payload_path, names.AVU_IMPORT_ROOT, import_root)
+    if payload.target.omero_dataset:
+        zone.set_avu(job.payload_path, names.AVU_OMERO_TARGET, payload.target.omero_dataset)
     _set_state(zone, job.payload_path, names.IMPORT_QUEUED)
     zone.schedule(IMPORT_RULE, [job.payload_path, "1"], 1)
 
@@ -379,13 +382,14 @@ def _check_load_source(job, payload, identity):
 def _import(job, runner):
     zone = job.zone
     avus = zone.avus(job.payload_path)
-    import_root = _avu_value(avus, names.avu("import_root"))
+    import_root = _avu_value(avus, names.AVU_IMPORT_ROOT)
     paths = sorted(obj["physical_path"] for obj in zone.tree(import_root))
     command = build_import_command(
         job.config.omero_import,
         _avu_value(avus, names.AVU_OMERO_USER),
         _avu_value(avus, names.AVU_OMERO_GROUP),
         paths,
+        target=_avu_value(avus, names.AVU_OMERO_TARGET),
     )
     exit_code, stdout, stderr = runner(command)
     if exit_code != 0:

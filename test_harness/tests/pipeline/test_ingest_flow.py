@@ -26,3 +26,18 @@ def test_ingest_by_prc_is_placed_with_acls_avus_and_imported(tmp_path, run_scena
     (imported,) = state["imports"]
     assert "--transfer=ln_s" in imported["argv"]
     assert any(arg.endswith("/run1/a.tif") and "/run1/run1/" not in arg for arg in imported["argv"])
+
+
+def test_the_push_target_reaches_omero_import(tmp_path, run_scenario):
+    run = tmp_path / "run7"
+    (run / "sub").mkdir(parents=True)
+    (run / "a.tif").write_bytes(b"A" * 10)
+    (run / "sub" / "b.tif").write_bytes(b"B" * 10)
+    push = {"push": {"as": "omero-svc", "dir": str(run), "operation": "ingest", "omero_user": "alice",
+                     "omero_group": "lab", "target": "Dataset:name:run7"}}
+    state = run_scenario(base_scenario(tmp_path, [push, {"run_delay_queue": {"until_idle": True}}]))
+    (imported,) = state["imports"]
+    argv = imported["argv"]
+    assert argv[argv.index("-T") + 1] == "Dataset:name:run7"
+    # a pushed folder is placed as <destination>/a.tif, not <destination>/run7/a.tif
+    assert sorted(arg.rsplit("/run7/", 1)[-1] for arg in argv if arg.endswith(".tif")) == ["a.tif", "sub/b.tif"]
