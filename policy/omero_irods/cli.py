@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "push": ("omero_irods.client.cli", "stream files into the landing zone as the service account"),
     "list": ("omero_irods.client.cli", "list requests (ingests, snapshots) and their states"),
     "status": ("omero_irods.client.cli", "show the state of one request"),
+    "reprocess": ("omero_irods.client.cli", "ask for another attempt at a failed request"),
     "admin": ("omero_irods.admin.cli", "admin tools: validate config, provision users, install rules"),
 }
 

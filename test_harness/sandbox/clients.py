@@ -84,6 +84,8 @@ def _path_of(inputs):
             return str(value.srcDataObjInp.objPath)
         if isinstance(value, types.CollInp):
             return str(value.collName)
+        if isinstance(value, dict) and "arg2" in value:  # serialized modAVUMetadataInp_t
+            return value["arg2"]
     return None
 
 
@@ -385,6 +387,19 @@ class Server(object):
                     self.log.append("acPostProcForDelete failed for %s with %d" % (path, status))
             return 0
         return self.call_api("api_data_obj_unlink", comm, [inp], unlink)
+
+    def mod_avu_metadata(self, user, operation, item_type, path, attribute, value, units=""):
+        """MOD_AVU_METADATA_AN (imeta add/set/rm; PRC metadata.add/set/remove). The plugin wraps
+        no modAVUMetadataInp_t type: a rule gets it serialized as a dict of strings arg0..arg9
+        (irods_rule_engine_plugin_python include/irods/private/re/python.hpp object_from_any;
+        irods/irods server/re/src/irods_re_serialization.cpp serialize_modAVUMetaInp_ptr)."""
+        comm = self.rs_comm(user)
+        inp = {"arg0": operation, "arg1": item_type, "arg2": path, "arg3": attribute, "arg4": value}
+        if units:
+            inp["arg5"] = units
+        change = {"add": self.zone.add_avu, "set": self.zone.set_avu, "rm": self.zone.remove_avu}[operation]
+        return self.call_api("api_mod_avu_metadata", comm, [inp],
+                             lambda: self._done(change(user, path, attribute, value, units)))
 
     def coll_create(self, user, path, recurse=False):
         """COLL_CREATE_AN (imkdir [-p]; PRC collections.create)."""

@@ -356,6 +356,24 @@ class _MetadataManager(_Translating):
         avus = self._call(self.sess.server.zone.avus, self.sess.username, path)
         return [Meta(avu.attribute, avu.value, avu.units or None) for avu in avus]
 
+    def add(self, model_or_kind, path, meta):
+        """metadata.add(DataObject|Collection, path, iRODSMeta(name, value, units))."""
+        self._change("add", model_or_kind, path, meta)
+
+    def set(self, model_or_kind, path, meta):
+        self._change("set", model_or_kind, path, meta)
+
+    def remove(self, model_or_kind, path, meta):
+        self._change("rm", model_or_kind, path, meta)
+
+    def _change(self, operation, model_or_kind, path, meta):
+        kind = getattr(model_or_kind, "__name__", None) or str(model_or_kind)
+        item_type = {"DataObject": "-d", "d": "-d", "Collection": "-C", "C": "-C"}.get(kind)
+        if item_type is None:
+            raise ValueError("metadata.%s: %r is not DataObject or Collection" % (operation, model_or_kind))
+        self._call(self.sess.server.mod_avu_metadata, self.sess.username, operation, item_type, path,
+                   meta.name, meta.value, meta.units or "")
+
 
 # ---- GenQuery1 (session.query) -----------------------------------------------------------
 

@@ -15,6 +15,7 @@ irods/manager/data_object_manager.py, irods/query.py):
     session.data_objects.open(path, "w")   file object: write(bytes), close(), context manager
     session.data_objects.open(path, "r")   file object: read(n), close(), context manager
     session.data_objects.get(path)  -> .size
+    session.metadata.add(DataObject, path, iRODSMeta(name, value))   add_data_object_avu
     session.query(*columns)  GenQuery1 over irods.models columns (DataObject.id / .name /
                              .owner_name / .create_time, Collection.name / .parent_name /
                              .create_time, DataObjectMeta.name / .value): .filter(Criterion
@@ -190,6 +191,14 @@ def avus_by_data_object(session, ids, attribute_like):
 
 
 # ---------------------------------------------------------------- errors
+
+
+def add_data_object_avu(session, path, name, value):
+    """Add one AVU to a data object (imeta add -d)."""
+    from irods.meta import iRODSMeta
+    from irods.models import DataObject
+
+    session.metadata.add(DataObject, path, iRODSMeta(name, value))
 
 
 def error_code(error):

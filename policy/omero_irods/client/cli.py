@@ -28,7 +28,7 @@ def add_arguments(parser, name):
     parser.formatter_class = _RawEpilogFormatter
     if name == "push":
         _push_arguments(parser)
-    elif name == "status":
+    elif name in ("status", "reprocess"):
         parser.add_argument("request_id", metavar="REQUEST_ID")
     elif name == "list":
         parser.add_argument("--omero-user", metavar="USER", help="only this OMERO user's requests")
@@ -66,7 +66,7 @@ def run(args):
     """Run `push`, `list` or `status`; returns the exit status."""
     from omero_irods.client import credentials
 
-    command = {"push": _run_push, "list": _run_list, "status": _run_status}[args._command]
+    command = {"push": _run_push, "list": _run_list, "status": _run_status, "reprocess": _run_reprocess}[args._command]
     try:
         return command(args)
     except credentials.CredentialsError as error:
@@ -139,6 +139,23 @@ def _run_status(args):
         return EXIT_OK
 
     return _with_landing_session(args, show)
+
+
+def _run_reprocess(args):
+    from omero_irods.client import listing
+
+    def mark(session, landing):
+        try:
+            status = listing.mark_for_reprocess(session, landing, args.request_id)
+        except (LookupError, ValueError) as error:
+            return _fail(error.args[0], EXIT_BAD_INPUT)
+        except Exception as error:
+            return _fail_irods("marking request %s" % args.request_id, error)
+        print("request %s marked for reprocessing; the next attempt is queued within the "
+              "policy's reprocess_poll_seconds (default 300 s)" % status.request_id)
+        return EXIT_OK
+
+    return _with_landing_session(args, mark)
 
 
 def _with_landing_session(args, action):

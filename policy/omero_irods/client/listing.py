@@ -213,3 +213,15 @@ def _read_payload(session, path):
         return None, "payload unreadable: %s" % error.message
     except Exception as error:
         return None, "payload unreadable: %s" % prc.describe(error)
+
+
+def mark_for_reprocess(session, landing_zone, request_id):
+    """Ask for another attempt at a failed request, as the service account: its watcher (a
+    delayed rule, see omero_irods/watch.py) sees the mark and queues the next attempt.
+    LookupError for an unknown id, ValueError for a request that is not `failed`."""
+    status = request_status(session, landing_zone, request_id)
+    if status.state != names.FAILED:
+        advice = "push it again with the input fixed" if status.state == names.REJECTED else "nothing to do"
+        raise ValueError("request %s is %s, not failed: %s" % (request_id, status.state, advice))
+    prc.add_data_object_avu(session, status.payload_path, names.AVU_REPROCESS, "requested")
+    return status

@@ -126,3 +126,36 @@ def test_a_failed_placement_reprocessed_after_the_cause_is_fixed_is_placed_once(
     assert under(state, DAY, "collections")[0] == DAY + "/data"
     assert len(state["imports"]) == 1 and state["delay_queue"] == []
     assert not under(state, LANDING)
+
+
+def test_the_omero_side_can_ask_for_another_attempt_at_a_failed_import(tmp_path, live_zone):
+    """`omero-irods reprocess ID` (as the service account): a mark its watcher picks up."""
+    from omero_irods.client import listing
+    from omero_irods_sandbox.prc_session import SandboxSession
+
+    request = Request(tmp_path, "20261122T101500Z-0000d010", FILES)
+    zone = live_zone(base_scenario(tmp_path, request.steps("prc") + [DRAIN_FAILURES], omero="fail", config=RETRY))
+    session = SandboxSession(zone._run.server, SERVICE)
+    assert listing.request_status(session, LANDING, request.request_id).state == names.FAILED
+    zone.use_importer("succeed")  # the admin brought OMERO back
+    listing.mark_for_reprocess(session, LANDING, request.request_id)
+    zone.step(UNTIL_IDLE)
+    status = listing.request_status(session, LANDING, request.request_id)
+    assert status.state == names.IMPORTED and status.images
+    assert names.AVU_REPROCESS not in dict((a, v) for a, v, _u in zone.catalog.avus(SERVICE, status.payload_path))
+
+
+def test_reprocess_of_a_request_that_is_not_failed_is_refused_and_marks_nothing(tmp_path, live_zone):
+    import pytest
+
+    from omero_irods.client import listing
+    from omero_irods_sandbox.prc_session import SandboxSession
+
+    request = Request(tmp_path, "20261122T101500Z-0000d011", FILES)
+    zone = live_zone(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE]))
+    session = SandboxSession(zone._run.server, SERVICE)
+    with pytest.raises(ValueError) as refused:
+        listing.mark_for_reprocess(session, LANDING, request.request_id)
+    assert "is imported, not failed" in str(refused.value)
+    status = listing.request_status(session, LANDING, request.request_id)
+    assert not [a for a, _v, _u in zone.catalog.avus(SERVICE, status.payload_path) if a == names.AVU_REPROCESS]
