@@ -19,7 +19,6 @@ whose same-named rules are empty functions returning RULE_ENGINE_CONTINUE:
    timed from exec to exit.
 """
 
-import ast
 import json
 import os
 import shutil
@@ -69,13 +68,9 @@ _AGENT_START = "\n".join([
 def rule_names(rules_dir):
     """omero_irods_rules.__all__, read without importing the module: an imported copy in
     sys.modules would shadow the one each sandbox zone loads from its own etc dir."""
-    path = os.path.join(rules_dir, "omero_irods_rules.py")
-    with open(path, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read(), path)
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
-            return list(ast.literal_eval(node.value))
-    raise ValueError("%s has no __all__ list naming its rules" % path)
+    from omero_irods.admin.rules_files import RULES_MODULE, exported_names
+
+    return exported_names(os.path.join(rules_dir, RULES_MODULE))
 
 
 def empty_core_source(names):

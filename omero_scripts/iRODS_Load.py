@@ -2,8 +2,9 @@
 # -*- coding: utf-8 -*-
 """OMERO.script: bring a snapshot kept in iRODS back into OMERO (in-place import).
 
-The iRODS policy checks that your mapped iRODS user may read the snapshot before anything
-is imported; follow the request with 'iRODS List'. Setup as for iRODS_Save.py.
+The script reports the request sent. The iRODS policy then checks that your mapped iRODS
+user may read the snapshot before anything is imported: whether it was imported, or
+rejected and why, shows later in 'iRODS List'. Setup as for iRODS_Save.py.
 Upload with: omero script upload iRODS_Load.py --official
 """
 
@@ -26,7 +27,8 @@ def load(conn, inputs):
 def run_script():
     client = scripts.client(
         "iRODS_Load.py",
-        "Import a snapshot kept in iRODS back into OMERO, in place (no copy).",
+        "Import a snapshot kept in iRODS back into OMERO, in place (no copy). This sends "
+        "the request; 'iRODS List' shows when it is imported, or why it was rejected.",
         scripts.String(
             "Snapshot_Path", optional=False, grouping="1",
             description="Full iRODS path of the snapshot, or the request id of your save (see 'iRODS List')"),

@@ -5,7 +5,13 @@ into iRODS as one snapshot (streamed from the ManagedRepository, nothing staged 
 
 Needs the omero-irods package (`pip install 'omero-irods[omero]'`) in the OMERO server's
 Python environment, and the iRODS service account configured for the OS account running
-OMERO (irods_environment.json + a private .irodsA; see omero_irods.client.credentials).
+OMERO in ~/.irods/irods_environment.json (with `omero_irods_landing_zone` when the landing
+zone is not /<zone>/home/<service account>/landing) and a private ~/.irods/.irodsA. OMERO
+passes scripts only HOME, PATH and a few other variables, so $IRODS_ENVIRONMENT_FILE and
+$OMERO_IRODS_LANDING_ZONE are not seen here (see omero_irods.client.settings).
+
+The script reports the push: the snapshot was sent as a request. Whether the policy placed
+it, or rejected it and why (an unmapped user, ...), shows later in 'iRODS List'.
 Upload with: omero script upload iRODS_Save.py --official
 """
 
@@ -30,7 +36,8 @@ def run_script():
     client = scripts.client(
         "iRODS_Save.py",
         "Save the original files of the chosen objects into iRODS as one snapshot, for "
-        "you and your group. Follow it with 'iRODS List'.",
+        "you and your group. This sends the request; follow it with 'iRODS List', which "
+        "shows when it is placed, or why it was rejected.",
         scripts.String(
             "Data_Type", optional=False, grouping="1", default="Dataset",
             description="The type of the objects to save",
@@ -44,7 +51,8 @@ def run_script():
         scripts.Bool(
             "Include_Transfer_XML", optional=True, grouping="4", default=True,
             description="Add omero-cli-transfer's transfer.xml (annotations, ROIs, "
-                        "hierarchy) when that package is installed and one object is saved"),
+                        "hierarchy) and the files attached to the objects, which it names, "
+                        "when that package is installed and one object is saved"),
         version="0.1.0",
         authors=["omero-irods contributors"],
     )

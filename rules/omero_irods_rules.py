@@ -26,6 +26,7 @@ __all__ = [
     "omero_irods_process",
     "omero_irods_import",
     "omero_irods_watch",
+    "omero_irods_sweep",
     "omero_irods_status",
     "omero_irods_list",
     "omero_irods_reprocess",
@@ -71,6 +72,8 @@ def acPostProcForPut(rule_args, callback, rei):
 
 
 # --- Delayed rules: scheduled above, run by the delay server as the service account --
+# Any user can call a rule of core.py (the native rule language reaches it, so does a delay()
+# of their own): each of these refuses to run for anyone but the service account.
 
 
 def omero_irods_process(rule_args, callback, rei):
@@ -86,6 +89,12 @@ def omero_irods_import(rule_args, callback, rei):
 def omero_irods_watch(rule_args, callback, rei):
     """A failed request (rule_args[0]) waiting for a reprocess mark; re-schedules itself."""
     return prep.run_delayed(callback, rei, "watch", rule_args)
+
+
+def omero_irods_sweep(rule_args, callback, rei):
+    """The zone's safety net (landing zone in rule_args[0]): payloads nothing claimed, reprocess
+    marks on requests whose rule was lost; re-schedules itself."""
+    return prep.run_delayed(callback, rei, "sweep", rule_args)
 
 
 # --- Admin rules, for irule ------------------------------------------------------------

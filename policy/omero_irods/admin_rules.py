@@ -4,7 +4,7 @@ Requests are found through the AVUs the pipeline writes on payload objects, so t
 answers come from the catalog alone: no state is kept anywhere else.
 """
 
-from omero_irods import names, states
+from omero_irods import names, states, watch
 
 DEFAULT_LIST_LENGTH = 20
 
@@ -48,26 +48,32 @@ def list_requests(zone, how_many):
 
 
 def reprocess(zone, config, request_id):
-    """Mark a failed request for another attempt.
+    """Mark a failed request (or one in progress whose rule was lost) for another attempt.
 
     irule runs as a rodsadmin, and a delayed rule runs as whoever scheduled it: scheduled
     from here it would run as the admin, who has no rights on the users' data (no bypass
-    outside admin mode). So the admin only marks the request (admin-mode metadata), and the
-    request's watcher, a delayed rule of the service account's, queues the next attempt.
+    outside admin mode). So the admin only marks the request (admin-mode metadata), and a
+    delayed rule of the service account's acts on the mark: a failed request's watcher, or
+    the zone's sweep once a request in progress has been idle long enough (omero_irods.watch).
+    Marking twice is answered, not refused: the mark is there once.
     """
     path = _payload_of(zone, request_id)
     if path is None:
         return {"request_id": request_id, "error": "no such request"}
-    decision = states.may_process(describe(zone, path).get("state"), "reprocess")
+    request = describe(zone, path)
+    decision = states.may_process(request.get("state"), "reprocess")
     if not decision.allowed:
         return {"request_id": request_id, "error": "not reprocessed: %s" % decision.reason}
-    zone.add_avus(path, [(names.AVU_REPROCESS, "requested", "")], admin_mode=True)
-    return {
-        "request_id": request_id,
-        "payload": path,
-        "reprocess": "requested",
-        "picked_up_within_seconds": config.retry.reprocess_poll_seconds,
-    }
+    answer = {"request_id": request_id, "payload": path, "reprocess": "requested"}
+    if "reprocess" in request:
+        answer["reprocess"] = "already requested"
+    else:
+        zone.add_avus(path, [(names.AVU_REPROCESS, "requested", "")], admin_mode=True)
+    if request.get("state") == names.FAILED:
+        answer["picked_up_within_seconds"] = config.retry.reprocess_poll_seconds
+    else:
+        answer["picked_up_by_the_sweep_once_idle_for_seconds"] = watch.idle_limit(config, request.get("state"))
+    return answer
 
 
 def _payload_of(zone, request_id):

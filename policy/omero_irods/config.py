@@ -37,7 +37,9 @@ DEFAULTS = {
         "path_length": 1024,
         "name_length": 255,
     },
-    "retry": {"attempts": 5, "backoff_seconds": 30, "factor": 2, "max_seconds": 3600, "reprocess_poll_seconds": 300},
+    "retry": {"attempts": 5, "backoff_seconds": 30, "factor": 2, "max_seconds": 3600, "reprocess_poll_seconds": 300,
+              "watch_seconds": 14 * 86400},
+    "sweep": {"interval_seconds": 3600, "unclaimed_seconds": 900, "idle_seconds": 3600},
     "delay_instance": names.DEFAULT_PREP_INSTANCE,
     "omero_import": {
         "command": ["omero", "import"],
@@ -62,6 +64,7 @@ Limits = namedtuple(
     "Limits", "payload_bytes archive_bytes members member_bytes expanded_bytes path_length name_length"
 )
 AclPolicy = namedtuple("AclPolicy", "user group service_account")
+SweepPolicy = namedtuple("SweepPolicy", "interval_seconds unclaimed_seconds idle_seconds")
 ImportSettings = namedtuple("ImportSettings", "command transfer server port sudo extra_args env timeout_seconds")
 UserMap = namedtuple("UserMap", "path users groups same_name_users same_name_groups")
 UserMap.__doc__ = """`users`/`groups`: dict OMERO name -> iRODS name; `same_name_*`: frozensets."""
@@ -97,7 +100,8 @@ def _over(pointer, what, limit, unit):
     raise Rejected("limit", "%s: %s; the limit is %d %s" % (pointer, what, limit, unit), pointer=pointer)
 
 
-class RetryPolicy(namedtuple("RetryPolicy", "attempts backoff_seconds factor max_seconds reprocess_poll_seconds")):
+class RetryPolicy(namedtuple("RetryPolicy", "attempts backoff_seconds factor max_seconds reprocess_poll_seconds "
+                                            "watch_seconds", defaults=(DEFAULTS["retry"]["watch_seconds"],))):
     __slots__ = ()
 
     def delay_after(self, failures):
@@ -107,7 +111,8 @@ class RetryPolicy(namedtuple("RetryPolicy", "attempts backoff_seconds factor max
         return int(min(self.max_seconds, self.backoff_seconds * self.factor ** (failures - 1)))
 
 
-class Config(namedtuple("Config", "path admin_mode limits retry delay_instance omero_import zones")):
+class Config(namedtuple("Config", "path admin_mode limits retry delay_instance omero_import zones sweep",
+                        defaults=(SweepPolicy(**DEFAULTS["sweep"]),))):
     """The validated policy config; `zones` maps zone name -> ZoneConfig."""
 
     __slots__ = ()
@@ -211,6 +216,7 @@ def read_config(path):
         delay_instance=merged["delay_instance"],
         omero_import=_import_settings(merged["omero_import"]),
         zones=zones,
+        sweep=SweepPolicy(**merged["sweep"]),
     )
 
 

@@ -30,10 +30,13 @@ AVU_OMERO_GROUP = avu("omero_group")
 AVU_OMERO_IMAGE = avu("omero_image")
 AVU_OPERATION = avu("operation")
 AVU_ATTEMPT = avu("attempt")  # one per processing attempt: the once-only claim
+AVU_IMPORT_ATTEMPT = avu("import_attempt")  # one per import attempt: the importer runs once per value
+AVU_STATE_SINCE = avu("state_since")  # epoch seconds of the last state change (how long it has been idle)
 AVU_DESTINATION = avu("destination")  # where the request's data was placed
 AVU_IMPORT_ROOT = avu("import_root")  # what the OMERO import links to
 AVU_OMERO_TARGET = avu("omero_target")  # `omero import -T` target, e.g. Dataset:name:run1
 AVU_REPROCESS = avu("reprocess")  # an admin's (or the OMERO side's) request to retry a failed request
+AVU_LAST_SWEEP = avu("last_sweep")  # on the landing zone: epoch seconds of the sweep's last run (or scheduling)
 
 # States of a request (recorded on its payload object as AVU_STATE).
 RECEIVED = "received"
@@ -56,6 +59,7 @@ OPERATIONS = (INGEST, SAVE, LOAD)
 RULE_PROCESS = "omero_irods_process"  # claim, validate, place a request
 RULE_IMPORT = "omero_irods_import"  # run the OMERO in-place import of a placed request
 RULE_WATCH = "omero_irods_watch"  # a failed request's watcher, waiting for a reprocess mark
+RULE_SWEEP = "omero_irods_sweep"  # the zone's periodic safety net: lost rules, unclaimed payloads, marks
 
 #: The Python rule engine plugin's instance name in a default server_config.json.
 DEFAULT_PREP_INSTANCE = "irods_rule_engine_plugin-python-instance"

@@ -15,13 +15,26 @@ src/main/java/ome/formats/importer/cli/LoggingImportMonitor.java):
 Both are read here without a YAML library.
 """
 
+import functools
+import json
+import posixpath
 import re
 from collections import namedtuple
 
-from omero_irods.errors import Transient
+from omero_irods.errors import Rejected, Transient
 
 #: argv, extra environment and timeout for one import run.
 ImportCommand = namedtuple("ImportCommand", "argv env timeout_seconds")
+#: What one run did: `timed_out` runs were stopped (their stdout says what they created so far).
+ImportRun = namedtuple("ImportRun", "exit_code stdout stderr timed_out")
+
+#: A command line is limited to ARG_MAX bytes (typically 2 MiB on Linux, argv and environment
+#: together: execve(2)); half of it leaves room for the environment. More files are refused
+#: with a clear error instead of failing with E2BIG on every retry.
+MAX_ARGV_BYTES = 1 << 20
+#: `omero import` scans a directory this many levels down unless told otherwise (omero-py
+#: src/omero/plugins/import.py: `--depth`, default 4).
+DEFAULT_SCAN_DEPTH = 4
 
 #: `filesets`: one dict per fileset, class name -> tuple of ids ('Fileset' included);
 #: `image_ids`/`plate_ids`: all of them, in order; `ignored`: stdout lines that were not results.
@@ -33,12 +46,14 @@ _IDS_LINE = re.compile(r"^(Image|Plate):([\d,]*)\s*$")
 _STDERR_TAIL_LINES = 5
 
 
-def build_import_command(settings, omero_user, omero_group, paths, target=None, output="yaml"):
+def build_import_command(settings, omero_user, omero_group, paths, target=None, output="yaml", depth=None):
     """The importer run for `paths` (absolute vault paths) on behalf of the mapped OMERO user.
 
     `settings` is config.ImportSettings; `target` an `omero import -T` value such as
-    'Dataset:name:run1' (already validated by the payload schema) or None.
+    'Dataset:name:run1' (checked again here: it comes from an AVU) or None; `depth` the
+    `--depth` a directory among `paths` needs.
     """
+    check_import_target(target)
     if not paths:
         raise ValueError("an import needs at least one file")
     relative = [path for path in paths if not path.startswith("/")]
@@ -57,9 +72,54 @@ def build_import_command(settings, omero_user, omero_group, paths, target=None, 
     if target:
         argv += ["-T", target]
     argv.append("--output=%s" % output)
+    if depth:
+        argv.append("--depth=%d" % depth)
     argv += list(settings.extra_args)
     argv += list(paths)
+    size = sum(len(arg.encode("utf-8")) + 1 for arg in argv)
+    if size > MAX_ARGV_BYTES:
+        raise Rejected("limit", "importing these %d files needs a %d-byte command line; at most %d fit: "
+                                "import a smaller collection" % (len(paths), size, MAX_ARGV_BYTES))
     return ImportCommand(argv, dict(settings.env), settings.timeout_seconds)
+
+
+@functools.lru_cache(maxsize=1)
+def _target_pattern():
+    from omero_irods.payload import schema_validator
+
+    schema = schema_validator("payload.v1.schema.json").schema
+    return re.compile(schema["properties"]["target"]["properties"]["omero_dataset"]["pattern"])
+
+
+def check_import_target(target):
+    """Rejected unless `target` is None or the payload schema's `-T` form (Dataset:id:N or
+    Dataset:name:X): the import rule reads it back from an AVU, not from a validated payload."""
+    if target is not None and not (isinstance(target, str) and _target_pattern().search(target)):
+        raise Rejected("inconsistent", "the OMERO target %s is not Dataset:id:N or Dataset:name:NAME"
+                       % json.dumps(target), pointer="/target/omero_dataset")
+
+
+def vault_directory(logical_root, objects):
+    """(directory, depth) when the vault holds the tree below `logical_root` in ONE directory,
+    laid out as the logical paths (each object's physical path is the directory plus its path
+    relative to the root, as the default GRAFT_PATH vault scheme does: irods/irods
+    server/core/src/physPath.cpp getFilePathName): the importer then gets that one directory
+    instead of one argument per file. None when any object lies elsewhere (the RANDOM scheme,
+    a replica on another resource)."""
+    directories, deepest = set(), 1
+    for obj in objects:
+        relative = obj["path"][len(logical_root) + 1:]
+        physical = obj["physical_path"]
+        if not relative or not physical.endswith("/" + relative):
+            return None
+        directories.add(physical[: -len(relative) - 1])
+        deepest = max(deepest, relative.count("/") + 1)
+    if len(directories) != 1:
+        return None
+    directory = directories.pop()
+    if not posixpath.isabs(directory):
+        return None
+    return directory, max(DEFAULT_SCAN_DEPTH, deepest + 1)
 
 
 def parse_import_output(stdout, output="yaml"):
@@ -105,12 +165,16 @@ def _result(filesets, ignored):
     return ImportResult(tuple(filesets), images, plates, tuple(ignored))
 
 
+def stderr_tail(stderr):
+    """The last lines of the importer's stderr, for an error message."""
+    tail = [line for line in stderr.splitlines() if line.strip()][-_STDERR_TAIL_LINES:]
+    return (": " + " | ".join(tail)) if tail else ""
+
+
 def import_failure(exit_code, stderr):
     """A Transient error for a failed import run, quoting the end of its stderr.
 
     An importer failure may be the OMERO server being down as well as a file it cannot read,
     and its exit code does not tell which: retry, and let the retry policy end in `failed`.
     """
-    tail = [line for line in stderr.splitlines() if line.strip()][-_STDERR_TAIL_LINES:]
-    detail = (": " + " | ".join(tail)) if tail else ""
-    return Transient("omero import exited with status %s%s" % (exit_code, detail))
+    return Transient("omero import exited with status %s%s" % (exit_code, stderr_tail(stderr)))

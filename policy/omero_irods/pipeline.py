@@ -5,12 +5,18 @@ Runs in the delay queue as the service account (never inside a PEP), against a
 request's own reasons: a request ends `rejected` (input that can never succeed),
 is retried with backoff (transient trouble) and then `failed`, or moves on.
 
-Placement is all-or-nothing for the user: data is extracted into a staging collection
-inside the request's landing collection (which only the service account can see),
-verified, given its ACLs and AVUs there, and only then renamed into place -- never onto
-an existing name: a rename that meets one (perhaps hidden from the service account) moves
-on to the next suffix. A retry removes a stale staging collection first, and recognises a
-destination it already published (recorded as `omero_irods::destination` before the rename).
+Placement is all-or-nothing for the user: a tar is extracted into a staging collection in
+the landing zone (which only the service account can see), a pushed collection stays where
+the client put it; either is verified, given its ACLs and AVUs there, and only then renamed
+into place -- never onto an existing name or one whose record is still there: a rename that
+meets one (perhaps hidden from the service account) moves on to the next suffix. A retry
+removes a stale staging collection first, and recognises a destination it already published
+(recorded as `omero_irods::destination` before the rename). Nothing the client pushed is
+removed before it is placed.
+
+The import runs once per claimed attempt (`omero_irods::import_attempt`), for records of the
+service account's only; when the importer may have created images but did not succeed, the
+request ends `failed` for an admin to check OMERO: it is never imported twice by itself.
 """
 
 import posixpath
@@ -22,7 +28,8 @@ from omero_irods.config import check_payload_limits
 from omero_irods.errors import ConfigError, Rejected, Transient
 from omero_irods.manifest import PlacedObject, compare_with_members, compare_with_objects, hex_to_irods_checksum
 from omero_irods.mapping import map_identity
-from omero_irods.omero_import import build_import_command, import_failure, parse_import_output
+from omero_irods.omero_import import (build_import_command, import_failure, parse_import_output, stderr_tail,
+                                     vault_directory)
 from omero_irods.payload import parse_payload, payload_name
 from omero_irods.placement import check_fits, check_inside_roots, choose_destination, placement_path
 from omero_irods.ports import AlreadyExists, ZoneError
@@ -32,6 +39,7 @@ AVU_DESTINATION = names.AVU_DESTINATION
 AVU_ATTEMPT = names.AVU_ATTEMPT
 AVU_SHA256 = names.avu("sha256")
 AVU_PAYLOAD = names.avu("payload")
+AVU_STAGING = names.avu("staging")  # marks a staging collection as the pipeline's own
 STAGING = ".staging"
 
 PROCESS_RULE = "omero_irods_process"
@@ -46,21 +54,55 @@ Job = namedtuple("Job", "zone config zone_config payload_path attempt now")
 
 def process(job):
     """omero_irods_process: claim the payload, then validate and place the request."""
-    if not _claim(job):
-        return
-    _guarded(job, PROCESS_RULE, _validate_and_place)
+    _guarded(job, PROCESS_RULE, _claim_and_place)
 
 
 def run_import(job, runner):
-    """omero_irods_import: run the in-place import; `runner(ImportCommand)` -> (exit, out, err)."""
-    state = _state(job.zone, job.payload_path)
+    """omero_irods_import: run the in-place import; `runner(ImportCommand)` -> ImportRun."""
+    if job.zone.kind(job.payload_path) != "data_object":
+        job.zone.log("omero-irods: import of %s skipped: it is gone" % job.payload_path)
+        return
+    avus = job.zone.avus(job.payload_path)
+    if not _is_trusted_record(job, avus):
+        return
+    state = _avu_value(avus, names.AVU_STATE)
     if state != names.IMPORT_QUEUED:
         job.zone.log("omero-irods: import of %s skipped: state is %s" % (job.payload_path, state))
         return
-    _guarded(job, IMPORT_RULE, lambda j: _import(j, runner))
+    _guarded(job, IMPORT_RULE, lambda j: _claim_and_import(j, avus, runner))
 
 
 # --- claim and outcome bookkeeping -------------------------------------------------------
+
+
+def _claim_and_place(job):
+    if not _claim(job):
+        return
+    state = _state(job.zone, job.payload_path)
+    if state in states.FINISHED:  # a stray rule: the watcher sets `received` before it queues one
+        job.zone.log("omero-irods: %s attempt %d not run: the request is %s" % (job.payload_path, job.attempt, state))
+        return
+    if _is_landing_payload(job):
+        _validate_and_place(job)
+    else:
+        _resume_after_the_move(job, state)
+
+
+def _resume_after_the_move(job, state):
+    """A retry (or reprocess) of a request whose payload already moved next to its data as its
+    record: only what followed the move is left to do."""
+    zone, limit = job.zone, job.config.limits.payload_bytes
+    record = job.payload_path
+    if not record.endswith(names.PAYLOAD_SUFFIX) or not _owned_by_service_account(job, record):
+        zone.log("omero-irods: %s is neither a landing payload nor a record of the service account; not processed"
+                 % record)
+        return
+    payload = parse_payload(zone.read(record, limit), limit)
+    _remove_quietly(zone, posixpath.join(job.zone_config.landing_zone, payload.request_id))
+    if state != names.PLACED:
+        _set_state(job, record, names.PLACED)
+    if payload.operation == names.INGEST:
+        _queue_import(job, record[: -len(names.PAYLOAD_SUFFIX)], payload)
 
 
 def _claim(job):
@@ -74,8 +116,8 @@ def _claim(job):
     except AlreadyExists:
         zone.log("omero-irods: %s attempt %d already claimed; duplicate event ignored" % (job.payload_path, job.attempt))
         return False
-    if job.attempt == 1:
-        _set_state(zone, job.payload_path, names.RECEIVED)
+    if _state(zone, job.payload_path) is None:
+        _set_state(job, job.payload_path, names.RECEIVED)
         # so that an admin finds it by request id even if its content is never readable
         zone.set_avu(job.payload_path, names.AVU_REQUEST_ID, _request_id_from_name(job.payload_path))
     return True
@@ -89,35 +131,74 @@ def _guarded(job, rule_name, work):
         _reject(job, error)
     except (Transient, ConfigError, ZoneError, OSError) as error:
         _retry_or_fail(job, rule_name, error)
+    except Exception as error:  # a defect: retried like trouble, with its traceback for the admin
+        import traceback
+
+        job.zone.log("omero-irods: internal error on %s:\n%s" % (job.payload_path, traceback.format_exc()))
+        _retry_or_fail(job, rule_name, error)
 
 
 def _reject(job, error):
     zone = job.zone
-    _remove_quietly(zone, _staging_path(job.payload_path))
+    _remove_staging(job)
+    job = _at_current_place(job)
+    if job is None:
+        return
     zone.set_avu(job.payload_path, names.AVU_ERROR, error.summary())
-    _set_state(zone, job.payload_path, names.REJECTED)
+    _set_state(job, job.payload_path, names.REJECTED)
     zone.log("omero-irods: %s: %s" % (job.payload_path, error.summary()))
 
 
 def _retry_or_fail(job, rule_name, error):
     zone, retry = job.zone, job.config.retry
     message = getattr(error, "summary", lambda: str(error))()
-    _remove_quietly(zone, _staging_path(job.payload_path))
+    _remove_staging(job)
+    job = _at_current_place(job)
+    if job is None:
+        return
     zone.set_avu(job.payload_path, names.AVU_ERROR, "attempt %d: %s" % (job.attempt, message))
     delay = retry.delay_after(job.attempt)
     if delay is None:
-        _set_state(zone, job.payload_path, names.FAILED)
-        watch.schedule_watch(zone, job.config, job.payload_path)  # waits for an admin's reprocess mark
-        zone.log("omero-irods: failed %s after %d attempts: %s" % (job.payload_path, job.attempt, message))
+        _fail(job, "failed %s after %d attempts: %s" % (job.payload_path, job.attempt, message))
         return
+    # activity: a request waiting for its retry is not idle (see watch.sweep)
+    zone.set_avu(job.payload_path, names.AVU_STATE_SINCE, str(states.epoch_seconds(job.now)))
     zone.schedule(rule_name, [job.payload_path, str(job.attempt + 1)], delay)
     zone.log("omero-irods: %s attempt %d failed (%s); retry in %ds" % (job.payload_path, job.attempt, message, delay))
 
 
-def _set_state(zone, payload_path, state):
-    zone.set_avu(payload_path, names.AVU_STATE, state)
+def _fail(job, log_line):
+    """`failed`, watched for an admin's reprocess mark."""
+    _set_state(job, job.payload_path, names.FAILED)
+    watch.schedule_watch(job.zone, job.config, job.payload_path)
+    job.zone.log("omero-irods: " + log_line)
+
+
+def _at_current_place(job):
+    """The job at its payload's current path, or None (logged) when it cannot be found.
+
+    _finish_placement moves a landing payload next to the placed data as its record; a failure
+    after that must be written there. The request id is in the landing payload's name, and the
+    record carries it as omero_irods::request_id (only records of the service account's count:
+    a user can attach that AVU to an object of their own)."""
+    zone = job.zone
+    if zone.kind(job.payload_path) == "data_object":
+        return job
+    if _is_landing_payload(job):
+        request_id = _request_id_from_name(job.payload_path)
+        records = [path for path in zone.find_by_avu(names.AVU_REQUEST_ID, request_id)
+                   if path.endswith(names.PAYLOAD_SUFFIX) and _owned_by_service_account(job, path)]
+        if len(records) == 1:
+            return job._replace(payload_path=records[0])
+    zone.log("omero-irods: %s is gone and no single record of it was found; its outcome is not recorded"
+             % job.payload_path)
+    return None
+
+
+def _set_state(job, payload_path, state):
+    states.record_state(job.zone, payload_path, state, states.epoch_seconds(job.now))
     if state in (names.PLACED, names.IMPORTED):  # a retried step succeeded: its old error is void
-        _clear_error(zone, payload_path)
+        _clear_error(job.zone, payload_path)
 
 
 def _clear_error(zone, payload_path):
@@ -181,12 +262,14 @@ def _record_request(job, payload):
     zone.set_avu(job.payload_path, names.AVU_OMERO_USER, payload.omero_user)
     zone.set_avu(job.payload_path, names.AVU_OMERO_GROUP, payload.omero_group)
     if _state(zone, job.payload_path) == names.RECEIVED:
-        _set_state(zone, job.payload_path, names.VALIDATED)
+        _set_state(job, job.payload_path, names.VALIDATED)
 
 
 def _verify_data(job, payload):
     """The named data exists, has the declared size and sha256, and its members are safe."""
     zone, data = job.zone, payload.data
+    if data.name.startswith("."):  # hidden names are the policy's own (and '.'/'..' are no names)
+        raise Rejected("inconsistent", "data name %r starts with '.'" % data.name, pointer="/data/name")
     data_path = posixpath.join(posixpath.dirname(job.payload_path), data.name)
     kind = zone.kind(data_path)
     if kind is None:
@@ -230,16 +313,16 @@ def _publish(job, payload, identity, data_path):
     check_fits(planned, [entry.path for entry in payload.manifest])
     taken = zone.names_in(posixpath.dirname(planned))  # one listing, not one query per candidate
     _free_destination(job, planned, taken)  # a collision with on_collision=fail is refused before any copy
-    staging = _staging_path(job.payload_path)
-    _remove_quietly(zone, staging)
-    _stage(zone, payload, data_path, staging)
-    _verify_placed(zone, payload, staging)
-    content = _content_root(payload, staging)
+    staged = _stage(job, payload, data_path)
+    _verify_placed(zone, payload, staged)
+    content = _content_root(payload, staged)
     _apply_acls(zone, zcfg, identity, content)
     zone.add_avus(content, _provenance(payload, job.payload_path))
     zone.create_collection(posixpath.dirname(planned))
     destination = _rename_into_place(job, content, planned, taken)
-    _remove_quietly(zone, staging)  # empty now, unless a top folder was unwrapped out of it
+    if content == staged and payload.data.kind == "tar":  # the mark came along
+        zone.remove_avus(destination, [_staging_mark(job)])
+    _remove_staging(job)  # empty now, unless a top folder was unwrapped out of it
     zone.log("omero-irods: placed %s at %s for %s" % (payload.request_id, destination, identity.irods_user))
     return destination
 
@@ -258,20 +341,36 @@ def _rename_into_place(job, staging, planned, taken):
 
 
 def _free_destination(job, planned, taken):
-    """The first candidate name not in `taken` (a set of names in the parent), inside the roots."""
+    """The first candidate name not in `taken` (a set of names in the parent), inside the roots.
+    A name whose record (`<name>.omero-irods.json`) is there is taken too: the record of a
+    request whose data was removed stays, and a new request must not inherit it."""
     zcfg = job.zone_config
-    destination = choose_destination(planned, lambda path: posixpath.basename(path) in taken, zcfg.on_collision,
-                                     job.config.limits.name_length)
+
+    def is_taken(path):
+        name = posixpath.basename(path)
+        return name in taken or name + names.PAYLOAD_SUFFIX in taken
+
+    destination = choose_destination(planned, is_taken, zcfg.on_collision, job.config.limits.name_length)
     check_inside_roots(destination, zcfg)
     return destination
 
 
-def _stage(zone, payload, data_path, staging):
-    zone.create_collection(posixpath.dirname(staging))
-    if payload.data.kind == "tar":
-        zone.extract_tar(data_path, staging)
-    else:
-        zone.rename(data_path, staging)
+def _stage(job, payload, data_path):
+    """The collection the data is verified in before it is published.
+
+    A tar is extracted into `<landing>/<rid>/.staging`, marked as the pipeline's own before
+    anything is extracted into it (data names never start with '.', and cleanup removes only
+    a marked collection). A collection push is verified where the client put it, in the
+    landing collection only the service account sees: it moves nowhere before the final
+    rename, so a failure leaves the only copy where it was."""
+    if payload.data.kind != "tar":
+        return data_path
+    zone, staging = job.zone, _staging_path(job)
+    _remove_staging(job)
+    zone.create_collection(staging)
+    zone.add_avus(staging, [_staging_mark(job)])
+    zone.extract_tar(data_path, staging)
+    return staging
 
 
 def _provision_in_admin_mode(job, identity):
@@ -336,15 +435,14 @@ def _provenance(payload, payload_path):
 
 def _finish_placement(job, payload, destination, identity):
     """Move the payload next to the data as its record; clean the landing collection."""
-    zone, zcfg = job.zone, job.zone_config
-    record = destination + names.PAYLOAD_SUFFIX
-    if zone.kind(record) is None:
-        zone.rename(job.payload_path, record)
-        zone.grant(record, identity.irods_user, "read")
+    zone = job.zone
+    record = destination + names.PAYLOAD_SUFFIX  # free: _free_destination saw to it
+    zone.rename(job.payload_path, record)
+    zone.grant(record, identity.irods_user, "read")
     landing_collection = posixpath.dirname(job.payload_path)
-    _remove_quietly(zone, landing_collection)
     job = job._replace(payload_path=record)
-    _set_state(zone, record, names.PLACED)
+    _remove_quietly(zone, landing_collection)
+    _set_state(job, record, names.PLACED)
     if payload.operation == names.INGEST:
         _queue_import(job, destination, payload)
 
@@ -355,52 +453,118 @@ def _queue_import(job, import_root, payload):
     zone.set_avu(job.payload_path, names.AVU_IMPORT_ROOT, import_root)
     if payload.target.omero_dataset:
         zone.set_avu(job.payload_path, names.AVU_OMERO_TARGET, payload.target.omero_dataset)
-    _set_state(zone, job.payload_path, names.IMPORT_QUEUED)
+    _set_state(job, job.payload_path, names.IMPORT_QUEUED)
     zone.schedule(IMPORT_RULE, [job.payload_path, "1"], 1)
 
 
 def _check_load_source(job, payload, identity):
     """A load links a snapshot already in iRODS into OMERO for the mapped user: only inside
-    the allowed roots, only a collection, only one that user may read in iRODS, and one the
-    service account can read (it hands the importer the files)."""
+    the allowed roots, only a collection, and only if that user may read every file the
+    importer would get (read on a collection gives none on the objects in it)."""
     zone, source = job.zone, payload.source_path
     check_inside_roots(source, job.zone_config)
     if zone.kind(source) != "collection":
         raise Rejected("not_found", "%s is not a collection the service account can see" % source,
                        pointer="/source/path")
-    if not zone.can_read(source, identity.irods_user):
-        raise Rejected("not_permitted", "iRODS user %s may not read %s" % (identity.irods_user, source),
-                       pointer="/source/path")
-    if not zone.tree(source):
+    objects = _importable_objects(zone, source)
+    if not objects:
         raise Rejected("not_found", "%s holds no files the service account can read" % source,
                        pointer="/source/path")
+    _check_readable(zone, source, objects, identity.irods_user, pointer="/source/path")
+
+
+def _importable_objects(zone, root):
+    """What the importer gets below `root`: every data object but payload records (the
+    service account's JSON, not the user's data)."""
+    return [obj for obj in zone.tree(root) if not obj["path"].endswith(names.PAYLOAD_SUFFIX)]
+
+
+def _check_readable(zone, root, objects, irods_user, pointer=None):
+    """Rejected unless `irods_user` may read every object (one query for the whole tree)."""
+    readable = zone.readable_by(root, irods_user)
+    hidden = [obj["path"] for obj in objects if obj["path"] not in readable]
+    if hidden:
+        raise Rejected("not_permitted", "iRODS user %s may not read %d of the %d files below %s, e.g. %s"
+                       % (irods_user, len(hidden), len(objects), root, ", ".join(hidden[:3])), pointer=pointer)
 
 
 # --- import --------------------------------------------------------------------------------
 
 
-def _import(job, runner):
+def _is_trusted_record(job, avus):
+    """Only what the pipeline itself queued is imported: an object of the service account's,
+    at the place the pipeline keeps it -- next to its import root (ingest) or in the landing
+    zone (load). A look-alike with forged AVUs is refused here, and nothing is written to it."""
+    zone, zcfg, path = job.zone, job.zone_config, job.payload_path
+    if _avu_value(avus, names.AVU_OPERATION) == names.LOAD:
+        expected = _is_landing_payload(job)
+    else:
+        expected = path == "%s%s" % (_avu_value(avus, names.AVU_IMPORT_ROOT), names.PAYLOAD_SUFFIX)
+    if expected and _owned_by_service_account(job, path):
+        return True
+    zone.log("omero-irods: import of %s refused: not a record of the service account %s where the pipeline "
+             "keeps records" % (path, zcfg.service_account))
+    return False
+
+
+def _claim_and_import(job, avus, runner):
     zone = job.zone
-    avus = zone.avus(job.payload_path)
+    try:
+        zone.add_avu_once(job.payload_path, names.AVU_IMPORT_ATTEMPT, str(job.attempt))
+    except AlreadyExists:
+        zone.log("omero-irods: import of %s attempt %d already claimed; duplicate ignored" % (job.payload_path, job.attempt))
+        return
+    command, import_root = _import_command(job, avus)
+    _record_import(job, import_root, runner(command))
+
+
+def _import_command(job, avus):
+    """The importer run, checked again from the record's AVUs: the OMERO user is still mapped,
+    the root is inside the allowed roots, its mapped iRODS user may read every file, and the
+    target is a valid `-T`. (ImportCommand, import root)."""
+    zone, zcfg = job.zone, job.zone_config
+    omero_user, omero_group = _avu_value(avus, names.AVU_OMERO_USER), _avu_value(avus, names.AVU_OMERO_GROUP)
+    identity = map_identity(zcfg.user_map, omero_user, omero_group, zone.zone_name)
     import_root = _avu_value(avus, names.AVU_IMPORT_ROOT)
-    paths = sorted(obj["physical_path"] for obj in zone.tree(import_root))
-    command = build_import_command(
-        job.config.omero_import,
-        _avu_value(avus, names.AVU_OMERO_USER),
-        _avu_value(avus, names.AVU_OMERO_GROUP),
-        paths,
-        target=_avu_value(avus, names.AVU_OMERO_TARGET),
-    )
-    exit_code, stdout, stderr = runner(command)
-    if exit_code != 0:
-        raise import_failure(exit_code, stderr)
-    result = parse_import_output(stdout)
-    images = [(names.AVU_OMERO_IMAGE, str(image), "") for image in result.image_ids]
-    if images:
+    check_inside_roots(import_root, zcfg)
+    objects = _importable_objects(zone, import_root)
+    if not objects:
+        raise Rejected("not_found", "%s holds no files the service account can read" % import_root)
+    _check_readable(zone, import_root, objects, identity.irods_user)
+    layout = vault_directory(import_root, objects) if _avu_value(avus, names.AVU_OPERATION) == names.INGEST else None
+    paths, depth = ([layout[0]], layout[1]) if layout else (sorted(obj["physical_path"] for obj in objects), None)
+    command = build_import_command(job.config.omero_import, omero_user, omero_group, paths,
+                                   target=_avu_value(avus, names.AVU_OMERO_TARGET), depth=depth)
+    return command, import_root
+
+
+def _record_import(job, import_root, run):
+    """Imported with its image ids; or, if the importer may have created anything, `failed`
+    for an admin to check OMERO first (never imported twice by itself); or a retry."""
+    zone = job.zone
+    image_ids = parse_import_output(run.stdout).image_ids
+    if image_ids:
+        images = [(names.AVU_OMERO_IMAGE, str(image), "") for image in image_ids]
         zone.add_avus(import_root, images)
         zone.add_avus(job.payload_path, images)
-    _set_state(zone, job.payload_path, names.IMPORTED)
-    zone.log("omero-irods: imported %s: images %s" % (import_root, ", ".join(str(i) for i in result.image_ids)))
+    listed = ", ".join(str(image) for image in image_ids)
+    if run.exit_code == 0 and not run.timed_out and image_ids:
+        _set_state(job, job.payload_path, names.IMPORTED)
+        zone.log("omero-irods: imported %s: images %s" % (import_root, listed))
+        return
+    if run.timed_out:
+        problem = "omero import took longer than %ds and was stopped%s" % (
+            job.config.omero_import.timeout_seconds, "; it had created images %s" % listed if image_ids else "")
+    elif image_ids:
+        problem = "omero import exited with status %s after creating images %s%s" % (
+            run.exit_code, listed, stderr_tail(run.stderr))
+    elif run.exit_code == 0:
+        problem = "omero import exited with status 0 but reported no images%s" % stderr_tail(run.stderr)
+    else:
+        raise import_failure(run.exit_code, run.stderr)  # it created nothing: another attempt is safe
+    zone.set_avu(job.payload_path, names.AVU_ERROR, "attempt %d: %s. Check OMERO before reprocessing: a "
+                 "reprocess imports every file again" % (job.attempt, problem))
+    _fail(job, "import of %s failed for good: %s" % (import_root, problem))
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -410,8 +574,38 @@ def _request_id_from_name(payload_path):
     return posixpath.basename(payload_path)[: -len(names.PAYLOAD_SUFFIX)]
 
 
-def _staging_path(payload_path):
-    return posixpath.join(posixpath.dirname(payload_path), STAGING)
+def _is_landing_payload(job):
+    """Is the job's path `<landing>/<rid>/<rid>.omero-irods.json`?"""
+    collection, name = posixpath.split(job.payload_path)
+    return (posixpath.dirname(collection) == job.zone_config.landing_zone.rstrip("/")
+            and name == posixpath.basename(collection) + names.PAYLOAD_SUFFIX)
+
+
+def _owned_by_service_account(job, path):
+    try:
+        return job.zone.data_object(path)["owner"] == job.zone_config.service_account
+    except ZoneError:
+        return False
+
+
+def _staging_path(job):
+    """`<landing>/<rid>/.staging` (see _stage), or None for a job whose payload is not in the
+    landing zone (after placement there is nothing staged)."""
+    if not _is_landing_payload(job):
+        return None
+    return posixpath.join(posixpath.dirname(job.payload_path), STAGING)
+
+
+def _staging_mark(job):
+    return (AVU_STAGING, _request_id_from_name(job.payload_path), "")
+
+
+def _remove_staging(job):
+    """Remove the staging collection if it is the pipeline's (marked): a collection the client
+    pushed under that name is its data and stays."""
+    zone, staging = job.zone, _staging_path(job)
+    if staging and zone.kind(staging) == "collection" and _staging_mark(job) in zone.avus(staging):
+        _remove_quietly(zone, staging)
 
 
 def _remove_quietly(zone, path):

@@ -5,7 +5,10 @@ Templates use `{field}` placeholders (str.format syntax without conversions, for
 attributes or indexes). Fields: zone, user_root, irods_user, irods_group, omero_user,
 operation, date (UTC YYYY-MM-DD), request_id, name. Every field value is one path component:
 a value holding '/', '.', '..' or a control character is refused, so no payload can steer the
-destination outside the template (e.g. an OMERO user called '../rods').
+destination outside the template (e.g. an OMERO user called '../rods'). A quote or backslash is
+refused too (the target name has them replaced): the policy finds placed data again with
+GenQuery1, whose literals are single-quoted with no escape for a quote (irods/irods
+lib/core/src/rcMisc.cpp getCondFromString), and whose `like` takes a backslash as an escape.
 
 Collisions: `choose_destination` asks `exists(path)` and returns the first free candidate
 (`name`, `name-2`, `name-3`, ...) with on_collision=suffix, or rejects with on_collision=fail
@@ -26,7 +29,7 @@ TEMPLATE_FIELDS = USER_ROOT_FIELDS + ("user_root", "operation", "date", "request
 MAX_SUFFIX = 9999
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
-_UNSAFE_IN_NAME = re.compile("[\x00-\x1f\x7f/]")
+_UNSAFE_IN_NAME = re.compile("[\x00-\x1f\x7f/'\\\\]")
 
 #: Everything a template may use; built by `placement_fields`.
 Fields = namedtuple("Fields", TEMPLATE_FIELDS)
@@ -66,8 +69,8 @@ def _path_problem(path):
 
 
 def sanitise_name(name, max_bytes=255):
-    """A single safe path component from a user-chosen name: '/' and control characters
-    become '_', '.'/'..'/empty become '_', at most `max_bytes` UTF-8 bytes."""
+    """A single safe path component from a user-chosen name: '/', control characters, quotes
+    and backslashes become '_', '.'/'..'/empty become '_', at most `max_bytes` UTF-8 bytes."""
     cleaned = _UNSAFE_IN_NAME.sub("_", name).strip()
     if cleaned in ("", ".", ".."):
         cleaned = "_"

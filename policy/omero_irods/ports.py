@@ -29,7 +29,8 @@ class ZonePort(object):
     """The operations the pipeline uses; paths are absolute logical paths."""
 
     zone_name = None  # e.g. "tempZone"
-    user_name = None  # who the rule runs as
+    user_name = None  # who the rule runs as (the client user)
+    proxy_name = None  # who authenticated for them (the same user unless a rodsadmin proxies)
 
     # --- reading ---
     def kind(self, path):
@@ -53,7 +54,18 @@ class ZonePort(object):
         raise NotImplementedError
 
     def tree(self, collection):
-        """Every data object below a collection: [{'path', 'size', 'physical_path'}]."""
+        """Every data object in a collection or below it, and nothing else:
+        [{'path', 'size', 'physical_path'}] sorted by path."""
+        raise NotImplementedError
+
+    def readable_by(self, collection, user):
+        """The set of paths of data objects in or below a collection that `user`, or a group
+        of theirs, may read (read or more on the object itself)."""
+        raise NotImplementedError
+
+    def request_payloads(self, landing_zone):
+        """Payload-named data objects in the landing zone's request collections:
+        [{'path', 'owner', 'created' (epoch seconds), 'avus': [(a, v, u)] (state and attempts)}]."""
         raise NotImplementedError
 
     def avus(self, path):
@@ -65,12 +77,9 @@ class ZonePort(object):
         rule's user can see; empty when the collection does not exist."""
         raise NotImplementedError
 
-    def can_read(self, collection, user):
-        """Whether `user`, or a group of theirs, holds read (or more) on a collection."""
-        raise NotImplementedError
-
     def find_by_avu(self, attribute, value=None):
-        """Paths of data objects carrying the AVU (any value when value is None)."""
+        """Paths of data objects carrying the AVU: any value when value is None, one of them
+        when it is a tuple or list."""
         raise NotImplementedError
 
     # --- writing ---

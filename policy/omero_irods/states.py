@@ -11,10 +11,15 @@ Who may (re)process a request, by event:
 - `resume`: the delayed rule runs. It continues any in-progress state (each step is
   idempotent or checks its own result), and does nothing for a finished one.
 - `reprocess`: an admin asks again. Allowed for `failed`, and for an in-progress state whose
-  delayed rule was lost (e.g. a server restart dropped the queue); never for `rejected` (the
+  delayed rule was lost (e.g. a server restart dropped the queue: the sweep acts on such a mark
+  once the request has been idle long enough, see omero_irods.watch); never for `rejected` (the
   input must change: push a new request) or `imported` (it would import twice).
+
+Each state is written with `omero_irods::state_since` (epoch seconds), which tells how long a
+request has been idle.
 """
 
+import datetime
 from collections import namedtuple
 
 from omero_irods import names
@@ -33,6 +38,19 @@ HAPPY_PATH = {
 EVENTS = ("put", "resume", "reprocess")
 
 Decision = namedtuple("Decision", "allowed reason")
+
+
+def record_state(zone, path, state, now_seconds):
+    """Write a request's state and the time it was entered on its payload or record."""
+    zone.set_avu(path, names.AVU_STATE, state)
+    zone.set_avu(path, names.AVU_STATE_SINCE, str(int(now_seconds)))
+
+
+def epoch_seconds(moment):
+    """A datetime as whole seconds since the epoch (a naive one is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp())
 
 
 def next_state(state, operation):

@@ -18,6 +18,12 @@ from omero_irods.names import PAYLOAD_SUFFIX
 #: payload, keeps every rule text far below it.
 MAX_DELAYED_RULE_TEXT = 2699
 
+#: DataObjInp.openFlags bits that mean "this open may write": the access mode (O_WRONLY 1,
+#: O_RDWR 2), O_CREAT (64) and O_TRUNC (512), as python-irodsclient sends them (its
+#: irods/manager/data_object_manager.py class constants: 'r' is O_RDONLY, 'w' O_WRONLY|O_CREAT|
+#: O_TRUNC, 'a' O_WRONLY|O_CREAT, 'r+' O_RDWR) and the server passes them on (Linux values).
+_WRITING_OPEN_FLAGS = 1 | 2 | 64 | 512
+
 #: Why an event was not scheduled; the rules log these at most once per event.
 IGNORED_NOT_IN_LANDING_ZONE = "not in the landing zone"
 IGNORED_NOT_SERVICE_ACCOUNT = "not uploaded by the service account"
@@ -26,6 +32,11 @@ IGNORED_NOT_SERVICE_ACCOUNT = "not uploaded by the service account"
 def is_payload_path(path):
     """The cheap first test every PEP makes: does the name end like a payload?"""
     return bool(path) and path.endswith(PAYLOAD_SUFFIX)
+
+
+def opens_for_writing(open_flags):
+    """Whether an open can change the object: a read (O_RDONLY, 0) is never a put event."""
+    return bool(int(open_flags) & _WRITING_OPEN_FLAGS)
 
 
 def why_not_schedule(path, uploader, zone_config):
@@ -52,12 +63,15 @@ def delayed_rule_text(rule_name, *args):
 
     The text runs in `__main__`, not in core, so it must call core's rules through
     `callback.` (irods/irods_rule_engine_plugin_python src/main.cpp). Arguments are
-    written as JSON strings, which are valid Python string literals for any path.
+    written as JSON strings with every non-ASCII character as itself: JSON's escapes are
+    Python's, but JSON writes a character outside the BMP as two \\u surrogate escapes, which
+    a Python literal reads as two lone surrogates; the text itself travels as UTF-8.
     """
-    text = "callback.%s(%s)" % (rule_name, ", ".join(json.dumps(str(a)) for a in args))
-    if len(text) > MAX_DELAYED_RULE_TEXT:
+    text = "callback.%s(%s)" % (rule_name, ", ".join(json.dumps(str(a), ensure_ascii=False) for a in args))
+    size = len(text.encode("utf-8"))
+    if size > MAX_DELAYED_RULE_TEXT:
         raise ValueError(
-            "delayed rule text is %d characters, over the %d the delay queue keeps: %s..."
-            % (len(text), MAX_DELAYED_RULE_TEXT, text[:80])
+            "delayed rule text is %d bytes, over the %d the delay queue keeps: %s..."
+            % (size, MAX_DELAYED_RULE_TEXT, text[:80])
         )
     return text

@@ -4,9 +4,11 @@
         import [omero import options] PATH...
 
 It connects to nothing. It parses the `omero import` options the project uses, checks that
-every PATH exists (an in-place import must see the file at the same path), records the call
-as one JSON line in the sandbox log, and answers on stdout/stderr with the exit code the real
-importer gives. Image and Fileset ids continue from the largest ids already in the log, so
+every PATH exists (an in-place import must see the file at the same path), scans a directory
+PATH for files `--depth` directories down (omero-py src/omero/plugins/import.py: "Number of
+directories to scan down for files", default 4; emulated as: a file k directories below PATH
+is found when k < depth), records the call as one JSON line in the sandbox log, and answers
+on stdout/stderr with the exit code the real importer gives, one image per file found. Image and Fileset ids continue from the largest ids already in the log, so
 several calls in one scenario never reuse an id.
 
 MODE (`--sandbox-mode`, else the env var OMERO_IRODS_SANDBOX_IMPORT_MODE, else `succeed`):
@@ -176,21 +178,44 @@ def run_import(argv, log_path, mode, out, err):
             err.write("File not found: %s\n" % path)
         err.write("No imports found\n")
         exit_code = EXIT_USAGE
+    elif not _files_found(args.path, args.depth):
+        err.write("No imports found\n")
+        exit_code = EXIT_USAGE
     elif _should_fail(mode, previous):
         err.write("Import failed: emulated OMERO importer failure (sandbox mode %s)\n"
                   % ":".join(str(p) for p in mode if p))
         err.write(_summary(0, 0, 0, 1))
         exit_code = EXIT_IMPORT_FAILED
     else:
+        files = _files_found(args.path, args.depth)
         first_image, first_fileset = _next_id(previous, "images"), _next_id(previous, "filesets")
-        record["images"] = list(range(first_image, first_image + len(args.path)))
-        record["filesets"] = list(range(first_fileset, first_fileset + len(args.path)))
+        record["files"] = files
+        record["images"] = list(range(first_image, first_image + len(files)))
+        record["filesets"] = list(range(first_fileset, first_fileset + len(files)))
         _answer(args, record["images"], record["filesets"], out, err)
         exit_code = EXIT_OK
     record["exit"] = exit_code
     with open(log_path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, sort_keys=True) + "\n")
     return exit_code
+
+
+def _files_found(paths, depth):
+    """Every file a path names: itself, or for a directory the files less than `depth`
+    directories below it, in name order."""
+    found = []
+    for path in paths:
+        if not os.path.isdir(path):
+            found.append(path)
+            continue
+        for folder, subfolders, names in os.walk(path):
+            level = os.path.relpath(folder, path).count(os.sep) + (folder != path)
+            if level >= depth:
+                subfolders[:] = []
+                continue
+            subfolders.sort()
+            found.extend(os.path.join(folder, name) for name in sorted(names))
+    return found
 
 
 def read_imports(log_path):

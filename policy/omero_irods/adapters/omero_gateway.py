@@ -7,16 +7,20 @@ src/omero/gateway/__init__.py):
     conn.getQueryService().projection(hql, params, conn.SERVICE_OPTS)   fileset ids
     conn.getObject("Fileset", id)     -> .listFiles() -> OriginalFileWrapper:
                                          getPath(), getName(), getSize(), getMtime(), asFileObj(buf)
+    conn.getObject("FileAnnotation", id) -> .getFile() -> OriginalFileWrapper (attachments
+                                         that omero-cli-transfer's transfer.xml names)
 
 Original files are read through a RawFileStore in chunks (`asFileObj(buf).read(n)`), so a
-snapshot is streamed from OMERO's ManagedRepository into iRODS without staging. Queries run
-in the session's current group, like the OMERO.web views the user picked the objects from.
+snapshot is streamed from OMERO's ManagedRepository into iRODS without staging. A read OMERO
+refuses becomes a tarstream.SourceError naming the file and OMERO's message (never the Java
+stack trace an omero.ServerError carries). Queries run in the session's current group, like
+the OMERO.web views the user picked the objects from.
 """
 
 import posixpath
 import re
 
-from omero_irods.client.tarstream import Member
+from omero_irods.client.tarstream import Member, SourceError
 
 #: OMERO object types a snapshot can be made of, and where they appear in the payload.
 OBJECT_TYPES = ("Project", "Dataset", "Image", "Screen", "Plate", "Fileset")
@@ -121,11 +125,51 @@ def fileset_members(conn, fileset_ids_, buffer_size=READ_BUFFER):
     return members
 
 
-def _member(original, buffer_size):
-    path = posixpath.normpath(posixpath.join(original.getPath() or "", original.getName()))
+def _member(original, buffer_size, path=None):
+    if path is None:
+        path = posixpath.normpath(posixpath.join(original.getPath() or "", original.getName())).lstrip("/")
     mtime_ms = original.getMtime() or 0
-    return Member(path.lstrip("/"), int(original.getSize()), int(mtime_ms) // 1000,
-                  lambda: original.asFileObj(buffer_size))
+    return Member(path, int(original.getSize()), int(mtime_ms) // 1000,
+                  lambda: _OmeroReader(original, buffer_size, path))
+
+
+class _OmeroReader(object):
+    """An original file's reader (`read(n)`, `close()`) whose OMERO errors become SourceError."""
+
+    def __init__(self, original, buffer_size, path):
+        self._path = path
+        self._reader = self._call(lambda: original.asFileObj(buffer_size))
+
+    def read(self, size=-1):
+        return self._call(lambda: self._reader.read(size))
+
+    def close(self):
+        try:
+            self._reader.close()
+        except Exception:  # the bytes were read (or their error raised already): nothing lost
+            pass
+
+    def _call(self, action):
+        try:
+            return action()
+        except SourceError:
+            raise
+        except Exception as error:
+            raise SourceError("%s: OMERO could not read this file: %s"
+                              % (self._path, omero_message(error))) from error
+
+
+def omero_message(error):
+    """'SecurityViolation: Download is restricted': an error's class and OMERO's own message.
+    str() of an omero.ServerError (Ice) prints every field, the Java serverStackTrace too."""
+    name = type(error).__name__
+    message = getattr(error, "message", None)
+    if isinstance(message, str) and message.strip():
+        return "%s: %s" % (name, message.strip())
+    if type(error).__module__.split(".")[0] in ("omero", "Ice", "IcePy"):
+        return name
+    text = str(error)
+    return "%s: %s" % (name, text) if text else name
 
 
 #: omero-cli-transfer's `--metadata all` (omero_cli_transfer.py _process_metadata), less "md5",
@@ -134,20 +178,25 @@ TRANSFER_METADATA = ["img_id", "plate_id", "timestamp", "software", "version", "
                      "orig_user", "orig_group"]
 
 
-def transfer_xml(conn, ref, hostname):
-    """(transfer.xml text, None) from omero-cli-transfer for ONE object, or (None, why not).
+def transfer_packet(conn, ref, hostname, buffer_size=READ_BUFFER):
+    """(transfer.xml bytes, [Member of each file attached], None) from omero-cli-transfer for
+    ONE object, or (None, [], why not).
 
     omero-cli-transfer (1.x) `generate_xml.populate_xml(datatype, id, filepath, conn,
     hostname, barchive, simple, figure, metadata)` returns (ome, path_id_dict) and writes
     `filepath` only when `barchive` is false; `pack` then writes `ome_types.to_xml(ome)` as
-    transfer.xml. We pass barchive=True solely to keep it from writing a file (it also skips
-    figures, which we do not ask for) and serialise the OME object ourselves, in memory.
+    transfer.xml and downloads each "Annotation:<id>" of path_id_dict (a FileAnnotation)
+    to its path, `file_annotations/<id>/<name>` (omero_cli_transfer.py _copy_files;
+    generate_xml.py create_filepath_annotations). We pass barchive=True solely to keep it from
+    writing a file (it also skips figures, which we do not ask for), serialise the OME object
+    ourselves, in memory, and stream the attached files at those paths, so the snapshot holds
+    every file its transfer.xml names.
     """
     try:
         import generate_xml
         from ome_types import to_xml
     except ImportError:
-        return None, "omero-cli-transfer is not installed"
+        return None, [], "omero-cli-transfer is not installed"
     import inspect
 
     accepted = inspect.signature(generate_xml.populate_xml).parameters
@@ -157,6 +206,28 @@ def transfer_xml(conn, ref, hostname):
               "metadata": list(TRANSFER_METADATA)}
     unknown = [name for name, p in accepted.items() if name not in values and p.default is p.empty]
     if "barchive" not in accepted or unknown:
-        return None, "this omero-cli-transfer version's populate_xml is not supported"
-    ome, _paths = generate_xml.populate_xml(**{k: v for k, v in values.items() if k in accepted})
-    return to_xml(ome), None
+        return None, [], "this omero-cli-transfer version's populate_xml is not supported"
+    ome, paths = generate_xml.populate_xml(**{k: v for k, v in values.items() if k in accepted})
+    attachments, why_not = _attachments(conn, paths or {}, buffer_size)
+    if why_not:
+        return None, [], why_not
+    return to_xml(ome).encode("utf-8"), attachments, None
+
+
+def _attachments(conn, paths, buffer_size):
+    """([Member], None) for the FileAnnotations in omero-cli-transfer's path_id_dict, or
+    ([], why not). Its Image entries are the filesets' files, streamed already."""
+    members = []
+    for key, path in sorted(paths.items()):
+        kind, _, number = str(key).partition(":")
+        if kind != "Annotation":
+            continue
+        annotation = conn.getObject("FileAnnotation", int(number))
+        original = annotation.getFile() if annotation is not None else None
+        if original is None:
+            return [], "its attachment FileAnnotation:%s is not readable in your current group" % number
+        try:
+            members.append(_member(original, buffer_size, path=path))
+        except SourceError as error:
+            return [], "its attachment FileAnnotation:%s cannot be stored: %s" % (number, error)
+    return members, None

@@ -11,13 +11,14 @@ irods/manager/data_object_manager.py, irods/query.py):
                                                       CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME
                                                       (irods/irods server/api/src/rsCollCreate.cpp)
     session.collections.exists(path)
+    session.collections.get(path)  -> .owner_name, .subcollections, .data_objects
     session.collections.remove(path, recurse=True, force=True)
     session.data_objects.open(path, "w")   file object: write(bytes), close(), context manager
     session.data_objects.open(path, "r")   file object: read(n), close(), context manager
     session.data_objects.get(path)  -> .size
     session.metadata.add(DataObject, path, iRODSMeta(name, value))   add_data_object_avu
     session.query(*columns)  GenQuery1 over irods.models columns (DataObject.id / .name /
-                             .owner_name / .create_time, Collection.name / .parent_name /
+                             .owner_name / .create_time / .size, Collection.name / .parent_name /
                              .create_time, DataObjectMeta.name / .value): .filter(Criterion
                              or Column == value, irods.column.Like / In), iterated (every
                              batch, continued and closed by PRC: irods/query.py get_batches)
@@ -100,6 +101,18 @@ def collection_exists(session, path):
     return session.collections.exists(path)
 
 
+def is_own_empty_collection(session, path):
+    """True when `path` is a collection the session's user owns and that holds nothing."""
+    try:
+        collection = session.collections.get(path)
+    except Exception as error:
+        if is_not_found(error):
+            return False
+        raise
+    return (collection.owner_name == session.username and not collection.subcollections
+            and not collection.data_objects)
+
+
 def remove_collection(session, path):
     """Remove a collection and everything in it, bypassing the trash."""
     session.collections.remove(path, recurse=True, force=True)
@@ -123,8 +136,9 @@ def read_data_object(session, path, max_bytes):
 # ---------------------------------------------------------------- queries (GenQuery1)
 
 
-#: A data object found by a query: catalog id, logical path, owner, creation time (datetime, UTC).
-FoundDataObject = namedtuple("FoundDataObject", "id path owner created")
+#: A data object found by a query: catalog id, logical path, owner, creation time (datetime,
+#: UTC), size in bytes (of its earliest replica).
+FoundDataObject = namedtuple("FoundDataObject", "id path owner created size")
 #: How many data object ids one `in (...)` condition carries: GenQuery1 builds its SQL in a
 #: fixed buffer (irods/irods plugins/database/src/general_query.cpp, MAX_SQL_SIZE_GQ: 16000
 #: characters, server/icat/include/irods/icatDefines.h); 200 ids stay far below it.
@@ -152,7 +166,8 @@ def find_data_objects(session, name_like, parent=None, collection=None, owner=No
     from irods.models import Collection, DataObject, DataObjectMeta
 
     query = session.query(DataObject.id, Collection.name, DataObject.name, DataObject.owner_name,
-                          DataObject.create_time).filter(Like(DataObject.name, name_like))
+                          DataObject.create_time, DataObject.size).filter(
+                              Like(DataObject.name, name_like))
     if parent is not None:
         query = query.filter(Collection.parent_name == parent)
     if collection is not None:
@@ -167,7 +182,7 @@ def find_data_objects(session, name_like, parent=None, collection=None, owner=No
     for row in query:  # one row per replica: keep the earliest creation
         path = "%s/%s" % (row[Collection.name].rstrip("/"), row[DataObject.name])
         entry = FoundDataObject(int(row[DataObject.id]), path, row[DataObject.owner_name],
-                                row[DataObject.create_time])
+                                row[DataObject.create_time], int(row[DataObject.size]))
         if entry.id not in found or entry.created < found[entry.id].created:
             found[entry.id] = entry
     return sorted(found.values(), key=lambda entry: entry.path)
@@ -217,6 +232,13 @@ def is_not_found(error):
     if error_code(error) in _NOT_FOUND:
         return True
     return any(cls.__name__ in _NOT_FOUND_CLASS_NAMES for cls in type(error).__mro__)
+
+
+def is_irods_error(error):
+    """An error from iRODS or python-irodsclient (an iRODS error number, or a PRC class)."""
+    if error_code(error) is not None:
+        return True
+    return any(cls.__module__.split(".")[0] == "irods" for cls in type(error).__mro__)
 
 
 def is_permission_denied(error):

@@ -50,10 +50,11 @@ def _continue():
 
 # --- PEP entry points (called by rules/omero_irods_rules.py) ------------------------------
 
-#: L1 descriptor -> payload path, for PRC uploads whose close PEPs carry no path. One agent
-#: process serves one client connection, so this lives as long as that connection.
+#: L1 descriptor -> payload path, for PRC uploads whose close PEPs carry no path, and the
+#: payload paths opened for writing and not yet closed. One agent process serves one client
+#: connection, so these live as long as that connection.
 _payload_descriptors = {}
-_payload_opens_pending = [0]
+_payload_writes_open = set()
 
 
 def put_input_path(rule_args):
@@ -70,16 +71,20 @@ def session_object_path(rei):
 
 
 def note_payload_open(rule_args):
-    """pep_api_data_obj_open_pre: a string test; only payload opens are remembered."""
-    if triggers.is_payload_path(put_input_path(rule_args)):
-        _payload_opens_pending[0] += 1
+    """pep_api_data_obj_open_pre: a string test; only opens that write a payload are
+    remembered (a read, e.g. `omero-irods status` reading one, is no put event)."""
+    inp = rule_args[2]
+    if triggers.is_payload_path(str(inp.objPath)) and triggers.opens_for_writing(inp.openFlags):
+        _payload_writes_open.add(str(inp.objPath))
     return _continue()
 
 
 def remember_descriptor_path(callback, rule_args):
     """pep_api_data_obj_close_pre: map the descriptor to its path, but only while a payload
-    is open in this agent (so an unrelated close costs one integer test)."""
-    if _payload_opens_pending[0] <= 0:
+    is open for writing in this agent (so an unrelated close costs one test). The first close
+    of that path ends its write: a parallel upload's secondary streams end with
+    pep_api_replica_close_*, which is not handled, and a later read is no write."""
+    if not _payload_writes_open:
         return _continue()
     descriptor = int(rule_args[2].l1descInx)
     try:
@@ -89,9 +94,9 @@ def remember_descriptor_path(callback, rule_args):
     except (RuntimeError, KeyError, ValueError) as error:
         callback.writeLine("serverLog", "omero-irods: no path for descriptor %d: %s" % (descriptor, error))
         return _continue()
-    if triggers.is_payload_path(path):
+    if path in _payload_writes_open:
         _payload_descriptors[descriptor] = path
-        _payload_opens_pending[0] -= 1
+        _payload_writes_open.discard(path)
     return _continue()
 
 
@@ -101,50 +106,127 @@ def recall_descriptor_path(rule_args):
 
 
 def on_put_event(callback, rei, path, pep_name):
-    """Schedule the processing of a payload put; never fail the client's call."""
+    """Schedule the processing of a payload put (and the sweep, if it is not running);
+    never fail the client's call."""
     if not triggers.is_payload_path(path):
         return _continue()
-    zone = PrepZone(callback, rei)
     try:
+        from omero_irods import watch
+
+        zone = PrepZone(callback, rei)
         config = _config()
-        why_not = triggers.why_not_schedule(path, zone.user_name, config.zone(zone.zone_name))
+        zone.delay_instance = config.delay_instance
+        zone_config = config.zone(zone.zone_name)
+        why_not = triggers.why_not_schedule(path, zone.user_name, zone_config)
         if why_not:
             zone.log("omero-irods: %s ignored by %s: %s" % (path, pep_name, why_not))
             return _continue()
-        zone.schedule(names.RULE_PROCESS, [path, "1"], 1, config.delay_instance)
+        zone.schedule(names.RULE_PROCESS, [path, "1"], 1)
+        watch.start_sweep_if_stale(zone, config, zone_config, int(zone.now().timestamp()))
     except Exception as error:  # the client's put must succeed whatever happens here
-        zone.log("omero-irods: could not schedule %s (%s): %s" % (path, pep_name, error))
+        callback.writeLine("serverLog", "omero-irods: could not schedule %s (%s): %s" % (path, pep_name, error))
     return _continue()
 
 
 # --- delayed and admin rules -----------------------------------------------------------------
 
 
+#: The delayed rules, by the `which` their entry points pass.
+DELAYED_RULES = {"process": names.RULE_PROCESS, "import": names.RULE_IMPORT, "watch": names.RULE_WATCH,
+                 "sweep": names.RULE_SWEEP}
+#: A delayed rule that cannot start (the config unreadable, an error before the request's own
+#: error handling) runs again later, this many times at most: with deferral_delay, about a day.
+MAX_DEFERRALS = 30
+
+
+def deferral_delay(deferrals):
+    """Seconds before the next try after `deferrals` (0, 1, ...) earlier ones: 1 min doubling to 1 h."""
+    return min(3600, 60 * 2 ** min(deferrals, 6))
+
+
 def run_delayed(callback, rei, which, rule_args):
-    """omero_irods_process / omero_irods_import: one step of one request."""
+    """omero_irods_process / _import / _watch / _sweep, as the service account only.
+
+    Their arguments: a path, then the attempt (process, import) and how often the rule was
+    deferred. Any zone user can call core's rules, through the native rule language or a
+    delay() of their own, so a caller who is not the zone's service account (as client AND
+    as proxy) is refused before anything is read or written."""
     import traceback
 
-    from omero_irods import pipeline, watch
     from omero_irods.errors import ConfigError
 
-    zone = PrepZone(callback, rei)
-    payload_path = str(rule_args[0])
-    attempt = int(rule_args[1]) if len(rule_args) > 1 else 1
+    args = [str(arg) for arg in rule_args]
+    path = args[0] if args else ""
     try:
+        zone = PrepZone(callback, rei)
         config = _config()
         zone.delay_instance = config.delay_instance
-        job = pipeline.Job(zone, config, config.zone(zone.zone_name), payload_path, attempt, zone.now())
-        if which == "process":
-            pipeline.process(job)
-        elif which == "import":
-            pipeline.run_import(job, run_import_command)
-        else:
-            watch.watch(job)
+        refusal = _caller_refusal(zone, config)
+        if refusal:
+            zone.log("omero-irods: %s(%s) refused: %s" % (DELAYED_RULES[which], path, refusal))
+            return _irods_error("SYS_NO_API_PRIV")
+        _dispatch(zone, config, which, args)
     except ConfigError as error:
-        zone.log("omero-irods: %s left as it is, the policy config is wrong: %s" % (payload_path, error))
+        _defer(callback, rei, which, args, "the policy config is wrong: %s" % error)
     except Exception:
-        zone.log("omero-irods: internal error on %s:\n%s" % (payload_path, traceback.format_exc()))
+        _defer(callback, rei, which, args, "internal error:\n%s" % traceback.format_exc())
     return 0
+
+
+def _dispatch(zone, config, which, args):
+    from omero_irods import pipeline, watch
+
+    attempt = int(args[1]) if len(args) > 1 and which in ("process", "import") else 1
+    job = pipeline.Job(zone, config, config.zone(zone.zone_name), args[0], attempt, zone.now())
+    if which == "process":
+        pipeline.process(job)
+    elif which == "import":
+        pipeline.run_import(job, run_import_command)
+    elif which == "watch":
+        watch.watch(job)
+    else:
+        watch.sweep(job)
+
+
+def _caller_refusal(zone, config):
+    """Why the rule's caller may not run it, or None for the zone's service account."""
+    zone_config = config.zones.get(zone.zone_name)
+    if zone_config is None:
+        return "the policy config has no zone %r" % zone.zone_name
+    expected = zone_config.service_account
+    if zone.user_name != expected or zone.proxy_name != expected:
+        return "it runs as %s (proxy %s), not as the service account %s" % (zone.user_name, zone.proxy_name, expected)
+    return None
+
+
+def _defer(callback, rei, which, args, problem):
+    """Run the same rule again later (bounded, logged): a request is never dropped because
+    the config was being edited when its rule ran. The instance is the running one's (the
+    INST_NAME hint becomes rei.pluginInstanceName: irods/irods server/re/src/nre.systemMS.cpp)."""
+    rule = DELAYED_RULES[which]
+    path = args[0] if args else ""
+    deferrals = int(args[2]) if len(args) > 2 and args[2].isdigit() else 0
+    log = lambda line: callback.writeLine("serverLog", "omero-irods: " + line)  # noqa: E731
+    if deferrals >= MAX_DEFERRALS:
+        log("gave up on %s(%s) after %d tries (%s); the sweep queues unclaimed payloads again, and "
+            "`irule omero_irods_reprocess` marks other requests" % (rule, path, deferrals + 1, problem))
+        return
+    delay = deferral_delay(deferrals)
+    attempt = args[1] if len(args) > 1 else "1"
+    instance = str(getattr(rei, "pluginInstanceName", "") or "") or names.DEFAULT_PREP_INSTANCE
+    try:
+        hints = triggers.delay_hints(instance, delay)
+        callback.delayExec(hints, triggers.delayed_rule_text(rule, path, attempt, str(deferrals + 1)), "")
+    except Exception as error:
+        log("%s(%s) could not be run (%s) nor deferred: %s" % (rule, path, problem, error))
+        return
+    log("%s(%s) deferred for %ds (%d of %d): %s" % (rule, path, delay, deferrals + 1, MAX_DEFERRALS, problem))
+
+
+def _irods_error(name):
+    import irods_errors
+
+    return getattr(irods_errors, name)
 
 
 #: The irule INPUT variable each admin rule reads when called as
@@ -183,21 +265,35 @@ def _unquote(value):
 
 
 def run_import_command(command):
-    """Run the importer with a fixed argv (no shell); (exit code, stdout, stderr)."""
+    """Run the importer with a fixed argv (no shell) -> omero_import.ImportRun.
+
+    It runs in a session (and process group) of its own: `omero import` starts a Java
+    importer as its child, and on a timeout the whole group is killed, not only the wrapper
+    (killing the wrapper alone leaves the Java process importing). What it printed until
+    then is kept: it names the images it created."""
     import os
+    import signal
     import subprocess
+
+    from omero_irods.omero_import import ImportRun
 
     env = dict(os.environ)
     env.update(command.env)
     try:
-        done = subprocess.run(
-            command.argv, env=env, capture_output=True, text=True, timeout=command.timeout_seconds, check=False
-        )
+        process = subprocess.Popen(command.argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   encoding="utf-8", errors="replace", start_new_session=True)
     except FileNotFoundError:
         raise Transient("the import command %r is not installed on this server" % command.argv[0])
+    try:
+        stdout, stderr = process.communicate(timeout=command.timeout_seconds)
+        return ImportRun(process.returncode, stdout, stderr, False)
     except subprocess.TimeoutExpired:
-        raise Transient("omero import took longer than %ds" % command.timeout_seconds)
-    return done.returncode, done.stdout, done.stderr
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # ended just now
+            pass
+        stdout, stderr = process.communicate()
+        return ImportRun(process.returncode, stdout, stderr, True)
 
 
 def _config():
@@ -218,8 +314,10 @@ class PrepZone(ZonePort):
         import session_vars
 
         self.callback = callback
-        client = session_vars.get_map(rei).get("client_user", {})
+        session = session_vars.get_map(rei)
+        client, proxy = session.get("client_user") or {}, session.get("proxy_user") or {}
         self.user_name = client.get("user_name", "")
+        self.proxy_name = proxy.get("user_name", "")
         self.zone_name = client.get("irods_zone", "")
 
     # -- plumbing --
@@ -274,20 +372,58 @@ class PrepZone(ZonePort):
 
     def tree(self, collection):
         objects = {}
-        for condition in ("COLL_NAME = '%s'", "COLL_NAME like '%s/%%'"):
-            rows = self._rows("COLL_NAME, DATA_NAME, DATA_SIZE, DATA_PATH", condition % _quote(collection))
-            for coll, name, size, physical in rows:  # one row per replica: keep the first
-                path = coll + "/" + name
-                objects.setdefault(path, {"path": path, "size": int(size), "physical_path": physical})
+        for coll, name, size, physical in self._rows_in_tree("DATA_SIZE, DATA_PATH", collection):
+            path = coll + "/" + name  # one row per replica: keep the first
+            objects.setdefault(path, {"path": path, "size": int(size), "physical_path": physical})
         return [objects[path] for path in sorted(objects)]
 
+    def readable_by(self, collection, user):
+        # The grants of the user and their groups on every object of the tree, in one query;
+        # access is checked per object because read on a collection gives none on its objects.
+        groups = {row[0] for row in self._rows("USER_GROUP_NAME", "USER_NAME = '%s'" % _quote(user))}
+        names_in = ", ".join("'%s'" % _quote(name) for name in sorted(groups | {user}))
+        ids = sorted({row[0] for row in self._rows("USER_ID", "USER_NAME in (%s)" % names_in)})
+        if not ids:
+            return set()
+        condition = "DATA_ACCESS_USER_ID in (%s)" % ", ".join("'%s'" % _quote(i) for i in ids)
+        rows = self._rows_in_tree("DATA_ACCESS_NAME", collection, condition)
+        return {coll + "/" + name for coll, name, level in rows if level.replace(" ", "_") in _READ_OR_MORE}
+
+    def _rows_in_tree(self, columns, collection, condition=None):
+        """(COLL_NAME, DATA_NAME, *columns) of the data objects in or below `collection`.
+        `_` and `%` are wildcards in `like` (a tree of /z/home/j_doe also matches
+        /z/home/jxdoe), so rows are kept only at a path boundary."""
+        below = collection.rstrip("/") + "/"
+        rows = []
+        for where in ("COLL_NAME = '%s'" % _quote(collection), "COLL_NAME like '%s%%'" % _quote(below)):
+            for row in self._rows("COLL_NAME, DATA_NAME, " + columns, where + (" and " + condition if condition else "")):
+                if row[0] == collection or row[0].startswith(below):
+                    rows.append(row)
+        return rows
+
+    def request_payloads(self, landing_zone):
+        landing = _quote(landing_zone.rstrip("/"))
+        found = {}
+        rows = self._rows("COLL_NAME, DATA_NAME, DATA_OWNER_NAME, DATA_CREATE_TIME",
+                          "COLL_PARENT_NAME = '%s' and DATA_NAME like '%%%s'" % (landing, names.PAYLOAD_SUFFIX))
+        for coll, name, owner, created in rows:
+            found[coll + "/" + name] = {"path": coll + "/" + name, "owner": owner, "created": int(created), "avus": []}
+        attributes = ", ".join("'%s'" % a for a in (names.AVU_STATE, names.AVU_ATTEMPT))
+        rows = self._rows("COLL_NAME, DATA_NAME, META_DATA_ATTR_NAME, META_DATA_ATTR_VALUE, META_DATA_ATTR_UNITS",
+                          "COLL_PARENT_NAME = '%s' and META_DATA_ATTR_NAME in (%s)" % (landing, attributes))
+        for coll, name, attribute, value, units in rows:
+            if coll + "/" + name in found:
+                found[coll + "/" + name]["avus"].append((attribute, value, units))
+        return [found[path] for path in sorted(found)]
+
     def avus(self, path):
-        if self.kind(path) == "collection":
-            columns, condition = "META_COLL_ATTR_NAME, META_COLL_ATTR_VALUE, META_COLL_ATTR_UNITS", "COLL_NAME = '%s'" % _quote(path)
-        else:
-            columns = "META_DATA_ATTR_NAME, META_DATA_ATTR_VALUE, META_DATA_ATTR_UNITS"
-            condition = _object_condition(path)
-        return [tuple(row) for row in self._rows(columns, condition)]
+        # No kind() first: a collection's AVU query answers nothing for a data object (and for
+        # a collection without AVUs, whose data-object query then answers nothing too).
+        rows = self._rows("META_COLL_ATTR_NAME, META_COLL_ATTR_VALUE, META_COLL_ATTR_UNITS",
+                          "COLL_NAME = '%s'" % _quote(path))
+        if not rows and path.count("/") > 1:
+            rows = self._rows("META_DATA_ATTR_NAME, META_DATA_ATTR_VALUE, META_DATA_ATTR_UNITS", _object_condition(path))
+        return [tuple(row) for row in rows]
 
     def names_in(self, collection):
         quoted = _quote(collection)
@@ -295,19 +431,11 @@ class PrepZone(ZonePort):
         data_objects = self._rows("DATA_NAME", "COLL_NAME = '%s'" % quoted)
         return {row[0].rsplit("/", 1)[-1] for row in subcollections} | {row[0] for row in data_objects}
 
-    def can_read(self, collection, user):
-        groups = {row[0] for row in self._rows("USER_GROUP_NAME", "USER_NAME = '%s'" % _quote(user))}
-        entities = groups | {user}
-        grants = self._rows("COLL_ACCESS_NAME, COLL_ACCESS_USER_ID", "COLL_NAME = '%s'" % _quote(collection))
-        ids = {user_id for level, user_id in grants if level.replace(" ", "_") in _READ_OR_MORE}
-        if not ids:
-            return False
-        condition = "USER_ID in (%s)" % ", ".join("'%s'" % _quote(user_id) for user_id in sorted(ids))
-        return any(row[0] in entities for row in self._rows("USER_NAME", condition))
-
     def find_by_avu(self, attribute, value=None):
         condition = "META_DATA_ATTR_NAME = '%s'" % _quote(attribute)
-        if value is not None:
+        if isinstance(value, (tuple, list)):
+            condition += " and META_DATA_ATTR_VALUE in (%s)" % ", ".join("'%s'" % _quote(v) for v in value)
+        elif value is not None:
             condition += " and META_DATA_ATTR_VALUE = '%s'" % _quote(value)
         return sorted({coll + "/" + name for coll, name in self._rows("COLL_NAME, DATA_NAME", condition)})
 
@@ -375,8 +503,8 @@ class PrepZone(ZonePort):
     def log(self, message):
         self.callback.writeLine("serverLog", message)
 
-    def schedule(self, rule_name, args, delay_seconds, instance_name=None):
-        hints = triggers.delay_hints(instance_name or self.delay_instance, delay_seconds)
+    def schedule(self, rule_name, args, delay_seconds):
+        hints = triggers.delay_hints(self.delay_instance or names.DEFAULT_PREP_INSTANCE, delay_seconds)
         self._msi("delayExec", hints, triggers.delayed_rule_text(rule_name, *args), "")
 
 

@@ -39,12 +39,17 @@ def _config_option(parser):
     )
 
 
+class ProvisioningFailed(Exception):
+    """An iRODS call of provisioning failed; the message says which and what was done."""
+
+
 def run(args):
+    from omero_irods.client.credentials import CredentialsError
     from omero_irods.errors import ConfigError
 
     try:
         return {"validate-config": _validate, "provision": _provision, "install-rules": _install}[args.action](args)
-    except (ConfigError, FileNotFoundError, PermissionError) as error:
+    except (ConfigError, CredentialsError, ProvisioningFailed, FileNotFoundError, PermissionError) as error:
         print("omero-irods admin %s: %s" % (args.action, error), file=sys.stderr)
         return 1
 
@@ -77,10 +82,24 @@ def _provision(args):
             print(json.dumps(operation.to_json(), sort_keys=True))
         return 0
     apply = _prc_provisioner(args.irods_env)
-    for operation in operations:
-        apply(operation)
+    for done, operation in enumerate(operations):
+        _apply_one(apply, operation, done, len(operations))
         print("done: %s" % json.dumps(operation.to_json(), sort_keys=True))
     return 0
+
+
+def _apply_one(apply, operation, done, total):
+    from omero_irods.adapters import prc
+
+    try:
+        apply(operation)
+    except Exception as error:
+        if not prc.is_irods_error(error):
+            raise
+        raise ProvisioningFailed(
+            "%s failed: %s. %d of %d operations were done; once the cause is fixed, run the same "
+            "command again (operations already done are repeated harmlessly)"
+            % (json.dumps(operation.to_json(), sort_keys=True), prc.describe(error), done, total)) from error
 
 
 def _zone(config, name):

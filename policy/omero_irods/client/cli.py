@@ -5,7 +5,8 @@ They act as the iRODS service account of the irods_environment.json given with -
 
 Exit status:
   0  done
-  1  the transfer or an iRODS call failed (nothing was committed; the message says what)
+  1  the transfer or an iRODS call failed (the message says what, and whether the request
+     may still have been committed: then `omero-irods status ID` tells)
   2  bad input: nothing was sent (the message names the file or option)
   3  the iRODS credentials or settings are unusable: nothing was sent
 
@@ -36,6 +37,7 @@ def add_arguments(parser, name):
                         help="irods_environment.json of the service account")
     parser.add_argument("--landing-zone", metavar="COLLECTION",
                         help="landing zone collection (default: $OMERO_IRODS_LANDING_ZONE, else "
+                             "the environment file's omero_irods_landing_zone, else "
                              "/<zone>/home/<service account>/landing)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -84,7 +86,7 @@ def _run_push(args):
     except push.PushError as error:
         return _fail(error, EXIT_BAD_INPUT)
     env_path, env = credentials.load_environment(args.irods_env)
-    landing = _landing_zone(args, env)
+    landing = _landing_zone(args, env_path, env)
     if landing is None:
         return EXIT_BAD_INPUT
     if args.dry_run:
@@ -146,13 +148,14 @@ def _run_reprocess(args):
 
     def mark(session, landing):
         try:
-            status = listing.mark_for_reprocess(session, landing, args.request_id)
+            status, marked_now = listing.mark_for_reprocess(session, landing, args.request_id)
         except (LookupError, ValueError) as error:
             return _fail(error.args[0], EXIT_BAD_INPUT)
         except Exception as error:
             return _fail_irods("marking request %s" % args.request_id, error)
-        print("request %s marked for reprocessing; the next attempt is queued within the "
-              "policy's reprocess_poll_seconds (default 300 s)" % status.request_id)
+        print("request %s %s for reprocessing; the next attempt is queued within the "
+              "policy's reprocess_poll_seconds (default 300 s)"
+              % (status.request_id, "marked" if marked_now else "was already marked"))
         return EXIT_OK
 
     return _with_landing_session(args, mark)
@@ -163,7 +166,7 @@ def _with_landing_session(args, action):
     from omero_irods.client import credentials
 
     env_path, env = credentials.load_environment(args.irods_env)
-    landing = _landing_zone(args, env)
+    landing = _landing_zone(args, env_path, env)
     if landing is None:
         return EXIT_BAD_INPUT
     with credentials.irods_session(env_path) as session:
@@ -229,12 +232,12 @@ def _json_text(document):
     return json.dumps(document, indent=2, sort_keys=True)
 
 
-def _landing_zone(args, env):
+def _landing_zone(args, env_path, env):
     from omero_irods.client import settings
 
     try:
         return settings.landing_zone(env["irods_zone_name"], env["irods_user_name"],
-                                     args.landing_zone)
+                                     args.landing_zone, env=env, env_path=env_path)
     except settings.SettingsError as error:
         _fail(error, EXIT_BAD_INPUT)
         return None

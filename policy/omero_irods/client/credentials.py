@@ -3,23 +3,29 @@
 The OMERO side holds ONE iRODS service account, in the files iCommands use:
 `irods_environment.json` ($IRODS_ENVIRONMENT_FILE, else ~/.irods/irods_environment.json) and
 the scrambled password file it names (`irods_authentication_file`, $IRODS_AUTHENTICATION_FILE,
-else ~/.irods/.irodsA; see python-irodsclient irods/session.py). A password that other OS
-accounts can read is no secret: such files are refused, with the chmod that fixes them.
-Nothing here prints or logs a password.
+else ~/.irods/.irodsA; see python-irodsclient irods/session.py). The OMERO.scripts see only
+HOME (client/settings.py says why), so for them the files are the ~/.irods defaults. A
+password that other OS accounts can read is no secret: such files are refused, with the
+chmod that fixes them. Nothing here prints or logs a password.
 """
 
 import contextlib
 import json
 import os
 import stat
+from collections import namedtuple
 
 from omero_irods.adapters import prc
+from omero_irods.client import settings
 
 REQUIRED_ENV_KEYS = ("irods_host", "irods_port", "irods_user_name", "irods_zone_name")
 # Keys under which an environment file may hold a secret inline (PRC reads `password`).
 SECRET_ENV_KEYS = ("password", "irods_password")
 # Schemes whose secret lives in the auth file (PRC irods/session.py _configure_account).
 SCHEMES_WITH_AUTH_FILE = ("native", "pam", "pam_password")
+
+#: The service account configured on this host: its checked environment file and landing zone.
+ServiceAccount = namedtuple("ServiceAccount", "env_path landing_zone")
 
 
 class CredentialsError(Exception):
@@ -34,8 +40,9 @@ def load_environment(env_file=None):
             text = handle.read()
     except FileNotFoundError:
         raise CredentialsError(
-            "%s: iRODS environment file not found (give --irods-env FILE, or set "
-            "IRODS_ENVIRONMENT_FILE)" % path)
+            "%s: iRODS environment file not found (give --irods-env FILE or set "
+            "IRODS_ENVIRONMENT_FILE; the OMERO.scripts read only "
+            "~/.irods/irods_environment.json of the OS account running OMERO)" % path)
     except OSError as error:
         raise CredentialsError("%s: cannot read the iRODS environment file: %s" % (path, error.strerror))
     try:
@@ -53,16 +60,30 @@ def load_environment(env_file=None):
 
 
 def auth_file_for(env_path, env):
-    """The auth file the session will read, checked to be private; None for other schemes."""
+    """The auth file the session will read, checked to be private; None for other schemes.
+
+    python-irodsclient (irods/session.py _configure_account) always authenticates the native
+    scheme with the auth file and ignores an inline `password`; the PAM schemes use an inline
+    `password` when there is one, else the auth file (which PRC also rewrites after a PAM
+    login). So the auth file is always checked when it exists, and required unless a PAM
+    scheme has its password inline.
+    """
     scheme = str(env.get("irods_authentication_scheme", "native")).lower()
-    if scheme not in SCHEMES_WITH_AUTH_FILE or any(key in env for key in SECRET_ENV_KEYS):
+    if scheme not in SCHEMES_WITH_AUTH_FILE:
         return None
+    inline = [key for key in SECRET_ENV_KEYS if key in env]
     path = os.path.abspath(os.path.expanduser(prc.default_auth_file(env)))
-    if not os.path.exists(path):
+    if os.path.exists(path):
+        require_private(path, "iRODS authentication file")
+    elif not (inline and scheme != "native"):
         raise CredentialsError(
             "%s: iRODS authentication file not found (needed by %s; create it with `iinit` "
             "as the service account)" % (path, env_path))
-    require_private(path, "iRODS authentication file")
+    if inline and scheme == "native":
+        raise CredentialsError(
+            "%s: holds an inline `%s`, which the native scheme does not use: python-irodsclient "
+            "authenticates with the authentication file %s. Remove the key (and store the "
+            "password with `iinit` if it is not there)" % (env_path, inline[0], path))
     return path
 
 
@@ -85,6 +106,16 @@ def open_session(env_file=None):
     env_path, env = load_environment(env_file)
     auth_path = auth_file_for(env_path, env)
     return prc.open_session(env_path, auth_path)
+
+
+def service_account(env_file=None, landing_zone=None):
+    """The ServiceAccount of this host, its files checked (CredentialsError) and its landing
+    zone resolved (settings.SettingsError), before anything connects."""
+    env_path, env = load_environment(env_file)
+    auth_file_for(env_path, env)
+    landing = settings.landing_zone(env["irods_zone_name"], env["irods_user_name"],
+                                    explicit=landing_zone, env=env, env_path=env_path)
+    return ServiceAccount(env_path, landing)
 
 
 @contextlib.contextmanager

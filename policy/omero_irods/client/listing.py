@@ -14,6 +14,12 @@ record `<destination>.omero-irods.json` (pipeline._finish_placement). So a reque
 
 Every entry's `created` is when its payload (or, while uploading, its collection) entered the
 catalog: server time, the same clock for every request.
+
+A listing is built from GenQuery answers (collections, payloads, AVUs). A payload is read
+only when its AVUs do not say whose it is (not claimed yet, or rejected before the policy
+recorded its user), at most once per listing, and only up to the policy's default payload
+limit: every read is an open and a close of a payload in the landing zone, which the rules
+must then tell apart from an upload.
 """
 
 import posixpath
@@ -22,13 +28,15 @@ from collections import namedtuple
 
 from omero_irods import names
 from omero_irods.adapters import prc
+from omero_irods.config import DEFAULTS as POLICY_DEFAULTS
 from omero_irods.errors import Rejected
 from omero_irods.payload import parse_payload, payload_name
 
 #: Shown when a request has a collection but no payload yet.
 UPLOADING = "uploading"
-#: Payloads bigger than this are not read back for listing (the manifest dominates them).
-MAX_PAYLOAD_READ = 64 * 1024 * 1024
+#: Payloads bigger than this are not read back for listing: the policy's default limit
+#: (config.py DEFAULTS limits.payload_bytes), above which it rejects a payload unread.
+MAX_PAYLOAD_READ = POLICY_DEFAULTS["limits"]["payload_bytes"]
 #: States in which a save's snapshot is in place (names.py).
 SNAPSHOT_READY = (names.PLACED, names.IMPORT_QUEUED, names.IMPORTED)
 #: schemas/payload.v1.schema.json $defs/request_id.
@@ -64,8 +72,11 @@ def list_requests(session, landing_zone, omero_user=None):
     records = prc.find_data_objects(
         session, _ANY_PAYLOAD, owner=session.username,
         attribute=names.AVU_OMERO_USER if omero_user else names.AVU_REQUEST_ID, value=omero_user)
+    landing_payloads = prc.find_data_objects(session, _ANY_PAYLOAD, parent=landing_zone)
+    if omero_user is not None:  # never listed for a user, so never read
+        landing_payloads = [p for p in landing_payloads if p.owner == session.username]
     statuses = _statuses(session, landing_zone, prc.child_collections(session, parent=landing_zone),
-                         prc.find_data_objects(session, _ANY_PAYLOAD, parent=landing_zone), records)
+                         landing_payloads, records)
     if omero_user is None:
         return statuses
     return [s for s in statuses if s.omero_user == omero_user and s.owner == session.username]
@@ -153,7 +164,7 @@ def _from_payload(session, found, avu_pairs, collection):
     payload = problem = None
     if collection is not None and first("omero_user") is None:
         # not validated yet: who and what it is for are only in the payload itself
-        payload, problem = _read_payload(session, found.path)
+        payload, problem = _read_payload(session, found)
     return RequestStatus(
         request_id=posixpath.basename(collection) if collection else first("request_id"),
         collection=collection, payload_path=found.path, owner=found.owner,
@@ -205,9 +216,12 @@ def _short(attribute):
     return attribute[len(names.AVU_PREFIX):]
 
 
-def _read_payload(session, path):
+def _read_payload(session, found):
+    if found.size > MAX_PAYLOAD_READ:
+        return None, "payload not read: %d bytes, more than the %d a listing reads" % (
+            found.size, MAX_PAYLOAD_READ)
     try:
-        raw = prc.read_data_object(session, path, MAX_PAYLOAD_READ)
+        raw = prc.read_data_object(session, found.path, MAX_PAYLOAD_READ)
         return parse_payload(raw, MAX_PAYLOAD_READ), None
     except Rejected as error:
         return None, "payload unreadable: %s" % error.message
@@ -218,10 +232,19 @@ def _read_payload(session, path):
 def mark_for_reprocess(session, landing_zone, request_id):
     """Ask for another attempt at a failed request, as the service account: its watcher (a
     delayed rule, see omero_irods/watch.py) sees the mark and queues the next attempt.
-    LookupError for an unknown id, ValueError for a request that is not `failed`."""
+    Returns (status, marked_now): marked_now is False when the mark was already there (the
+    watcher has not taken it yet), which is as good. LookupError for an unknown id,
+    ValueError for a request that is not `failed`."""
     status = request_status(session, landing_zone, request_id)
     if status.state != names.FAILED:
         advice = "push it again with the input fixed" if status.state == names.REJECTED else "nothing to do"
         raise ValueError("request %s is %s, not failed: %s" % (request_id, status.state, advice))
-    prc.add_data_object_avu(session, status.payload_path, names.AVU_REPROCESS, "requested")
-    return status
+    if _short(names.AVU_REPROCESS) in status.avus:
+        return status, False
+    try:
+        prc.add_data_object_avu(session, status.payload_path, names.AVU_REPROCESS, "requested")
+    except Exception as error:
+        if prc.is_already_exists(error):  # marked meanwhile (CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME)
+            return status, False
+        raise
+    return status, True

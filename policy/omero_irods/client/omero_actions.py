@@ -2,20 +2,27 @@
 
 The OMERO user and group always come from the OMERO session (adapters.omero_gateway), never
 from input. iRODS is reached as the service account configured on this host (see
-client.credentials: $IRODS_ENVIRONMENT_FILE or ~/.irods of the OS account running OMERO), and
-requests go to the landing zone of client.settings. Every function returns a short message
-for the user plus the details; failures raise ActionError with a message the user can act on.
+client.credentials: ~/.irods of the OS account running OMERO; the scripts see no other
+setting, see client.settings), and requests go to the landing zone of client.settings.
+Every function returns a short message for the user plus the details; failures raise
+ActionError with a message the user can act on.
+
+What these functions report is the push: a request sent. What the policy then makes of it
+(placed, imported, rejected with a reason) appears later, in list_my_requests.
 """
 
+import contextlib
 import io
 import re
 
-from omero_irods.adapters import omero_gateway
+from omero_irods.adapters import omero_gateway, prc
 from omero_irods.client import credentials, listing, push, settings
 from omero_irods.client.cli import format_table, human_size
-from omero_irods.client.tarstream import Member
+from omero_irods.client.tarstream import Member, SourceError
 
 _UNSAFE_NAME = re.compile(r"[/\x00-\x1f\x7f]")
+#: Appended to what save/load/push report: the push is all they know of.
+FOLLOW_UP = "whether it is placed or imported, or why it was rejected, shows later in 'iRODS List' (omero irods list)"
 
 
 class ActionError(Exception):
@@ -44,14 +51,14 @@ def save_snapshot(conn, refs, name=None, include_transfer_xml=True,
         members, note = _with_transfer_xml(conn, refs, members)
         notes.append(note)
     host = omero_gateway.server_host(conn)
-    with _explained(), _irods(open_session) as session:
-        result = push.push(session, settings.landing_zone(session.zone, session.username),
-                           members, "save", user, group, name=name + ".tar", target_name=name,
+    with _explained(), _irods(open_session) as (session, landing):
+        result = push.push(session, landing, members, "save", user, group, name=name + ".tar",
+                           target_name=name,
                            omero_server=host, omero_objects=_payload_refs(refs, filesets),
                            progress=progress)
     message = "Saving %s as snapshot %s: %d files (%s) sent as request %s" % (
         ", ".join(refs), name, result.members, human_size(result.size), result.request_id)
-    return "; ".join([message] + [n for n in notes if n]), result
+    return "; ".join([message] + [n for n in notes if n] + [FOLLOW_UP]), result
 
 
 def request_load(conn, snapshot, target_dataset=None, open_session=None):
@@ -59,14 +66,14 @@ def request_load(conn, snapshot, target_dataset=None, open_session=None):
     or the request id of the save that placed it (this user's own saves only)."""
     user, group = omero_gateway.session_identity(conn)
     target = "Dataset:name:%s" % target_dataset if target_dataset else None
-    with _explained(), _irods(open_session) as session:
-        landing = settings.landing_zone(session.zone, session.username)
+    with _explained(), _irods(open_session) as (session, landing):
         snapshot_path = snapshot if snapshot.startswith("/") else _saved_snapshot(
             session, landing, snapshot, user)
         result = push.request_load(session, landing, snapshot_path, user, group, target=target,
                                    omero_server=omero_gateway.server_host(conn))
-    return ("Load of %s requested as request %s%s" % (
-        snapshot_path, result.request_id, " into dataset %s" % target_dataset if target_dataset else "")), result
+    return ("Load of %s requested as request %s%s; %s" % (
+        snapshot_path, result.request_id, " into dataset %s" % target_dataset if target_dataset else "",
+        FOLLOW_UP)), result
 
 
 def _saved_snapshot(session, landing, request_id, user):
@@ -80,9 +87,8 @@ def _saved_snapshot(session, landing, request_id, user):
 def list_my_requests(conn, open_session=None):
     """(summary message, table text, [RequestStatus]) of this OMERO user's requests."""
     user, _group = omero_gateway.session_identity(conn)
-    with _explained(), _irods(open_session) as session:
-        requests = listing.list_requests(session, settings.landing_zone(session.zone, session.username),
-                                         omero_user=user)
+    with _explained(), _irods(open_session) as (session, landing):
+        requests = listing.list_requests(session, landing, omero_user=user)
     if not requests:
         return "No iRODS requests for %s" % user, format_table(requests), requests
     counts = {}
@@ -97,20 +103,29 @@ def push_files(conn, paths, target=None, follow_symlinks=False,
                open_session=None, progress=None):
     """Ingest local files for the OMERO session's user (the `omero irods push` command)."""
     user, group = omero_gateway.session_identity(conn)
-    with _explained(), _irods(open_session) as session:
-        result = push.push(session, settings.landing_zone(session.zone, session.username), paths,
-                           "ingest", user, group, target=target, follow_symlinks=follow_symlinks,
+    with _explained(), _irods(open_session) as (session, landing):
+        result = push.push(session, landing, paths, "ingest", user, group, target=target,
+                           follow_symlinks=follow_symlinks,
                            omero_server=omero_gateway.server_host(conn), progress=progress)
-    return ("Sent %d files (%s) as request %s" % (result.members, human_size(result.size),
-                                                  result.request_id)), result
+    return ("Sent %d files (%s) as request %s; %s" % (result.members, human_size(result.size),
+                                                      result.request_id, FOLLOW_UP)), result
 
 
 # ---------------------------------------------------------------- helpers
 
 
+@contextlib.contextmanager
 def _irods(open_session):
-    """The service account's session: `open_session()` if given, else from its env file."""
-    return (open_session or credentials.irods_session)()
+    """(session, landing zone) of the service account: from its files on this host, or
+    `open_session()` if given (the landing zone then from $OMERO_IRODS_LANDING_ZONE or the
+    default)."""
+    if open_session is not None:
+        with open_session() as session:
+            yield session, settings.landing_zone(session.zone, session.username)
+        return
+    account = credentials.service_account()
+    with credentials.irods_session(account.env_path) as session:
+        yield session, account.landing_zone
 
 
 def _snapshot_name(name, refs):
@@ -121,16 +136,26 @@ def _snapshot_name(name, refs):
 
 
 def _with_transfer_xml(conn, refs, members):
+    """members plus transfer.xml and the files it names as attachments
+    (file_annotations/<id>/<name>, as omero-cli-transfer's pack lays them out), or members
+    alone; and a note for the user."""
     if len(refs) != 1 or refs[0].startswith("Fileset:"):
         return members, "transfer.xml left out (it describes one Project, Dataset, Image, Screen or Plate)"
     try:
-        xml, why_not = omero_gateway.transfer_xml(conn, refs[0], omero_gateway.server_host(conn))
+        xml, attachments, why_not = omero_gateway.transfer_packet(
+            conn, refs[0], omero_gateway.server_host(conn))
     except Exception as error:  # its metadata is a bonus: the original files still go
-        xml, why_not = None, "omero-cli-transfer failed: %s: %s" % (type(error).__name__, error)
+        xml, attachments, why_not = None, [], "omero-cli-transfer failed: %s" % (
+            omero_gateway.omero_message(error),)
+    taken = {member.path for member in members}
+    clashing = [a.path for a in attachments if a.path in taken]
+    if xml is not None and clashing:
+        xml, why_not = None, "its attachment %s has the path of an original file" % clashing[0]
     if xml is None:
         return members, "transfer.xml left out: %s" % why_not
-    data = xml.encode("utf-8")
-    return members + [Member("transfer.xml", len(data), 0, lambda: io.BytesIO(data))], None
+    packet = members + attachments + [Member("transfer.xml", len(xml), 0, lambda: io.BytesIO(xml))]
+    note = ("transfer.xml added with %d attached file(s)" % len(attachments)) if attachments else None
+    return packet, note
 
 
 def _payload_refs(refs, filesets):
@@ -146,9 +171,11 @@ class _explained(object):
         return self
 
     def __exit__(self, kind, error, traceback):
-        if isinstance(error, (omero_gateway.OmeroError, push.PushError,
+        if isinstance(error, (omero_gateway.OmeroError, push.PushError, SourceError,
                               credentials.CredentialsError, settings.SettingsError)):
             raise ActionError(str(error)) from error
+        if isinstance(error, Exception) and prc.is_irods_error(error):
+            raise ActionError("iRODS refused or could not be reached: %s" % prc.describe(error)) from error
         return False
 
 
@@ -176,8 +203,8 @@ def run_script(client, action, gateway_factory=None):
         message = "Failed: %s" % error
         print(message, file=sys.stderr)
     except Exception as error:
-        message = "Failed: unexpected %s: %s (details in the script's error output)" % (
-            type(error).__name__, error)
+        message = "Failed: unexpected %s (details in the script's error output)" % (
+            omero_gateway.omero_message(error),)
         traceback.print_exc()
     try:
         client.setOutput("Message", rstring(message))

@@ -25,7 +25,9 @@ HELP = """Keep OMERO data in iRODS, through the site's omero-irods policy.
 
 The OMERO user and group are those of your OMERO session; the iRODS side is reached as the
 service account configured on this host ($IRODS_ENVIRONMENT_FILE, else
-~/.irods/irods_environment.json, with a private auth file).
+~/.irods/irods_environment.json, with a private auth file; the landing zone from
+$OMERO_IRODS_LANDING_ZONE, else its omero_irods_landing_zone key). save, load and push report
+the request sent; `omero irods list` shows what the policy made of it.
 """
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2

@@ -5,10 +5,14 @@
     <landing_zone>/<request_id>/<request_id>.omero-irods.json   the payload: commit marker
 
 The policy starts work when a payload is closed, so the payload is written last, in one
-write, after the archive's size was checked. If anything fails before the payload is
-complete, the request's collection is removed (best effort) and no payload is left: nothing
-fires. Transient errors (network, resource briefly down: adapters.prc.is_transient) are
-retried with exponential backoff; a retried archive is streamed again from its sources.
+write, after the archive's size was checked. If anything fails before the payload's close
+was attempted, the request's collection is removed (best effort) and no payload is left:
+nothing fires. Once a close was attempted the policy may already be working on the request:
+the payload is then never rewritten nor removed; its stored size is asked again, and when
+that does not settle it the push fails with "commit state unknown" (cleaned_up False).
+Transient errors (network, resource briefly down: adapters.prc.is_transient) are retried
+with exponential backoff; a retried archive is streamed again from its sources, and a
+retried collection create recognises the collection its lost reply created.
 
 Everything goes through `session`, a python-irodsclient iRODSSession or the sandbox's
 SandboxSession, via `omero_irods.adapters.prc` (the PRC subset is listed there).
@@ -46,6 +50,14 @@ class PushError(Exception):
         super().__init__(message)
         self.request_id = request_id
         self.cleaned_up = cleaned_up
+
+
+class CommitUnknown(PushError):
+    """The payload's close was sent but its outcome could not be confirmed: the request may
+    be processed. Nothing was removed; `omero-irods status ID` tells what became of it."""
+
+    def __init__(self, message, request_id):
+        super().__init__(message, request_id, cleaned_up=False)
 
 
 PushResult = namedtuple("PushResult", "request_id collection data_path payload_path size sha256 members")
@@ -175,8 +187,7 @@ def _create_request_collection(session, landing_zone, request_id, retry):
     for candidate in candidates:
         collection = posixpath.join(landing_zone, candidate)
         try:
-            created = retry.run("creation of %s" % collection,
-                                lambda: prc.create_collection_exclusive(session, collection))
+            created = _create_exclusive(session, collection, retry)
         except PushError:
             if not _landing_zone_exists(session, landing_zone):
                 raise PushError("landing zone %s does not exist or the service account cannot see "
@@ -188,6 +199,26 @@ def _create_request_collection(session, landing_zone, request_id, retry):
             raise PushError("request id %s is already used in %s; a request id is never reused"
                             % (request_id, landing_zone), request_id)
     raise PushError("could not find an unused request id in %s" % landing_zone)
+
+
+def _create_exclusive(session, collection, retry):
+    """Exclusive create, retried. After a transient failure the lost reply may have been a
+    success: "exists" is then ours when the collection is empty and owned by us."""
+    transient_failures = []
+
+    def create():
+        try:
+            return prc.create_collection_exclusive(session, collection)
+        except Exception as error:
+            if prc.is_transient(error):
+                transient_failures.append(error)
+            raise
+
+    created = retry.run("creation of %s" % collection, create)
+    if not created and transient_failures and prc.is_own_empty_collection(session, collection):
+        log.info("%s: created by an attempt whose reply was lost; using it", collection)
+        return True
+    return created
 
 
 def _landing_zone_exists(session, landing_zone):
@@ -215,40 +246,52 @@ def _upload_archive(session, data_path, stream, progress):
 
 
 def _commit_payload(session, collection, payload, retry):
-    """Write the payload in one write; a retry first checks whether the last close landed."""
+    """Write the payload in one write. Only opens are retried: once a close was attempted
+    the payload may be committed, so it is never rewritten (an open 'w' truncates)."""
     path = posixpath.join(collection, payload_name(payload.request_id))
     body = payload.to_json_bytes()
-    attempt = [0]
+    close_attempted = []
 
     def write_payload():
-        attempt[0] += 1
-        # iRODS records a replica's size when it is closed: the full size means a previous
-        # attempt's close reached the server (and the policy has been told); do not rewrite.
-        if attempt[0] > 1 and _stored_size(session, path) == len(body):
-            return
-        with prc.open_for_write(session, path) as writer:
+        writer = prc.open_for_write(session, path)
+        close_attempted.append(True)  # leaving the `with` below closes, whatever happens
+        with writer:
             writer.write(body)
 
     try:
-        retry.run("upload of the payload %s" % path, write_payload)
-    except PushError:
-        if _stored_size(session, path) != len(body):
+        retry.run("upload of the payload %s" % path, write_payload,
+                  retry_while=lambda: not close_attempted)
+    except PushError as error:
+        if not close_attempted:
             raise
-        log.warning("request %s: the payload's last close reached iRODS; treating it as "
-                    "committed", payload.request_id)
+        _confirm_commit(session, path, len(body), payload.request_id, retry, error)
     log.info("request %s: committed %s", payload.request_id, path)
     return path
 
 
-def _stored_size(session, path):
+def _confirm_commit(session, path, size, request_id, retry, error):
+    """Return when iRODS holds the whole payload (the close landed); else CommitUnknown.
+    iRODS records a replica's size when it is closed (irods/irods
+    server/api/src/rsDataObjClose.cpp), so the full size means the commit happened."""
     try:
-        return prc.data_object_size(session, path)
-    except Exception:
-        return None
+        stored = retry.run("checking the payload %s" % path, lambda: prc.data_object_size(session, path))
+    except PushError as stat_error:
+        found = "its size could not be read (%s)" % stat_error
+    else:
+        if stored == size:
+            log.warning("request %s: the payload's close reached iRODS (%s); treating it as "
+                        "committed", request_id, error)
+            return
+        found = "iRODS holds %d of its %d bytes" % (stored, size)
+    raise CommitUnknown(
+        "request %s: commit state unknown: %s; then %s. The policy may process it: see "
+        "`omero-irods status %s` (or 'iRODS List') before pushing again; nothing was removed"
+        % (request_id, error, found, request_id), request_id)
 
 
 class _removed_on_failure(object):
-    """Context manager: on any failure, remove the request's collection and say so."""
+    """Context manager: on any failure, remove the request's collection and say so (never
+    once its payload may be committed: CommitUnknown passes through untouched)."""
 
     def __init__(self, session, collection, request_id):
         self.session, self.collection, self.request_id = session, collection, request_id
@@ -257,7 +300,7 @@ class _removed_on_failure(object):
         return self
 
     def __exit__(self, kind, error, traceback):
-        if error is None:
+        if error is None or isinstance(error, CommitUnknown):
             return False
         cleaned_up = _remove_quietly(self.session, self.collection)
         note = ("; the partial request was removed" if cleaned_up else
@@ -293,7 +336,9 @@ class _Retry(object):
             raise ValueError("attempts must be at least 1")
         self.attempts, self.backoff, self.sleep = attempts, backoff, sleep
 
-    def run(self, what, action):
+    def run(self, what, action, retry_while=lambda: True):
+        """action()'s result; PushError once it fails for good. `retry_while()` false after
+        a failure means another attempt must not be made."""
         for attempt in range(1, self.attempts + 1):
             try:
                 return action()
@@ -301,7 +346,7 @@ class _Retry(object):
                 raise
             except Exception as error:
                 transient = isinstance(error, _IncompleteUpload) or prc.is_transient(error)
-                if not transient:
+                if not transient or not retry_while():
                     raise PushError("%s failed: %s" % (what, prc.describe(error))) from error
                 if attempt == self.attempts:
                     raise PushError("%s failed %d times; last error: %s"

@@ -1,7 +1,6 @@
 """`omero-irods admin`: what an iRODS admin runs while deploying."""
 
 import json
-import shutil
 
 import pytest
 
@@ -88,3 +87,64 @@ def test_prc_provisioner_creates_homes_as_their_owner_and_grants_in_admin_mode()
     assert calls[0] == ("create", "/z/home/alice/omero", "alice")
     assert calls[1] == ("acl", "/z/home/alice/omero", "omero-svc", "own", True)
     assert calls[2][3] == "inherit" and calls[2][4] is True
+
+
+def test_install_rules_tells_which_of_an_admins_peps_must_chain_to_ours(tmp_path, capsys):
+    """A core.py defining one of omero_irods_rules.__all__ shadows ours or is shadowed."""
+    from omero_irods.admin.rules_files import exported_names
+
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "core.py").write_text("from omero_irods_rules import *\n\n"
+                                 "def pep_api_data_obj_open_pre(rule_args, callback, rei):\n    pass\n\n"
+                                 "def acPostProcForPut(rule_args, callback, rei):\n    pass\n")
+    assert main(["admin", "install-rules", "--etc", str(etc)]) == 0
+    out = capsys.readouterr().out
+    assert ("it defines acPostProcForPut, pep_api_data_obj_open_pre, which omero_irods_rules defines "
+            "too: only the one defined last runs, so make it call the other") in out
+    assert {"acPostProcForPut", "pep_api_data_obj_open_pre"} <= set(exported_names("rules/omero_irods_rules.py"))
+
+
+def _environment(tmp_path, auth_mode):
+    auth = tmp_path / "irodsA"
+    auth.write_text("scrambled")
+    auth.chmod(auth_mode)
+    env = tmp_path / "irods_environment.json"
+    env.write_text(json.dumps({"irods_host": "h", "irods_port": 1247, "irods_user_name": "rods",
+                               "irods_zone_name": "tempZone", "irods_authentication_file": str(auth)}))
+    return str(env)
+
+
+def test_provision_with_unsafe_credentials_says_so_without_a_traceback(tmp_path, capsys):
+    env = _environment(tmp_path, 0o644)
+    assert main(["admin", "provision", "alice", "--config", EXAMPLE, "--irods-env", env]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("omero-irods admin provision: ") and "chmod 600" in err
+    assert "Traceback" not in err
+
+
+def test_an_irods_error_mid_provisioning_names_the_operation_and_what_was_done(tmp_path, monkeypatch, capsys):
+    exception = pytest.importorskip("irods.exception")
+    from omero_irods.admin import cli as admin_cli
+
+    applied = []
+
+    def apply(operation):
+        if len(applied) == 1:
+            raise exception.CAT_NO_ACCESS_PERMISSION("not a rodsadmin")
+        applied.append(operation)
+
+    monkeypatch.setattr(admin_cli, "_prc_provisioner", lambda env_file: apply)
+    assert main(["admin", "provision", "alice", "--config", EXAMPLE]) == 1
+    err = capsys.readouterr().err
+    assert "failed: CAT_NO_ACCESS_PERMISSION" in err and "not a rodsadmin" in err
+    assert "1 of" in err and "run the same command again" in err
+
+
+def test_the_deploy_guide_lists_every_pep_and_rule_a_site_core_py_may_collide_with():
+    from omero_irods.admin.rules_files import exported_names
+
+    with open("docs/deploy.md", encoding="utf-8") as handle:
+        guide = handle.read()
+    missing = [name for name in exported_names("rules/omero_irods_rules.py") if "`%s`" % name not in guide]
+    assert missing == []

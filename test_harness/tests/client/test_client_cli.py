@@ -9,7 +9,7 @@ import pytest
 from faults import Faulty
 from omero_irods import names
 from omero_irods.adapters import prc
-from omero_irods.client import cli
+from omero_irods.client import cli, listing
 from omero_irods.client.push import request_load
 from omero_irods.payload import parse_payload
 
@@ -17,7 +17,7 @@ from omero_irods.payload import parse_payload
 def parse(argv):
     parser = argparse.ArgumentParser(prog="omero-irods")
     commands = parser.add_subparsers(dest="command")
-    for name in ("push", "list", "status"):
+    for name in ("push", "list", "status", "reprocess"):
         sub = commands.add_parser(name)
         sub.set_defaults(_command=name)
         cli.add_arguments(sub, name)
@@ -149,6 +149,33 @@ def test_status_shows_one_request_and_names_an_unknown_one(irods, landing, env_f
     assert "state:      import_queued" in out and "omero_irods::state = import_queued" in out
     assert run(["status", "req-0000404", "--irods-env", env_file]) == cli.EXIT_BAD_INPUT
     assert "no request req-0000404: %s/req-0000404 does not exist" % landing in capsys.readouterr().err
+
+
+def test_reprocess_twice_is_not_an_error(irods, landing, env_file, connect, capsys):
+    """The second mark finds the first still waiting for the watcher (adding the same AVU
+    again would fail with CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME): already done."""
+    _add_request(irods, landing, "req-0000020", "alice", names.FAILED, error="attempt 5: OMERO down")
+    assert run(["reprocess", "req-0000020", "--irods-env", env_file]) == cli.EXIT_OK
+    assert "request req-0000020 marked for reprocessing" in capsys.readouterr().out
+    assert run(["reprocess", "req-0000020", "--irods-env", env_file]) == cli.EXIT_OK
+    assert "request req-0000020 was already marked for reprocessing" in capsys.readouterr().out
+    status = listing.request_status(irods.session, landing, "req-0000020")
+    assert status.avus["reprocess"] == ["requested"]
+
+
+def test_an_environment_file_landing_zone_is_used_and_a_bad_one_named(irods, env_file, connect, run_dir, capsys):
+    irods.session.collections.create("/tempZone/home/omero-svc/inbox", recurse=False)
+    with open(env_file) as handle:
+        document = json.load(handle)
+    for landing_zone, expected in (("/tempZone/home/omero-svc/inbox", cli.EXIT_OK),
+                                   ("inbox", cli.EXIT_BAD_INPUT)):
+        with open(env_file, "w") as handle:
+            json.dump(dict(document, omero_irods_landing_zone=landing_zone), handle)
+        status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
+                      "--irods-env", env_file, "--request-id", "req-0000021"])
+        assert status == expected
+    assert irods.payloads() == ["/tempZone/home/omero-svc/inbox/req-0000021/req-0000021.omero-irods.json"]
+    assert "landing zone 'inbox' (from omero_irods_landing_zone in %s)" % env_file in capsys.readouterr().err
 
 
 def test_progress_is_plain_lines_without_a_terminal():

@@ -102,3 +102,52 @@ def test_the_session_is_closed_after_use_even_on_error(irods_dir, monkeypatch):
         with credentials.irods_session(str(irods_dir / "irods_environment.json")):
             raise RuntimeError("boom")
     assert closed == [True]
+
+
+# python-irodsclient irods/session.py _configure_account: for the native scheme the password
+# always comes from the auth file (creds["password"] = get_irods_password(...)); an inline
+# `password` counts only for the PAM schemes.
+
+
+def test_native_reads_the_auth_file_so_it_is_checked_even_with_an_inline_password(irods_dir):
+    """The environment's `password` key does not switch the auth-file check off: PRC ignores
+    that key for native and authenticates with the (here world-readable) auth file."""
+    from irods.session import iRODSSession
+
+    env_file = irods_dir / "irods_environment.json"
+    env_file.write_text(json.dumps(dict(ENV, irods_authentication_file=str(irods_dir / ".irodsA"),
+                                        password="unused")))
+    env_file.chmod(0o600)
+    (irods_dir / ".irodsA").chmod(0o644)
+    env_path, env = credentials.load_environment(str(env_file))
+    assert iRODSSession(irods_env_file=env_path).pool.account.password == "s3cret"  # the file's
+    with pytest.raises(CredentialsError, match="chmod 600 %s" % (irods_dir / ".irodsA")):
+        credentials.auth_file_for(env_path, env)
+
+
+@pytest.mark.parametrize("key", ["password", "irods_password"])
+def test_an_inline_password_is_refused_for_native_with_what_to_do(irods_dir, key):
+    env_file = irods_dir / "irods_environment.json"
+    env_file.write_text(json.dumps(dict(ENV, irods_authentication_file=str(irods_dir / ".irodsA"),
+                                        **{key: "hunter2-secret"})))
+    env_file.chmod(0o600)
+    env_path, env = credentials.load_environment(str(env_file))
+    with pytest.raises(CredentialsError) as raised:
+        credentials.auth_file_for(env_path, env)
+    message = str(raised.value)
+    assert message.startswith("%s: holds an inline `%s`" % (env_file, key))
+    assert "Remove the key" in message and "hunter2" not in message
+
+
+def test_pam_with_its_password_inline_needs_no_auth_file_but_a_present_one_must_be_private(irods_dir):
+    env_file = irods_dir / "irods_environment.json"
+    env_file.write_text(json.dumps(dict(ENV, irods_authentication_scheme="pam_password",
+                                        irods_authentication_file=str(irods_dir / ".irodsA"),
+                                        password="pam-secret")))
+    env_file.chmod(0o600)
+    env_path, env = credentials.load_environment(str(env_file))
+    (irods_dir / ".irodsA").chmod(0o640)
+    with pytest.raises(CredentialsError, match="accessible by group or others"):
+        credentials.auth_file_for(env_path, env)
+    os.remove(irods_dir / ".irodsA")
+    assert credentials.auth_file_for(env_path, env) == str(irods_dir / ".irodsA")

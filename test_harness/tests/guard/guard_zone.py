@@ -46,7 +46,9 @@ def scenario(folder):
     return {
         "zone": ZONE,
         "resources": RESOURCES,
-        "config": {"schema": "omero-irods/config", "version": 1, "zones": {ZONE: zone}},
+        # a daily sweep: the hourly default would run 24 times in the drain below
+        "config": {"schema": "omero-irods/config", "version": 1, "zones": {ZONE: zone},
+                   "sweep": {"interval_seconds": 86400}},
         "users": [{"name": SERVICE, "type": "rodsuser"}, {"name": "alice", "type": "rodsuser", "groups": ["lab"]},
                   {"name": "bob", "type": "rodsuser"}],
         "provision": ["alice"],

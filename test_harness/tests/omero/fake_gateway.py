@@ -1,7 +1,8 @@
 """A test double of exactly the BlitzGateway calls omero_irods makes (adapters/omero_gateway.py):
 getEventContext, c.getProperty, getQueryService().projection, getObject("Fileset", id) with
-listFiles() -> original files (getPath, getName, getSize, getMtime, asFileObj), SERVICE_OPTS,
-close(hard=False). Anything else raises AttributeError, so a new call shows up in the tests.
+listFiles() -> original files (getPath, getName, getSize, getMtime, asFileObj),
+getObject("FileAnnotation", id).getFile() -> an original file, SERVICE_OPTS, close(hard=False).
+Anything else raises AttributeError, so a new call shows up in the tests.
 """
 
 from omero.rtypes import rlong, unwrap
@@ -65,6 +66,14 @@ class FakeFileset(object):
         return list(self._files)
 
 
+class FakeFileAnnotation(object):
+    def __init__(self, original):
+        self._original = original
+
+    def getFile(self):
+        return self._original
+
+
 class _Client(object):
     def __init__(self, host):
         self.host = host
@@ -87,14 +96,16 @@ class _QueryService(object):
 
 
 class FakeGateway(object):
-    """images: {("Dataset", 3): [(image id, fileset id or None), ...]}; filesets: {id: [files]}."""
+    """images: {("Dataset", 3): [(image id, fileset id or None), ...]}; filesets: {id: [files]};
+    annotations: {FileAnnotation id: its original file}."""
 
     def __init__(self, user="alice", group="lab", host="omero.example.org", images=None,
-                 filesets=None):
+                 filesets=None, annotations=None):
         self.context = EventContext(user, group)
         self.c = _Client(host)
         self.images = images or {}
         self.filesets = filesets or {}
+        self.annotations = annotations or {}
         self.SERVICE_OPTS = object()
         self.queries = []
         self.closed = False
@@ -106,6 +117,9 @@ class FakeGateway(object):
         return _QueryService(self)
 
     def getObject(self, kind, object_id):
+        if kind == "FileAnnotation":
+            original = self.annotations.get(object_id)
+            return None if original is None else FakeFileAnnotation(original)
         assert kind == "Fileset", kind
         files = self.filesets.get(object_id)
         return None if files is None else FakeFileset(files)

@@ -84,8 +84,8 @@ def test_transfer_xml_is_built_in_memory_with_the_1x_signature(monkeypatch, tmp_
 
     _install_fake_transfer(monkeypatch, populate_xml)
     monkeypatch.chdir(tmp_path)
-    xml, why_not = omero_gateway.transfer_xml(FakeGateway(), "Dataset:3", "omero.example.org")
-    assert (xml, why_not) == ("<OME>Dataset-3</OME>", None)
+    xml, attachments, why_not = omero_gateway.transfer_packet(FakeGateway(), "Dataset:3", "omero.example.org")
+    assert (xml, attachments, why_not) == (b"<OME>Dataset-3</OME>", [], None)
     assert calls == [("Dataset", 3, "omero.example.org", True, False, False, omero_gateway.TRANSFER_METADATA)]
     assert list(tmp_path.iterdir()) == []  # nothing written
 
@@ -95,8 +95,8 @@ def test_an_unsupported_transfer_version_is_reported_not_called(monkeypatch):
         raise AssertionError("must not be called")
 
     _install_fake_transfer(monkeypatch, populate_xml)
-    assert omero_gateway.transfer_xml(FakeGateway(), "Dataset:3", None) == (
-        None, "this omero-cli-transfer version's populate_xml is not supported")
+    assert omero_gateway.transfer_packet(FakeGateway(), "Dataset:3", None) == (
+        None, [], "this omero-cli-transfer version's populate_xml is not supported")
 
 
 def test_the_installed_omero_cli_transfer_is_supported_when_present():

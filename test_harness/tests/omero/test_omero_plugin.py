@@ -90,3 +90,23 @@ def test_load_and_list(omero_cli, irods, capsys):
     (listed,) = json.loads(captured.out)
     assert (listed["operation"], listed["state"], listed["omero_user"]) == ("load", names.RECEIVED, "alice")
     assert "1 iRODS request(s) for alice: 1 received" in captured.err
+
+
+def test_an_irods_error_exits_1_with_its_name_not_a_traceback(omero_cli, irods, monkeypatch, capsys):
+    from omero.cli import NonZeroReturnCode
+
+    from omero_irods.adapters import prc
+
+    exception = pytest.importorskip("irods.exception")
+
+    def unreachable(*args, **kwargs):
+        raise exception.NetworkException("Could not connect to specified host and port: irods:1247")
+
+    monkeypatch.setattr(prc, "child_collections", unreachable)
+    with pytest.raises(NonZeroReturnCode) as raised:
+        omero_cli.invoke(["irods", "list"], strict=True)
+    assert raised.value.rv == 1
+    err = capsys.readouterr().err
+    assert ("omero irods list: iRODS refused or could not be reached: NetworkException: Could not "
+            "connect to specified host and port: irods:1247") in err
+    assert "Traceback" not in err and omero_cli.gateway.closed

@@ -12,6 +12,7 @@ import pytest
 
 from fake_gateway import FakeGateway, FakeOriginalFile, FakeScriptClient
 from omero_irods import names
+from omero_irods.client import omero_actions
 from omero_irods.payload import parse_payload
 
 pytestmark = pytest.mark.omero
@@ -121,6 +122,15 @@ def test_save_says_why_transfer_xml_was_left_out(irods, monkeypatch):
     assert "transfer.xml left out: omero-cli-transfer is not installed" in outputs["Message"]
 
 
+def test_save_says_the_request_was_sent_and_where_its_outcome_shows(irods, monkeypatch):
+    """The script knows only the push; rejection (an unmapped user...) comes later."""
+    gateway, _files = snapshot_gateway()
+    outputs = run("iRODS_Save", {"Data_Type": "Dataset", "IDs": [3], "Include_Transfer_XML": False},
+                  gateway, monkeypatch)
+    assert "sent as request %s" % outputs["Request_ID"] in outputs["Message"]
+    assert outputs["Message"].endswith(omero_actions.FOLLOW_UP)
+
+
 def test_save_failures_reach_the_user_and_leave_nothing(irods, landing, monkeypatch, capsys):
     before = irods.tree()
     outputs = run("iRODS_Save", {"Data_Type": "Dataset", "IDs": [9]}, FakeGateway(), monkeypatch)
@@ -154,8 +164,8 @@ def test_load_commits_a_load_payload_for_the_session_user(irods, landing, monkey
     assert payload.operation == "load" and payload.omero_user == "alice"
     assert payload.source_path == "/tempZone/home/alice/omero/save/2026-01-01/Dataset-3"
     assert payload.target.omero_dataset == "Dataset:name:restored"
-    assert outputs["Message"] == ("Load of %s requested as request %s into dataset restored"
-                                  % (payload.source_path, request_id))
+    assert outputs["Message"] == ("Load of %s requested as request %s into dataset restored; %s"
+                                  % (payload.source_path, request_id, omero_actions.FOLLOW_UP))
 
 
 def test_load_explains_what_path_it_needs(irods, monkeypatch):
@@ -190,3 +200,42 @@ def test_a_failing_omero_cli_transfer_costs_only_the_transfer_xml(irods, monkeyp
     assert outputs["Message"].startswith("Saving Dataset:3 as snapshot Dataset-3: 2 files")
     assert "transfer.xml left out: omero-cli-transfer failed: RuntimeError: ROI service unavailable" \
         in outputs["Message"]
+
+
+def install_transfer_with_attachment(monkeypatch, path_id_dict):
+    """omero-cli-transfer 1.x: populate_xml returns (ome, path_id_dict); a FileAnnotation's
+    entry is "Annotation:<id>" -> file_annotations/<id>/<name> (generate_xml.py
+    create_filepath_annotations, list_file_ids), which `pack` downloads into the packet."""
+    monkeypatch.setitem(sys.modules, "generate_xml", types.SimpleNamespace(
+        populate_xml=lambda datatype, id, filepath, conn, hostname, barchive, simple, figure, metadata:
+        ("<Dataset id=%d/>" % id, dict(path_id_dict))))
+    monkeypatch.setitem(sys.modules, "ome_types", types.SimpleNamespace(to_xml=lambda ome: ome))
+
+
+def test_save_streams_the_attachments_transfer_xml_names(irods, landing, monkeypatch):
+    install_transfer_with_attachment(monkeypatch, {"Image:1": REPO + "A1/A1.tif",
+                                                   "Annotation:7": "file_annotations/7/notes.csv"})
+    gateway, _files = snapshot_gateway()
+    gateway.annotations[7] = FakeOriginalFile("/attachments/", "notes.csv", b"well,count\nA1,3\n")
+    outputs = run("iRODS_Save", {"Data_Type": "Dataset", "IDs": [3], "Snapshot_Name": "with-notes"},
+                  gateway, monkeypatch)
+    assert "transfer.xml added with 1 attached file(s)" in outputs["Message"]
+    request_id = outputs["Request_ID"]
+    with tarfile.open(fileobj=io.BytesIO(irods.read("%s/%s/with-notes.tar" % (landing, request_id)))) as tar:
+        assert tar.extractfile("file_annotations/7/notes.csv").read() == b"well,count\nA1,3\n"
+        assert tar.extractfile("transfer.xml").read() == b"<Dataset id=3/>"
+    payload = parse_payload(irods.read("%s/%s/%s%s" % (landing, request_id, request_id, names.PAYLOAD_SUFFIX)),
+                            1 << 20)
+    assert "file_annotations/7/notes.csv" in [entry.path for entry in payload.manifest]
+
+
+def test_without_its_attachments_transfer_xml_is_left_out_and_the_user_told(irods, landing, monkeypatch):
+    install_transfer_with_attachment(monkeypatch, {"Annotation:8": "file_annotations/8/secret.pdf"})
+    gateway, _files = snapshot_gateway()  # FileAnnotation 8 is not readable for alice
+    outputs = run("iRODS_Save", {"Data_Type": "Dataset", "IDs": [3], "Snapshot_Name": "no-notes"},
+                  gateway, monkeypatch)
+    assert ("transfer.xml left out: its attachment FileAnnotation:8 is not readable in your current "
+            "group") in outputs["Message"]
+    tar_path = "%s/%s/no-notes.tar" % (landing, outputs["Request_ID"])
+    with tarfile.open(fileobj=io.BytesIO(irods.read(tar_path))) as tar:
+        assert sorted(tar.getnames()) == [REPO + "A1/A1.tif", REPO + "plate.companion.ome"]

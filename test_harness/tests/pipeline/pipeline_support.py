@@ -95,7 +95,10 @@ def base_scenario(folder, steps, config_zone=None, omero="succeed", users=None, 
     zone = {"service_account": SERVICE, "landing_zone": LANDING, "allowed_roots": ["/tempZone/home"],
             "user_map": {"file": str(user_map)}}
     zone.update(config_zone or {})
-    policy = {"schema": "omero-irods/config", "version": 1, "zones": {ZONE: zone}}
+    # The sweep (hourly by default) would run every simulated hour of each day-long drain:
+    # a daily one keeps the tests fast; the tests of the sweep set their own interval.
+    policy = {"schema": "omero-irods/config", "version": 1, "zones": {ZONE: zone},
+              "sweep": {"interval_seconds": 86400}}
     policy.update(config or {})
     return {
         "zone": ZONE,
@@ -226,9 +229,16 @@ def ours(log):
     return [line for line in log if "omero-irods:" in line]
 
 
+def queued(state):
+    """The delayed rules still scheduled, but the zone's sweep (the periodic safety net that
+    every payload put starts: omero_irods.watch)."""
+    return [rule["rule"] for rule in state["delay_queue"] if names.RULE_SWEEP not in rule["rule"]]
+
+
 def delayed_runs(state):
-    """The delayed rules that ran, in order."""
-    return [pep for pep in state["peps"] if pep["kind"] == "delay"]
+    """The delayed rules that ran, in order, but the sweep's runs: the rule each one called."""
+    runs = [pep for pep in state["peps"] if pep["kind"] == "rule" and pep["name"].startswith("omero_irods_")]
+    return [run for run in runs if run["name"] != names.RULE_SWEEP]
 
 
 def unwrapped(files):

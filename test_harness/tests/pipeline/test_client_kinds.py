@@ -11,7 +11,7 @@ descriptors, closes N-1 with replica_close, then one data_obj_close and one acPo
 import pytest
 
 from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
-                      delayed_runs, ours, records, stored_bytes, under, unwrapped)
+                              delayed_runs, ours, queued, records, stored_bytes, under, unwrapped)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"A" * 1000, "run1/sub/b.tif": b"B" * 2000}
@@ -49,8 +49,19 @@ def test_unrelated_puts_schedule_nothing_and_log_nothing(tmp_path, run_scenario)
         UNTIL_IDLE,
     ]
     state = run_scenario(base_scenario(tmp_path, steps))
-    assert state["delay_queue"] == []
+    assert queued(state) == []
     assert delayed_runs(state) == []
     assert ours(state["log"]) == []
     assert not under(state, ALICE_ROOT)
 
+
+
+def test_reading_a_payload_with_prc_schedules_nothing(tmp_path, live_zone):
+    # `omero-irods status` reads payloads: a read opens with O_RDONLY, which is no put event
+    request = Request(tmp_path, "20261122T101500Z-0000p001", {"run1/a.tif": b"A" * 10}, omero_user="bob")
+    zone = live_zone(base_scenario(tmp_path, request.steps() + [UNTIL_IDLE]))  # bob is unmapped: it stays
+    session = zone._run._session(SERVICE)
+    for _ in range(3):
+        with session.data_objects.open(request.payload_path, "r") as reader:
+            assert reader.read() == request.payload_bytes
+    assert queued(zone.state()) == []

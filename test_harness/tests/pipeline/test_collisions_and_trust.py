@@ -10,7 +10,7 @@ looks free until the rename tries it.
 """
 
 from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, delayed_runs,
-                      ours, paths, records, stored_bytes, under)
+                              ours, paths, queued, records, stored_bytes, under)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"new data"}
@@ -63,7 +63,7 @@ def test_a_payload_put_in_the_landing_zone_by_another_user_is_ignored(tmp_path, 
         zone.step(step)
     state = zone.state()
 
-    assert delayed_runs(state) == [] and state["delay_queue"] == []
+    assert delayed_runs(state) == [] and queued(state) == []
     ignored = [line for line in ours(state["log"]) if request.payload_path in line]
     assert ignored and all("not uploaded by the service account" in line for line in ignored)
     assert avus_of(state, request.payload_path) == {}
@@ -84,9 +84,36 @@ def test_payloads_outside_the_landing_zone_are_ignored(tmp_path, run_scenario):
              UNTIL_IDLE]
     state = run_scenario(base_scenario(tmp_path, steps))
 
-    assert delayed_runs(state) == [] and state["delay_queue"] == []
+    assert delayed_runs(state) == [] and queued(state) == []
     for path in outside:
         lines = [line for line in ours(state["log"]) if path in line]
         assert lines and all("not in the landing zone" in line for line in lines), path
         assert avus_of(state, path) == {}
     assert [p for p in paths(state) if p.startswith(ALICE_ROOT)] == []
+
+
+def test_a_new_request_gets_its_own_record_after_an_old_one_was_released(tmp_path, live_zone):
+    # alice released and removed run1 as the guard's log line tells her to; its record stays
+    # (it is the service account's). A new run1 must not reuse that record: run1-2.
+    first = Request(tmp_path, "20261122T101500Z-0000q001", {"run1/a.tif": b"A" * 10}, target_name="run1")
+    drain = {"run_delay_queue": {"until_idle": True, "max_seconds": 600}}  # the same day for both
+    zone = live_zone(base_scenario(tmp_path, first.steps() + [drain]))
+    state = zone.state()
+    (old_record,) = records(state)
+    destination = avus_of(state, old_record)[names.AVU_DESTINATION]
+    for attribute, value in avus_of(state, destination).items():
+        if attribute == names.AVU_OMERO_IMAGE:
+            zone.catalog.remove_avu("alice", destination, attribute, value)
+    zone.step({"remove": {"as": "alice", "path": destination + "/a.tif", "force": True}})
+    zone.catalog.remove_collection("alice", destination, recursive=True, force=True)
+    old_avus = avus_of(zone.state(), old_record)
+
+    second = Request(tmp_path, "20261122T101500Z-0000q002", {"run1/b.tif": b"B" * 10}, target_name="run1")
+    for step in second.steps() + [drain]:
+        zone.step(step)
+    state = zone.state()
+    new_record = DAY + "/run1-2.omero-irods.json"
+    assert avus_of(state, new_record)[names.AVU_REQUEST_ID] == second.request_id
+    assert avus_of(state, new_record)[names.AVU_STATE] == names.IMPORTED
+    assert stored_bytes(state, DAY + "/run1-2/b.tif") == b"B" * 10
+    assert avus_of(state, old_record) == old_avus  # the released request's record is untouched

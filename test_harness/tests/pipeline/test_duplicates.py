@@ -8,7 +8,7 @@ only one event per attempt wins.
 """
 
 from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
-                      ours, record_of, records, stored_bytes, under)
+                              ours, queued, record_of, records, stored_bytes, under)
 from omero_irods import names
 from omero_irods.pipeline import IMPORT_RULE, PROCESS_RULE
 
@@ -23,14 +23,14 @@ def placed_once(state, request_id):
     assert avu_values(state, record, ATTEMPT) == ["1"]
     assert len(records(state)) == 1
     assert len(state["imports"]) == 1
-    assert state["delay_queue"] == []
+    assert queued(state) == []
     return record
 
 
 def test_iput_fires_two_events_and_the_request_is_placed_once(tmp_path, run_scenario):
     request = Request(tmp_path, "20261122T101500Z-00000001", FILES)
     state = run_scenario(base_scenario(tmp_path, request.steps("iput")))
-    assert [rule["rule"] for rule in state["delay_queue"]] == [
+    assert queued(state) == [
         'callback.%s("%s", "1")' % (PROCESS_RULE, request.payload_path)] * 2
 
     state = run_scenario(base_scenario(tmp_path, request.steps("iput") + [UNTIL_IDLE]))
@@ -90,8 +90,8 @@ def test_a_duplicate_event_during_a_retry_does_not_claim_the_attempt_again(tmp_p
     zone = live_zone(data)
     state = zone.state()
     assert avu_values(state, request.payload_path, ATTEMPT) == ["1"]
-    (retry,) = state["delay_queue"]
-    assert retry["rule"] == 'callback.%s("%s", "2")' % (PROCESS_RULE, request.payload_path)
+    (retry,) = queued(state)
+    assert retry == 'callback.%s("%s", "2")' % (PROCESS_RULE, request.payload_path)
 
     zone.schedule(PROCESS_RULE, request.payload_path, "1")
     zone.step({"advance_clock": "1s"})
@@ -99,7 +99,7 @@ def test_a_duplicate_event_during_a_retry_does_not_claim_the_attempt_again(tmp_p
     state = zone.state()
     assert avu_values(state, request.payload_path, ATTEMPT) == ["1"]
     assert any("attempt 1 already claimed; duplicate event ignored" in line for line in ours(state["log"]))
-    assert [rule["rule"] for rule in state["delay_queue"]] == [retry["rule"]]
+    assert queued(state) == [retry]
 
 
 def test_fifty_requests_for_one_target_name_in_one_drain_each_get_their_own_collection(tmp_path, run_scenario):

@@ -9,7 +9,7 @@ the text and a newline go to ruleExecOut's stdout buffer).
 """
 
 from pipeline_support import (ALICE_ROOT, DRAIN_FAILURES, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of,
-                      base_scenario, ours, record_of, stored_bytes, under)
+                              base_scenario, ours, queued, record_of, stored_bytes, under)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"A" * 100, "run1/b.tif": b"B" * 200}
@@ -51,7 +51,7 @@ def test_an_importer_that_keeps_failing_ends_failed_with_its_error_and_the_data_
     assert avus[names.AVU_STATE] == names.FAILED
     assert avus[names.AVU_ERROR].startswith("attempt 3: ")
     assert len(state["imports"]) == 3
-    assert [rule["rule"] for rule in state["delay_queue"]] == [watcher(record)]
+    assert queued(state) == [watcher(record)]
     assert any("failed %s after 3 attempts" % record in line for line in ours(state["log"]))
     destination = avus[names.avu("destination")]
     assert stored_bytes(state, destination + "/a.tif") == FILES["run1/a.tif"]
@@ -79,7 +79,7 @@ def test_placement_failing_after_staging_leaves_nothing_half_visible(tmp_path, l
     assert under(state, request.collection, "collections") == []  # no staging left behind
     assert stored_bytes(state, request.tar_path) == request.tar_bytes
     assert state["imports"] == []
-    assert [rule["rule"] for rule in state["delay_queue"]] == [watcher(request.payload_path)]
+    assert queued(state) == [watcher(request.payload_path)]
 
 
 def test_a_user_whose_root_is_not_provisioned_fails_with_a_clear_error(tmp_path, run_scenario):
@@ -124,7 +124,7 @@ def test_a_failed_placement_reprocessed_after_the_cause_is_fixed_is_placed_once(
     assert names.AVU_ERROR not in avus
     assert avu_values(state, record, names.avu("attempt")) == ["1", "2", "3", "4"]
     assert under(state, DAY, "collections")[0] == DAY + "/data"
-    assert len(state["imports"]) == 1 and state["delay_queue"] == []
+    assert len(state["imports"]) == 1 and queued(state) == []
     assert not under(state, LANDING)
 
 

@@ -22,10 +22,15 @@ def test_ingest_by_prc_is_placed_with_acls_avus_and_imported(tmp_path, run_scena
     data = {entry["path"]: entry for entry in state["data_objects"]}
     assert data[destination + "/a.tif"]["acl"]["alice"] == "own"
     assert not [p for p in paths(state) if p.startswith(request.collection)]
-    # the importer was given the vault files, in place
+    # the importer was given the destination's vault directory, deep enough to find every file
+    # (omero-py src/omero/plugins/import.py --depth), so any number of files fits one argv
     (imported,) = state["imports"]
-    assert "--transfer=ln_s" in imported["argv"]
-    assert any(arg.endswith("/run1/a.tif") and "/run1/run1/" not in arg for arg in imported["argv"])
+    vault_file = data[destination + "/sub/b.tif"]["replicas"][0]["physical_path"]
+    assert "--transfer=ln_s" in imported["argv"] and "--depth=4" in imported["argv"]
+    assert imported["argv"][-1] == vault_file[: -len("/sub/b.tif")]
+    assert sorted(imported["files"]) == sorted(data[destination + "/" + p]["replicas"][0]["physical_path"]
+                                               for p in unwrapped(FILES))
+    assert len(imported["images"]) == len(FILES)
 
 
 def test_the_push_target_reaches_omero_import(tmp_path, run_scenario):
@@ -40,4 +45,4 @@ def test_the_push_target_reaches_omero_import(tmp_path, run_scenario):
     argv = imported["argv"]
     assert argv[argv.index("-T") + 1] == "Dataset:name:run7"
     # a pushed folder is placed as <destination>/a.tif, not <destination>/run7/a.tif
-    assert sorted(arg.rsplit("/run7/", 1)[-1] for arg in argv if arg.endswith(".tif")) == ["a.tif", "sub/b.tif"]
+    assert sorted(path.rsplit("/run7/", 1)[-1] for path in imported["files"]) == ["a.tif", "sub/b.tif"]

@@ -20,8 +20,8 @@ import tarfile
 
 import pytest
 
-from pipeline_support import (ALICE_ROOT, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours, paths,
-                      stored_bytes, under)
+from pipeline_support import (ALICE_ROOT, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours, paths, queued,
+                              stored_bytes, under)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"A" * 1000, "run1/b.tif": b"B" * 500}
@@ -52,7 +52,7 @@ def assert_rejected(state, request, reason, *words, **options):
     assert under(state, request.collection, "collections") == []
     for path, content in uploaded.items():
         assert stored_bytes(state, path) == content
-    assert state["delay_queue"] == [] and state["imports"] == []
+    assert queued(state) == [] and state["imports"] == []
     return error
 
 

@@ -91,7 +91,7 @@ def test_target_name_wins_and_is_sanitised():
     assert len(sanitise_name("é" * 300, max_bytes=255).encode()) <= 255
 
 
-@pytest.mark.parametrize("omero_user", ["..", "a/b"])
+@pytest.mark.parametrize("omero_user", ["..", "a/b", "o'brien", "a\\b"])
 def test_field_values_cannot_escape_the_template(omero_user):
     zone = ZONE._replace(placement_template="/tempZone/home/{omero_user}/x/{name}")
     with pytest.raises(Rejected) as caught:
@@ -149,3 +149,11 @@ def test_member_paths_must_fit_irods_path_limit():
     with pytest.raises(Rejected) as caught:
         check_fits("/tempZone/home/alice/omero/run1", ["d/" * 500 + "x"])
     assert caught.value.reason == "limit"
+
+
+def test_quotes_and_backslashes_in_a_target_name_are_replaced():
+    # GenQuery1 cannot express a quote in a literal (irods/irods lib/core/src/rcMisc.cpp
+    # getCondFromString), and `like` takes a backslash as an escape
+    from omero_irods.placement import sanitise_name
+
+    assert sanitise_name("Alice's \\cells\\") == "Alice_s _cells_"
