@@ -42,7 +42,6 @@ CAT_UNKNOWN_COLLECTION = -814000
 CAT_UNKNOWN_FILE = -817000
 OBJ_PATH_DOES_NOT_EXIST = -358000
 USER_FILE_DOES_NOT_EXIST = -310000
-CAT_NO_ACCESS_PERMISSION = -818000
 
 _EXISTS = {CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME, CAT_NAME_EXISTS_AS_DATAOBJ}
 _NOT_FOUND = {CAT_NO_ROWS_FOUND, CAT_UNKNOWN_COLLECTION, CAT_UNKNOWN_FILE,
@@ -239,10 +238,6 @@ def is_irods_error(error):
     if error_code(error) is not None:
         return True
     return any(cls.__module__.split(".")[0] == "irods" for cls in type(error).__mro__)
-
-
-def is_permission_denied(error):
-    return error_code(error) == CAT_NO_ACCESS_PERMISSION
 
 
 def is_transient(error):
