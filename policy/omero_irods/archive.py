@@ -40,6 +40,7 @@ plain files and folders or raises Rejected:
 """
 
 import re
+from zlib import adler32
 from collections import namedtuple
 
 from omero_irods.errors import Rejected
@@ -212,45 +213,43 @@ def _seekable(fileobj):
 
 
 def _read_headers(stream, walk):
-    first = True
+    block = stream.take(BLOCK)
+    _check_first_block(block)
     while True:
-        block = stream.take(BLOCK)
         if len(block) < BLOCK:
             raise _Truncated("it lacks the end-of-archive marker" if not block else "a header is cut short")
         if block == _ZERO_BLOCK:
-            return _read_end_marker(stream, walk.what)
-        if first:
-            _check_first_block(block, walk.what)
-            first = False
-        typeflag = block[_TYPEFLAG:_TYPEFLAG + 1]
-        pax = long_name = None
+            return _read_end_marker(stream)
+        typeflag, size = _check_header(block)
+        name = None
         if typeflag == _PAX:
-            pax = _read_pax(stream, block)
-            block, typeflag = _next_member_header(stream, "a pax header")
+            # pax records override the next header's fields (header_pax_extensions).
+            records = _read_pax(stream, block, size)
+            block, typeflag, size = _next_member_header(stream, "a pax header")
+            name = records.get(b"path")
+            if b"size" in records:
+                size = int(records[b"size"])
         elif typeflag == _LONG_NAME:
-            long_name = _read_long_name(stream, block)
-            block, typeflag = _next_member_header(stream, "a GNU long name")
-        else:
-            _check_header(block)
-        size = _member_size(block, pax)
-        if long_name is not None:
-            name = long_name
-        elif pax is not None and b"path" in pax:
-            name = pax[b"path"]
-        else:
+            # header_longname: the long name overrides the next header's name.
+            name = _read_long_name(stream, block, size)
+            block, typeflag, size = _next_member_header(stream, "a GNU long name")
+        if name is None:
             name = _header_name(block)
-        if typeflag in (_FILE, _DIRECTORY) and _nonzero(block, _LINKNAME):
-            raise _Refused("member %r names a link target" % _shown_bytes(name))
-        if typeflag == _FILE:
-            walk.add_file(name, size)
-            stream.skip((size + BLOCK - 1) & ~(BLOCK - 1))
-        elif typeflag == _DIRECTORY:
-            if size:
+        if typeflag == _FILE or typeflag == _DIRECTORY:
+            if block.count(0, 157, 257) != 100:
+                raise _Refused("member %r names a link target" % _shown_bytes(name))
+            if typeflag == _FILE:
+                walk.add_file(name, size)
+                stream.skip((size + BLOCK - 1) & ~(BLOCK - 1))
+            elif size:
+                # libarchive tar.c header_common reads no data for '5'; tarfile neither.
                 raise _Refused("folder %r has a size of %d; folders carry no data" % (_shown_bytes(name), size))
-            walk.add_directory(name)
+            else:
+                walk.add_directory(name)
         else:
             raise _Refused("member %r has type %s; only files ('0') and folders ('5') are accepted%s"
                            % (_shown_bytes(name), _typeflag_text(typeflag), _TYPE_HINTS.get(typeflag, "")))
+        block = stream.take(BLOCK)
 
 
 _TYPE_HINTS = {
@@ -272,17 +271,20 @@ def _next_member_header(stream, after):
         raise _Truncated("the archive ends after %s" % after)
     if block == _ZERO_BLOCK:
         raise _Refused("%s is followed by the end-of-archive marker" % after)
-    _check_header(block)
-    typeflag = block[_TYPEFLAG:_TYPEFLAG + 1]
-    if typeflag in (_PAX, _LONG_NAME):
+    typeflag, size = _check_header(block)
+    if typeflag == _PAX or typeflag == _LONG_NAME:
         raise _Refused("%s is followed by another extended header (%s); one is accepted"
                        % (after, _typeflag_text(typeflag)))
-    return block, typeflag
+    return block, typeflag, size
 
 
-def _check_first_block(block, what):
-    """The first header decides what libarchive reads the stream as."""
-    if not _checksum_matches(block) or block[257:265] not in (_POSIX_MAGIC, _GNU_MAGIC):
+def _check_first_block(block):
+    """The first header decides what libarchive reads the stream as (archive_read.c)."""
+    try:
+        if len(block) < BLOCK or block == _ZERO_BLOCK:
+            raise _Refused("no header")
+        _check_header(block)
+    except _Refused:
         raise _Truncated("it does not start with a tar header")
     for signature in _DECOMPRESSOR_SIGNATURES:
         if block.startswith(signature):
@@ -290,34 +292,62 @@ def _check_first_block(block, what):
                            "decompress it instead of reading it as a tar" % signature)
 
 
+#: The spelling GNU tar, Python's tarfile and the push client give mode, uid, gid, size, mtime
+#: (zero-padded octal, NUL-terminated) and the checksum ("%06o\0 "): one match checks them all.
+_COMMON_NUMBERS = re.compile(rb"[0-7]{7}\x00[0-7]{7}\x00[0-7]{7}\x00([0-7]{11})\x00[0-7]{11}\x00([0-7]{6})\x00 ")
+
+
 def _check_header(block):
-    """Refuse a header that libarchive might read differently from this module."""
-    if not _checksum_matches(block):
-        raise _Refused("a header at the member %r has a bad checksum" % _shown_bytes(_text_field(block, _NAME)))
+    """(typeflag, size field) of a header that libarchive reads as this module does."""
+    common = _COMMON_NUMBERS.match(block, 100)
+    if common:
+        size, checksum = int(common.group(1), 8), int(common.group(2), 8)
+    else:
+        size, checksum = _number(block, _SIZE, "size"), _checksum_field(block)
+        for name, field in _NUMBERS.items():
+            _number(block, field, name)
+    if checksum != _unsigned_sum(block):
+        raise _Refused("the header of %r has a bad checksum" % _shown_bytes(block[:100].split(b"\x00", 1)[0]))
     magic = block[257:265]
-    if magic == _POSIX_MAGIC:
-        if _nonzero(block, _POSIX_PAD):
-            raise _Refused("header of %r has data in its unused tail" % _shown_bytes(_text_field(block, _NAME)))
-    elif magic == _GNU_MAGIC:
+    if magic != _POSIX_MAGIC and magic != _GNU_MAGIC:
+        raise _Refused("the header of %r is neither POSIX ustar nor GNU tar (magic %r)"
+                       % (_shown_bytes(block[:100].split(b"\x00", 1)[0]), magic))
+    if block.count(0, 329, 512) != 183:  # device numbers, prefix or GNU tail in use
+        _check_tail(block, magic)
+    if block.count(0, 265, 329) != 64:  # owner names
+        for field in _OWNER_NAMES:
+            _text_field(block, field)
+    return block[156:157], size
+
+
+def _check_tail(block, magic):
+    for name in ("devmajor", "devminor"):
+        _number(block, _NUMBERS[name], name)
+    if magic == _GNU_MAGIC:
         # header_gnutar: this area holds atime, ctime, a sparse map and a real size that
         # change what libarchive reads; GNU tar leaves it zero for ordinary members.
         if _nonzero(block, _GNU_TAIL):
-            raise _Refused("GNU header of %r uses sparse, incremental or real-size fields"
-                           % _shown_bytes(_text_field(block, _NAME)))
+            raise _Refused("the GNU header of %r uses sparse, incremental or real-size fields"
+                           % _shown_bytes(block[:100].split(b"\x00", 1)[0]))
+    elif _nonzero(block, _POSIX_PAD):
+        raise _Refused("the header of %r has data in its unused tail" % _shown_bytes(block[:100].split(b"\x00", 1)[0]))
     else:
-        raise _Refused("header of %r is neither POSIX ustar nor GNU tar (magic %r)"
-                       % (_shown_bytes(_text_field(block, _NAME)), magic))
-    for field in (_NAME, _PREFIX) + _OWNER_NAMES:
-        _text_field(block, field)
-    for name, field in _NUMBERS.items():
-        _number(block, field, name)
+        _text_field(block, _PREFIX)
 
 
-def _checksum_matches(block):
-    # libarchive tar.c checksum(): the field read as octal equals the sum of the unsigned
-    # bytes with the field counted as spaces (the signed variant it also accepts is refused).
+def _unsigned_sum(block):
+    """libarchive tar.c checksum(): the unsigned byte sum, the checksum field counted as
+    spaces (the signed variant it also accepts is refused). Adler-32's low half is 1 + the
+    byte sum, exact for 256 bytes (at most 65280 < 65521)."""
+    return ((adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF) - 2
+            - sum(block[148:156]) + 256)
+
+
+def _checksum_field(block):
     match = _CHECKSUM_FIELD.match(block, _CHECKSUM[0], _CHECKSUM[0] + _CHECKSUM[1])
-    return bool(match) and int(match.group(1), 8) == sum(block) - sum(block[148:156]) + 256
+    if not match:
+        raise _Refused("a header's checksum field is not an octal number")
+    return int(match.group(1), 8)
 
 
 def _nonzero(block, field):
@@ -328,13 +358,12 @@ def _nonzero(block, field):
 def _text_field(block, field):
     """A NUL-terminated, NUL-padded text field (what libarchive's archive_strncpy reads)."""
     start, length = field
-    raw = block[start:start + length]
-    end = raw.find(0)
+    end = block.find(0, start, start + length)
     if end < 0:
-        return raw
-    if raw.count(0, end) != length - end:
+        return block[start:start + length]
+    if block.count(0, end, start + length) != start + length - end:
         raise _Refused("a header field holds bytes after its terminating NUL")
-    return raw[:end]
+    return block[start:end]
 
 
 def _number(block, field, name):
@@ -356,29 +385,19 @@ def _number(block, field, name):
     return int(digits, 8) if digits else 0
 
 
-def _member_size(block, pax):
-    size = _number(block, _SIZE, "size")
-    if pax is not None and b"size" in pax:
-        # pax 'size' replaces the header's (libarchive tar.c pax_attribute "size").
-        return int(pax[b"size"])
-    return size
-
-
 def _header_name(block):
     # header_ustar: prefix + '/' (unless it ends with one) + name; GNU magic has no prefix
     # (its tail was checked to be zero).
     name = _text_field(block, _NAME)
-    if block[257:265] == _POSIX_MAGIC and block[_PREFIX[0]]:
+    if block[_PREFIX[0]] and block[257:265] == _POSIX_MAGIC:
         prefix = _text_field(block, _PREFIX)
         return prefix + (b"" if prefix.endswith(b"/") else b"/") + name
     return name
 
 
-def _extended_body(stream, block, kind):
-    _check_header(block)
+def _extended_body(stream, block, size, kind):
     if _nonzero(block, _LINKNAME):
         raise _Refused("a %s header names a link target" % kind)
-    size = _number(block, _SIZE, "size")
     if size > MAX_EXTENDED_HEADER_BYTES:
         raise _Refused("the archive has an extended (%s) header of %d bytes; at most %d are accepted"
                        % (kind, size, MAX_EXTENDED_HEADER_BYTES))
@@ -391,9 +410,9 @@ def _extended_body(stream, block, kind):
     return data[:size]
 
 
-def _read_pax(stream, block):
+def _read_pax(stream, block, size):
     """The records of one pax 'x' header as {key: value}; refuses anything not allowed."""
-    body = _extended_body(stream, block, "pax")
+    body = _extended_body(stream, block, size, "pax")
     records, offset = {}, 0
     while offset < len(body):
         match = _PAX_RECORD.match(body, offset)
@@ -416,15 +435,15 @@ def _read_pax(stream, block):
     return records
 
 
-def _read_long_name(stream, block):
+def _read_long_name(stream, block, size):
     # header_longname: the body up to its first NUL replaces the next header's name.
-    body = _extended_body(stream, block, "GNU long name")
+    body = _extended_body(stream, block, size, "GNU long name")
     if body[-1] != 0 or 0 in body[:-1]:
         raise _Refused("a GNU long name is not one NUL-terminated name")
     return body[:-1]
 
 
-def _read_end_marker(stream, what):
+def _read_end_marker(stream):
     # tar_read_header stops at the first zero block and consumes a second one if present;
     # a complete archive has both, and nothing but zero padding after them.
     second = stream.take(BLOCK)
@@ -447,6 +466,10 @@ def _shown(path):
 # ---------------------------------------------------------------- members
 
 
+#: Control characters (as manifest.unsafe_path_problem refuses them).
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+
+
 class _Walk:
     """The members found so far and the policy's checks on them."""
 
@@ -456,15 +479,18 @@ class _Walk:
         self.seen = set()
         self.folders_used = {}
         self.expanded = 0
+        # Names no longer than this cannot break the length limits (UTF-8: <= 4 bytes a character).
+        self.short_name = min(limits.max_path_length, limits.max_name_length // 4)
 
     def add_file(self, raw_name, size):
         path = self._path(raw_name, folder=False)
-        if size > self.limits.max_member_bytes:
+        limits = self.limits
+        if size > limits.max_member_bytes:
             raise Rejected("limit", "%s: member %r is %d bytes; the limit is %d"
-                           % (self.what, _shown(path), size, self.limits.max_member_bytes))
+                           % (self.what, _shown(path), size, limits.max_member_bytes))
         self.expanded += size
-        if self.expanded > self.limits.max_expanded_bytes:
-            raise Rejected("limit", "%s expands to more than %d bytes" % (self.what, self.limits.max_expanded_bytes))
+        if self.expanded > limits.max_expanded_bytes:
+            raise Rejected("limit", "%s expands to more than %d bytes" % (self.what, limits.max_expanded_bytes))
         self._add(Member(path, size, "file"))
 
     def add_directory(self, raw_name):
@@ -475,15 +501,17 @@ class _Walk:
     def _add(self, member):
         if len(self.members) >= self.limits.max_members:
             raise Rejected("limit", "%s has more than %d members" % (self.what, self.limits.max_members))
-        if member.path in self.seen:
-            raise Rejected("unsafe_member", "%s holds %r twice" % (self.what, _shown(member.path)))
-        self.seen.add(member.path)
-        slash = member.path.rfind("/")
+        path = member.path
+        if path in self.seen:
+            raise Rejected("unsafe_member", "%s holds %r twice" % (self.what, _shown(path)))
+        self.seen.add(path)
+        folders_used = self.folders_used
+        slash = path.rfind("/")
         while slash > 0:
-            parent = member.path[:slash]
-            if parent in self.folders_used:
+            parent = path[:slash]
+            if parent in folders_used:
                 break
-            self.folders_used[parent] = member.path
+            folders_used[parent] = path
             slash = parent.rfind("/")
         self.members.append(member)
 
@@ -492,15 +520,19 @@ class _Walk:
             name = raw_name.decode("utf-8")
         except UnicodeDecodeError:
             raise Rejected("unsafe_member", "%s: member name %r is not valid UTF-8" % (self.what, raw_name[:200]))
-        # `tar -C dir -cf x.tar .` writes './a'; the extracted file is 'a'.
-        while name.startswith("./"):
-            name = name[2:]
+        if name.startswith("./"):
+            # `tar -C dir -cf x.tar .` writes './a'; the extracted file is 'a'.
+            while name.startswith("./"):
+                name = name[2:]
         if folder:
             if name in ("", "."):  # the archive's own root
                 return None
             if name.endswith("/"):
                 name = name[:-1]
-        self._check_path(name)
+        if (not name or name[0] == "." or name[0] == "/" or name[-1] == "/" or "/." in name
+                or "//" in name or _CONTROL_CHARACTER.search(name)
+                or len(name) > self.short_name):
+            self._check_path(name)  # the full checks, only for names that need them
         return name
 
     def _check_path(self, path):
@@ -515,7 +547,7 @@ class _Walk:
                 # metadata of the NEXT member and never extracted under its own name.
                 raise Rejected("unsafe_member", "%s: member %r is an AppleDouble ('._') file, which "
                                "libarchive merges into the next member" % (what, _shown(path)))
-            if len(part) > limits.max_name_length // 4 and len(part.encode("utf-8")) > limits.max_name_length:
+            if len(part.encode("utf-8")) > limits.max_name_length:
                 raise Rejected("limit", "%s: member %r has a name of more than %d bytes"
                                % (what, _shown(path), limits.max_name_length))
 
