@@ -279,12 +279,12 @@ def _next_member_header(stream, after):
 
 
 def _check_first_block(block):
-    """The first header decides what libarchive reads the stream as (archive_read.c)."""
-    try:
-        if len(block) < BLOCK or block == _ZERO_BLOCK:
-            raise _Refused("no header")
-        _check_header(block)
-    except _Refused:
+    """The first header decides what libarchive reads the stream as (archive_read.c: the
+    tar reader's bid needs a valid checksum; the magic is required here)."""
+    if len(block) < BLOCK or block == _ZERO_BLOCK or block[257:265] not in (_POSIX_MAGIC, _GNU_MAGIC):
+        raise _Truncated("it does not start with a tar header")
+    match = _CHECKSUM_FIELD.match(block, _CHECKSUM[0], _CHECKSUM[0] + _CHECKSUM[1])
+    if not match or int(match.group(1), 8) != _unsigned_sum(block):
         raise _Truncated("it does not start with a tar header")
     for signature in _DECOMPRESSOR_SIGNATURES:
         if block.startswith(signature):
