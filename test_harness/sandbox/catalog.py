@@ -35,6 +35,7 @@ import os
 import random
 
 from . import acl as levels
+from . import tar_members
 from .catalog_data import DataObjectOperations
 from .catalog_tree import TreeOperations
 from .error_codes import IrodsError
@@ -77,6 +78,7 @@ class Zone(TreeOperations, DataObjectOperations):
                            for resource in resources}
         #: The server log (lines); the PREP runtime of a scenario writes to the same list.
         self.server_log = []
+        tar_members.server_root(self.root_dir)  # the emulated server disk, with its core.py
         self._users = {}
         self._entries = {}
         self._descriptors = {}

@@ -242,7 +242,8 @@ def gnu_tar_archives(tmp_path):
 
 HOSTILE = {
     # Confirmed disagreements between Python's tarfile and libarchive 3.6.
-    "pax-gnu-sparse-name-beats-path": archive(pax((b"path", b"run1/a.tif"), (b"GNU.sparse.name", EVIL)),
+    # tarfile: the last of the two wins (run1/a.tif); libarchive: GNU.sparse.name always wins.
+    "pax-gnu-sparse-name-beats-path": archive(pax((b"GNU.sparse.name", EVIL), (b"path", b"run1/a.tif")),
                                               member(header(size=5), b"hello")),
     "pax-global-header": archive(pax((b"path", EVIL), typeflag=b"g"), FILE),
     "pax-empty-path": archive(pax((b"path", b"")), member(header(EVIL, size=5), b"hello")),
@@ -359,9 +360,12 @@ def test_hostile_archives_are_refused(name):
 
 
 def test_the_confirmed_disagreement_is_real_in_this_libarchive():
-    """Guards the corpus: the system libarchive does read GNU.sparse.name over path."""
-    members, _ = libarchive_reading(HOSTILE["pax-gnu-sparse-name-beats-path"])
+    """Guards the corpus: the system libarchive reads GNU.sparse.name over path; tarfile not."""
+    raw = HOSTILE["pax-gnu-sparse-name-beats-path"]
+    members, _ = libarchive_reading(raw)
     assert members and members[0].path == EVIL.decode()
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        assert tar.getnames() == ["run1/a.tif"]
 
 
 def _fuzz_seeds():
