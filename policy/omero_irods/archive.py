@@ -215,41 +215,65 @@ def _seekable(fileobj):
 def _read_headers(stream, walk):
     block = stream.take(BLOCK)
     _check_first_block(block)
-    while True:
-        if len(block) < BLOCK:
-            raise _Truncated("it lacks the end-of-archive marker" if not block else "a header is cut short")
-        if block == _ZERO_BLOCK:
-            return _read_end_marker(stream)
-        typeflag, size = _check_header(block)
-        name = None
-        if typeflag == _PAX:
-            # pax records override the next header's fields (header_pax_extensions).
-            records = _read_pax(stream, block, size)
-            block, typeflag, size = _next_member_header(stream, "a pax header")
-            name = records.get(b"path")
-            if b"size" in records:
-                size = int(records[b"size"])
-        elif typeflag == _LONG_NAME:
-            # header_longname: the long name overrides the next header's name.
-            name = _read_long_name(stream, block, size)
-            block, typeflag, size = _next_member_header(stream, "a GNU long name")
-        if name is None:
-            name = _header_name(block)
-        if typeflag == _FILE or typeflag == _DIRECTORY:
-            if block.count(0, 157, 257) != 100:
-                raise _Refused("member %r names a link target" % _shown_bytes(name))
-            if typeflag == _FILE:
-                walk.add_file(name, size)
-                stream.skip((size + BLOCK - 1) & ~(BLOCK - 1))
-            elif size:
-                # libarchive tar.c header_common reads no data for '5'; tarfile neither.
-                raise _Refused("folder %r has a size of %d; folders carry no data" % (_shown_bytes(name), size))
-            else:
-                walk.add_directory(name)
-        else:
-            raise _Refused("member %r has type %s; only files ('0') and folders ('5') are accepted%s"
-                           % (_shown_bytes(name), _typeflag_text(typeflag), _TYPE_HINTS.get(typeflag, "")))
-        block = stream.take(BLOCK)
+    take, skip, add_file = stream.take, stream.skip, walk.add_file
+    while block is not None:
+        # Fast path: a plain file or folder header as GNU tar, tarfile and the push client write
+        # it (canonical numbers, no link, ustar magic, no owner names, unused tail zero).
+        common = _COMMON_MEMBER.match(block, 100)
+        if (common is not None and block.count(0, 265, 512) == 247
+                and int(common.group(2), 8) == _unsigned_sum(block)):
+            end = block.find(0, 0, 100)
+            if end > 0 and block.count(0, end, 100) == 100 - end:
+                size = int(common.group(1), 8)
+                if common.group(3) == _FILE:
+                    add_file(block[:end], size)
+                    if size:
+                        skip((size + BLOCK - 1) & ~(BLOCK - 1))
+                    block = take(BLOCK)
+                    continue
+                if not size:
+                    walk.add_directory(block[:end])
+                    block = take(BLOCK)
+                    continue
+        block = _read_member(stream, walk, block)
+
+
+def _read_member(stream, walk, block):
+    """Any member the fast path did not take; the next header block, or None at the end."""
+    if len(block) < BLOCK:
+        raise _Truncated("it lacks the end-of-archive marker" if not block else "a header is cut short")
+    if block == _ZERO_BLOCK:
+        _read_end_marker(stream)
+        return None
+    typeflag, size = _check_header(block)
+    name = None
+    if typeflag == _PAX:
+        # pax records override the next header's fields (header_pax_extensions).
+        records = _read_pax(stream, block, size)
+        block, typeflag, size = _next_member_header(stream, "a pax header")
+        name = records.get(b"path")
+        if b"size" in records:
+            size = int(records[b"size"])
+    elif typeflag == _LONG_NAME:
+        # header_longname: the long name overrides the next header's name.
+        name = _read_long_name(stream, block, size)
+        block, typeflag, size = _next_member_header(stream, "a GNU long name")
+    if name is None:
+        name = _header_name(block)
+    if typeflag != _FILE and typeflag != _DIRECTORY:
+        raise _Refused("member %r has type %s; only files ('0') and folders ('5') are accepted%s"
+                       % (_shown_bytes(name), _typeflag_text(typeflag), _TYPE_HINTS.get(typeflag, "")))
+    if block.count(0, 157, 257) != 100:
+        raise _Refused("member %r names a link target" % _shown_bytes(name))
+    if typeflag == _FILE:
+        walk.add_file(name, size)
+        stream.skip((size + BLOCK - 1) & ~(BLOCK - 1))
+    elif size:
+        # libarchive tar.c header_common reads no data for '5'; tarfile neither.
+        raise _Refused("folder %r has a size of %d; folders carry no data" % (_shown_bytes(name), size))
+    else:
+        walk.add_directory(name)
+    return stream.take(BLOCK)
 
 
 _TYPE_HINTS = {
@@ -295,6 +319,8 @@ def _check_first_block(block):
 #: The spelling GNU tar, Python's tarfile and the push client give mode, uid, gid, size, mtime
 #: (zero-padded octal, NUL-terminated) and the checksum ("%06o\0 "): one match checks them all.
 _COMMON_NUMBERS = re.compile(rb"[0-7]{7}\x00[0-7]{7}\x00[0-7]{7}\x00([0-7]{11})\x00[0-7]{11}\x00([0-7]{6})\x00 ")
+#: The same, then a file or folder type, no link name and a ustar magic (offsets 100-265).
+_COMMON_MEMBER = re.compile(_COMMON_NUMBERS.pattern + rb"([05])\x00{100}(?:ustar\x0000|ustar  \x00)")
 
 
 def _check_header(block):
