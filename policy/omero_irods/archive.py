@@ -509,28 +509,28 @@ class _Walk:
         self.short_name = min(limits.max_path_length, limits.max_name_length // 4)
 
     def add_file(self, raw_name, size):
-        path = self._path(raw_name, folder=False)
-        limits = self.limits
-        if size > limits.max_member_bytes:
-            raise Rejected("limit", "%s: member %r is %d bytes; the limit is %d"
-                           % (self.what, _shown(path), size, limits.max_member_bytes))
-        self.expanded += size
-        if self.expanded > limits.max_expanded_bytes:
-            raise Rejected("limit", "%s expands to more than %d bytes" % (self.what, limits.max_expanded_bytes))
-        self._add(Member(path, size, "file"))
+        self._add(self._path(raw_name, folder=False), size, "file")
 
     def add_directory(self, raw_name):
         path = self._path(raw_name, folder=True)
         if path is not None:
-            self._add(Member(path, 0, "dir"))
+            self._add(path, 0, "dir")
 
-    def _add(self, member):
-        if len(self.members) >= self.limits.max_members:
-            raise Rejected("limit", "%s has more than %d members" % (self.what, self.limits.max_members))
-        path = member.path
-        if path in self.seen:
-            raise Rejected("unsafe_member", "%s holds %r twice" % (self.what, _shown(path)))
-        self.seen.add(path)
+    def _add(self, path, size, kind):
+        limits, what = self.limits, self.what
+        if size > limits.max_member_bytes:
+            raise Rejected("limit", "%s: member %r is %d bytes; the limit is %d"
+                           % (what, _shown(path), size, limits.max_member_bytes))
+        self.expanded += size
+        if self.expanded > limits.max_expanded_bytes:
+            raise Rejected("limit", "%s expands to more than %d bytes" % (what, limits.max_expanded_bytes))
+        members = self.members
+        if len(members) >= limits.max_members:
+            raise Rejected("limit", "%s has more than %d members" % (what, limits.max_members))
+        seen = self.seen
+        if path in seen:
+            raise Rejected("unsafe_member", "%s holds %r twice" % (what, _shown(path)))
+        seen.add(path)
         folders_used = self.folders_used
         slash = path.rfind("/")
         while slash > 0:
@@ -539,25 +539,24 @@ class _Walk:
                 break
             folders_used[parent] = path
             slash = parent.rfind("/")
-        self.members.append(member)
+        members.append(Member(path, size, kind))
 
     def _path(self, raw_name, folder):
         try:
             name = raw_name.decode("utf-8")
         except UnicodeDecodeError:
             raise Rejected("unsafe_member", "%s: member name %r is not valid UTF-8" % (self.what, raw_name[:200]))
-        if name.startswith("./"):
+        if folder or name[:1] == ".":
             # `tar -C dir -cf x.tar .` writes './a'; the extracted file is 'a'.
             while name.startswith("./"):
                 name = name[2:]
-        if folder:
-            if name in ("", "."):  # the archive's own root
-                return None
-            if name.endswith("/"):
-                name = name[:-1]
+            if folder:
+                if name in ("", "."):  # the archive's own root
+                    return None
+                if name.endswith("/"):
+                    name = name[:-1]
         if (not name or name[0] == "." or name[0] == "/" or name[-1] == "/" or "/." in name
-                or "//" in name or _CONTROL_CHARACTER.search(name)
-                or len(name) > self.short_name):
+                or "//" in name or len(name) > self.short_name or _CONTROL_CHARACTER.search(name)):
             self._check_path(name)  # the full checks, only for names that need them
         return name
 
