@@ -255,3 +255,20 @@ def test_errors_of_the_reader_itself_pass_through_for_a_retry():
 
     with pytest.raises(OSError):
         list_members(BrokenReader(make_tar(GOOD)), LIMITS)
+
+
+def test_reader_calls_grow_with_the_archive_size_not_the_member_count():
+    # On the server every read and seek is a microservice round trip (msiDataObjRead/Lseek).
+    files = [("run1/f%05d.tif" % i, "file", bytes(i % 700)) for i in range(3000)]
+    raw = make_tar(files)
+    reader = CountingReader(raw)
+    assert len(list_members(reader, LIMITS._replace(max_members=5000))) == 3000
+    megabytes = -(-len(raw) // READ_SIZE)
+    assert reader.reads + len(reader.seeks) <= 3 * megabytes + 2
+    assert reader.tells == 0
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_large_members_are_skipped_seekable_or_not(seekable):
+    raw = make_tar([("a.bin", "file", bytes(3 * READ_SIZE + 100)), ("b.txt", "file", b"x")])
+    assert [m.path for m in members_of(raw, seekable=seekable)] == ["a.bin", "b.txt"]
