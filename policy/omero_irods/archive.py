@@ -96,14 +96,15 @@ _PAX_KEYS = {b"path": None, b"size": _DECIMAL, b"mtime": _TIME, b"atime": _TIME,
              b"uid": _DECIMAL, b"gid": _DECIMAL, b"uname": _OWNER, b"gname": _OWNER}
 _PAX_RECORD = re.compile(rb"([1-9][0-9]{0,5}) ([A-Za-z][A-Za-z0-9._]*)=")
 
-#: Start of a stream that a libarchive decompression filter bids for before any format reader
-#: (archive_read.c choose_filters; archive_read_support_filter_{bzip2,gzip,compress,lzip,xz,
-#: lzop,lrzip,grzip,lz4,zstd,rpm}.c). uudecode (filter_uu.c) needs a NUL-free first line and
-#: lzma (filter_xz.c lzma_bidder_bid) a dictionary size in bytes 1-4, which the NUL padding of
-#: the name field required below rules out.
-_DECOMPRESSOR_SIGNATURES = (b"BZh", b"\x1f\x8b", b"\x1f\x9d", b"\x1f\xa0", b"LZIP", b"\xfd7zXZ\x00",
-                            b"\x89LZO", b"LRZI", b"GRZipII", b"\x04\x22\x4d\x18", b"\x02\x21\x4c\x18",
-                            b"\x28\xb5\x2f\xfd", b"\xed\xab\xee\xdb")
+#: A libarchive decompression filter that bids on the first bytes wins over every format reader
+#: (archive_read.c choose_filters), and then what it decompresses is what gets extracted. The
+#: first header's name must therefore be printable UTF-8 (no binary magic: gzip, compress, xz,
+#: lzop, lz4, zstd and its skippable frames, rpm -- archive_read_support_filter_*.c) and must
+#: not start with a printable one (bzip2, lzip, lrzip, grzip). uudecode (filter_uu.c) needs a
+#: NUL-free first line and lzma (filter_xz.c lzma_bidder_bid) a dictionary size in bytes 1-4,
+#: which the NUL padding of text fields and the empty link name required below rule out.
+_DECOMPRESSOR_SIGNATURES = (b"BZh", b"LZIP", b"LRZI", b"GRZipII")
+_PRINTABLE_NAME = re.compile(rb"[^\x00-\x1f\x7f]+\x00*\Z")
 
 
 class _Refused(Exception):
@@ -310,6 +311,14 @@ def _check_first_block(block):
     match = _CHECKSUM_FIELD.match(block, _CHECKSUM[0], _CHECKSUM[0] + _CHECKSUM[1])
     if not match or int(match.group(1), 8) != _unsigned_sum(block):
         raise _Truncated("it does not start with a tar header")
+    name_is_text = _PRINTABLE_NAME.match(block, 0, 100)
+    try:
+        block[:100].rstrip(b"\x00").decode("utf-8")
+    except UnicodeDecodeError:
+        name_is_text = None
+    if not name_is_text:
+        raise _Refused("the first header's name %r contains a control character or is not UTF-8; "
+                       "libarchive might take the archive for compressed data" % block[:100].rstrip(b"\x00")[:60])
     for signature in _DECOMPRESSOR_SIGNATURES:
         if block.startswith(signature):
             raise _Refused("the archive starts like compressed data (%r); libarchive would "

@@ -308,6 +308,9 @@ HOSTILE = {
     "trailing-data": archive(FILE, trailing=member(header(EVIL, size=5), b"hello")),
     "data-after-first-zero-block": FILE + bytes(512) + member(header(EVIL, size=5), b"hello") + bytes(1024),
     "bzip2-signature-name": archive(member(header(b"BZh91AY&SY.tif", size=5), b"hello")),
+    # A zstd skippable frame (filter_zstd.c) as the first pax header's own name.
+    "zstd-skippable-frame-name": archive(member(header(b"\x50\x2a\x4d\x18\x08", b"x", 20),
+                                                pax_records((b"path", b"run1/a.tif"))), member(header(size=5), b"hello")),
     "dot-dot": archive(member(header(EVIL, size=5), b"hello")),
     "absolute": archive(member(header(b"/etc/irods/core.py", size=5), b"hello")),
     "empty": b"",
@@ -347,6 +350,7 @@ REASONS = {
     "signed-checksum-only": ("not_a_tar", "tar header"),
     "trailing-data": ("unsafe_member", "follows the end-of-archive marker"),
     "bzip2-signature-name": ("unsafe_member", "compressed data"),
+    "zstd-skippable-frame-name": ("unsafe_member", "compressed data"),
     "truncated-data": ("not_a_tar", ""),
     "dot-dot": ("unsafe_member", "'..'"),
 }
