@@ -40,8 +40,9 @@ plain files and folders or raises Rejected:
 """
 
 import re
-from zlib import adler32
+from codecs import getincrementaldecoder
 from collections import namedtuple
+from zlib import adler32
 
 from omero_irods.errors import Rejected
 from omero_irods.manifest import unsafe_path_problem
@@ -98,7 +99,7 @@ _PAX_RECORD = re.compile(rb"([1-9][0-9]{0,5}) ([A-Za-z][A-Za-z0-9._]*)=")
 
 #: A libarchive decompression filter that bids on the first bytes wins over every format reader
 #: (archive_read.c choose_filters), and then what it decompresses is what gets extracted. The
-#: first header's name must therefore be printable UTF-8 (no binary magic: gzip, compress, xz,
+#: first header's name must therefore be printable and start as UTF-8 (no binary magic: gzip, compress, xz,
 #: lzop, lz4, zstd and its skippable frames, rpm -- archive_read_support_filter_*.c) and must
 #: not start with a printable one (bzip2, lzip, lrzip, grzip). uudecode (filter_uu.c) needs a
 #: NUL-free first line and lzma (filter_xz.c lzma_bidder_bid) a dictionary size in bytes 1-4,
@@ -313,7 +314,9 @@ def _check_first_block(block):
         raise _Truncated("it does not start with a tar header")
     name_is_text = _PRINTABLE_NAME.match(block, 0, 100)
     try:
-        block[:100].rstrip(b"\x00").decode("utf-8")
+        # The filters look at the first 14 bytes at most; GNU tar may cut a long UTF-8 name
+        # of its own pax header further on.
+        getincrementaldecoder("utf-8")().decode(block[:16], final=False)
     except UnicodeDecodeError:
         name_is_text = None
     if not name_is_text:
@@ -342,17 +345,17 @@ def _check_header(block):
         for name, field in _NUMBERS.items():
             _number(block, field, name)
     if checksum != _unsigned_sum(block):
-        raise _Refused("the header of %r has a bad checksum" % _shown_bytes(block[:100].split(b"\x00", 1)[0]))
+        raise _Refused("the header of %r has a bad checksum" % _header_label(block))
     magic = block[257:265]
     if magic != _POSIX_MAGIC and magic != _GNU_MAGIC:
         raise _Refused("the header of %r is neither POSIX ustar nor GNU tar (magic %r)"
-                       % (_shown_bytes(block[:100].split(b"\x00", 1)[0]), magic))
+                       % (_header_label(block), magic))
     if block.count(0, 329, 512) != 183:  # device numbers, prefix or GNU tail in use
         _check_tail(block, magic)
     if block.count(0, 265, 329) != 64:  # owner names
         for field in _OWNER_NAMES:
             _text_field(block, field)
-    return block[156:157], size
+    return block[_TYPEFLAG:_TYPEFLAG + 1], size
 
 
 def _check_tail(block, magic):
@@ -363,9 +366,9 @@ def _check_tail(block, magic):
         # change what libarchive reads; GNU tar leaves it zero for ordinary members.
         if _nonzero(block, _GNU_TAIL):
             raise _Refused("the GNU header of %r uses sparse, incremental or real-size fields"
-                           % _shown_bytes(block[:100].split(b"\x00", 1)[0]))
+                           % _header_label(block))
     elif _nonzero(block, _POSIX_PAD):
-        raise _Refused("the header of %r has data in its unused tail" % _shown_bytes(block[:100].split(b"\x00", 1)[0]))
+        raise _Refused("the header of %r has data in its unused tail" % _header_label(block))
     else:
         _text_field(block, _PREFIX)
 
@@ -488,6 +491,10 @@ def _read_end_marker(stream):
         raise _Refused("data follows the first end-of-archive block")
     if not stream.rest_is_zero():
         raise _Refused("data follows the end-of-archive marker")
+
+
+def _header_label(block):
+    return _shown_bytes(block[:100].split(b"\x00", 1)[0])
 
 
 def _shown_bytes(name):

@@ -399,12 +399,10 @@ def _fixed_checksums(raw):
         block = raw[position:position + 512]
         block[148:156] = b" " * 8
         raw[position + 148:position + 156] = b"%06o\x00 " % sum(block)
-        match = tarfile.TarInfo  # sizes may be garbage after a mutation; stop where unreadable
-        try:
+        try:  # sizes may be garbage after a mutation: stop where unreadable
             size = int(bytes(block[124:136]).strip(b" \x00") or b"0", 8)
         except ValueError:
             break
-        del match
         position += 512 + (-(-size // 512) * 512 if block[156:157] != b"5" else 0)
     return bytes(raw)
 
