@@ -35,12 +35,13 @@ import os
 import random
 
 from . import acl as levels
+from . import tar_members
 from .catalog_data import DataObjectOperations
 from .catalog_tree import TreeOperations
 from .error_codes import IrodsError
 from .records import (GOOD, INTERMEDIATE, RODSADMIN, RODSGROUP, STALE, Avu, Clock,
                       Collection, DataObject, OpenDescriptor, Replica, User)
-from .vault import Resource
+from .vault import Resource, vault_directory
 
 __all__ = ["Zone", "IrodsError", "Avu", "Clock", "Collection", "DataObject", "OpenDescriptor",
            "Replica", "User", "GOOD", "STALE", "INTERMEDIATE", "USER_TYPES"]
@@ -58,7 +59,7 @@ class Zone(TreeOperations, DataObjectOperations):
 
     def __init__(self, name, root_dir, resources=("demoResc", "replResc"),
                  default_resource="demoResc", clock=None):
-        """Create the zone `name` with its vaults under `root_dir/vaults/<resource>`.
+        """Create the zone `name` with its vaults below `root_dir/server_root` (vault.vault_directory).
 
         Starts as a fresh iRODS install does: the rodsadmin `rods`, the group `public`, the
         collections `/`, `/<zone>`, `/<zone>/home`, `/<zone>/trash`, `/<zone>/trash/home`, and
@@ -73,8 +74,11 @@ class Zone(TreeOperations, DataObjectOperations):
         self.root_dir = os.path.abspath(root_dir)
         self.clock = clock or Clock()
         self.default_resource = default_resource
-        self._resources = {resource: Resource(resource, os.path.join(self.root_dir, "vaults", resource))
+        self._resources = {resource: Resource(resource, vault_directory(self.root_dir, resource, default_resource))
                            for resource in resources}
+        #: The server log (lines); the PREP runtime of a scenario writes to the same list.
+        self.server_log = []
+        tar_members.server_root(self.root_dir)  # the emulated server disk, with its core.py
         self._users = {}
         self._entries = {}
         self._descriptors = {}

@@ -443,37 +443,57 @@ class DataObjectOperations:
         """msiTarFileExtract / ibun -x (`server/api/src/rsStructFileExtAndReg.cpp`).
 
         Reads the tar's replica (on `resource` if given, else REPLICA_NOT_IN_RESC), makes
-        `destination` with its parents and needs delete_object on it (chkCollForExtAndReg),
-        then registers every directory as a collection and every file as a data object on
-        the tar's resource. A member whose vault file exists is SYS_COPY_ALREADY_IN_RESC;
-        one whose logical path is a data object elsewhere is CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME.
-        Like the real one it goes on past failing members and reports the last failure at
-        the end (registered members stay). A member that would escape the collection on a
-        real server is refused before anything is written (see tar_members). Returns the
+        `destination` with its parents and needs delete_object on it (chkCollForExtAndReg).
+        The system libarchive then unpacks it into `<tar's vault file>.dir` exactly as the
+        real plugin does (see tar_members): a member that climbs out of that folder is written
+        where it points on the emulated server disk and logged as an ERROR in `server_log`.
+        regUnbunSubfiles then registers what is in the folder: every directory as a
+        collection, every regular file as a data object on the tar's resource (its vault file
+        hard-linked into place, regSubfile). A member whose vault file exists is
+        SYS_COPY_ALREADY_IN_RESC; one whose logical path is a data object elsewhere is
+        CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME. Like the real one it goes on past failing
+        members and reports the last failure at the end (registered members stay). Returns the
         registered data object paths."""
         tar_object = self._data_object_or_raise(tar_path, "extract")
         self._require(actor, tar_object, "read_object", "extract it")
         tar_replica = (self._replica_on_or_code(tar_object, resource) if resource is not None
                        else tar_object.representative_replica())
-        plan = tar_members.plan_extraction(tar_replica.physical_path, tar_object.path)
         destination = self._normalize(destination)
         collection = self.create_collection(actor, destination, parents=True)
         self._require(actor, collection, "delete_object", "extract %s into it" % tar_object.path)
+        root = tar_members.server_root(self.root_dir)
+        extraction = tar_members.extract(tar_replica.physical_path, tar_object.path, root)
+        self._log_extraction_problems(tar_object.path, extraction)
+        folders, files = tar_members.relative_files_and_folders(extraction.cache_dir)
         failures, registered = [], []
-        for relative in sorted(plan.directories):
+        for relative in folders:
             try:
                 self.create_collection(actor, destination + "/" + relative, parents=True)
             except IrodsError as error:
                 failures.append((relative, error))
-        for relative, member in sorted(plan.files.items()):
+        for relative in files:
+            cache_file = os.path.join(extraction.cache_dir, *relative.split("/"))
             try:
-                registered.append(self._register_member(actor, tar_replica, member, destination + "/" + relative))
+                registered.append(self._register_member(actor, tar_replica, cache_file, destination + "/" + relative))
             except IrodsError as error:
                 failures.append((relative, error))
+            finally:
+                vault.remove(cache_file)  # regUnbunSubfiles unlinks it, registered or not
+        tar_members.remove_cache_dir(extraction.cache_dir)
         if failures:
             raise IrodsError(failures[-1][1].code, "extracting %s into %s: %s" % (
                 tar_object.path, destination, "; ".join("%s: %s" % (name, error) for name, error in failures)))
         return registered
+
+    def _log_extraction_problems(self, tar_path, extraction):
+        log = self.server_log
+        for name, message in extraction.failed:
+            # structfile.cpp extract_file logs a member it could not write at LOG_NOTICE.
+            log.append("NOTICE: extract_file - failed to write [%s] of %s: %s" % (name, tar_path, message))
+        for name, where in extraction.misplaced:
+            log.append("ERROR: sandbox: msiTarFileExtract of %s wrote member %r to %s on the server's disk, "
+                       "outside its extraction folder: the policy let an escaping member through"
+                       % (tar_path, name, where))
 
     def _replica_on_or_code(self, data_object, resource):
         replica = data_object.replica_on(resource)
@@ -482,7 +502,7 @@ class DataObjectOperations:
                              "resource [%s]" % (data_object.path, resource))
         return replica
 
-    def _register_member(self, actor, tar_replica, member, logical_path):
+    def _register_member(self, actor, tar_replica, cache_file, logical_path):
         physical = self._resource(tar_replica.resource).physical_path(logical_path)
         if os.path.lexists(physical):
             raise IrodsError("SYS_COPY_ALREADY_IN_RESC", "vault path %s of %s is already in use"
@@ -497,8 +517,7 @@ class DataObjectOperations:
         data_object = DataObject(self._new_id(), logical_path, actor, self.clock.now())
         data_object.acl = self._inherited_acl(parent, actor)
         replica = self._new_replica(data_object, tar_replica.resource)
-        vault.create_empty(replica.physical_path)
-        vault.write_at(replica.physical_path, 0, tar_members.read_member(tar_replica.physical_path, member))
+        vault.link(cache_file, replica.physical_path)  # regSubfile: link(subfilePath, vault path)
         replica.size = vault.size_of(replica.physical_path)
         replica.status = GOOD
         self._entries[logical_path] = data_object

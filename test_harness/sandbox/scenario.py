@@ -263,7 +263,7 @@ class _ZoneRun(object):
                          default_resource=resources[0])
         self._add_users()
         self.config_file = os.path.join(etc_dir, "omero_irods.json")
-        self.runtime = PrepRuntime(self.zone, etc_dir, log=[], environ={CONFIG_PATH_ENV: self.config_file})
+        self.runtime = PrepRuntime(self.zone, etc_dir, log=self.zone.server_log, environ={CONFIG_PATH_ENV: self.config_file})
         self.server = Server(self.zone, self.runtime)
         self.client_errors = []
         self.irule_output = []

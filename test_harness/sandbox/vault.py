@@ -6,6 +6,12 @@ Vault path scheme: iRODS' default `acSetVaultPathPolicy {msiSetGraftPathScheme("
 (irods/irods `server/core/src/physPath.cpp`, setPathForGraftPathScheme). Parent directories
 are made on demand (physPath.cpp mkDirForFilePath); a rename leaves old directories behind.
 
+The vaults sit where a default install keeps them, on an emulated server disk:
+`<zone root>/server_root` stands for the server's '/' (see tar_members: msiTarFileExtract can
+write anywhere on it, as the real one can). demoResc-style default resource:
+`/var/lib/irods/Vault` (irods/irods `scripts/setup_irods.py` default vault directory); other
+resources: `/var/lib/irods/<name>Vault`.
+
 Every path the sandbox writes is checked to stay inside its vault, so a policy bug can never
 write elsewhere on the test machine.
 """
@@ -18,6 +24,14 @@ import shutil
 from .error_codes import IrodsError
 
 _CHUNK = 1024 * 1024
+SERVER_ROOT = "server_root"
+IRODS_HOME = "var/lib/irods"
+
+
+def vault_directory(zone_root, resource, default_resource):
+    """The host folder of `resource`'s vault below the emulated server root of a zone."""
+    name = "Vault" if resource == default_resource else resource + "Vault"
+    return os.path.join(zone_root, SERVER_ROOT, IRODS_HOME, name)
 
 
 class Resource:
@@ -78,6 +92,12 @@ def size_of(path):
 def move(source, destination):
     os.makedirs(os.path.dirname(destination), exist_ok=True)
     os.replace(source, destination)
+
+
+def link(source, destination):
+    """A second name for a file (what regSubfile does from the tar's cache folder)."""
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    os.link(source, destination)
 
 
 def copy(source, destination):

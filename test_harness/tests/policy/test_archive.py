@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from omero_irods.archive import MAX_EXTENDED_HEADER_BYTES, ArchiveLimits, Member, list_members
+from omero_irods.archive import MAX_EXTENDED_HEADER_BYTES, READ_SIZE, ArchiveLimits, Member, list_members
 from omero_irods.errors import Rejected
 
 LIMITS = ArchiveLimits(
@@ -72,14 +72,29 @@ class NonSeekable(io.RawIOBase):
 
 
 class CountingReader(io.BytesIO):
+    """Counts what a reader over msiDataObjRead/msiDataObjLseek would turn into round trips."""
+
     def __init__(self, raw):
         super().__init__(raw)
         self.bytes_read = 0
+        self.reads = 0
+        self.seeks = []
+        self.tells = 0
 
     def read(self, size=-1):
         data = super().read(size)
         self.bytes_read += len(data)
+        self.reads += 1
         return data
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        assert whence == io.SEEK_SET, "the walk seeks to absolute offsets only"
+        self.seeks.append(offset)
+        return super().seek(offset, whence)
+
+    def tell(self):
+        self.tells += 1
+        return super().tell()
 
 
 GOOD = [("run1", "dir", None), ("run1/a.tif", "file", b"a" * 10), ("run1/sub/b.tif", "file", b"")]
@@ -98,7 +113,10 @@ def test_seekable_archive_is_walked_by_its_headers_only():
     raw = make_tar([("big.bin", "file", bytes(8 << 20)), ("small.txt", "file", b"x")])
     reader = CountingReader(raw)
     assert [m.path for m in list_members(reader, LIMITS)] == ["big.bin", "small.txt"]
-    assert reader.bytes_read < 16 * 1024
+    # One large read, one seek over the 8 MiB of data, one read of the rest.
+    assert reader.bytes_read <= 2 * READ_SIZE
+    assert reader.seeks == [512 + (8 << 20)]
+    assert reader.tells == 0
 
 
 @pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT])
@@ -160,7 +178,7 @@ def test_a_file_used_as_a_folder_is_refused():
 
 def test_names_that_are_not_utf8_are_refused():
     raw = make_tar([("run1/placeholder-name", "file", b"x")], fmt=tarfile.USTAR_FORMAT)
-    raw = raw.replace(b"placeholder-name", b"bad-\xff\xfe-name\x00\x00")
+    raw = raw.replace(b"placeholder-name", b"bad-\xff\xfe-name\x00\x00\x00\x00\x00")  # same length
     raw = _fix_checksum(raw)
     error = rejection(raw)
     assert error.reason == "unsafe_member" and "UTF-8" in error.message
@@ -237,3 +255,20 @@ def test_errors_of_the_reader_itself_pass_through_for_a_retry():
 
     with pytest.raises(OSError):
         list_members(BrokenReader(make_tar(GOOD)), LIMITS)
+
+
+def test_reader_calls_grow_with_the_archive_size_not_the_member_count():
+    # On the server every read and seek is a microservice round trip (msiDataObjRead/Lseek).
+    files = [("run1/f%05d.tif" % i, "file", bytes(i % 700)) for i in range(3000)]
+    raw = make_tar(files)
+    reader = CountingReader(raw)
+    assert len(list_members(reader, LIMITS._replace(max_members=5000))) == 3000
+    megabytes = -(-len(raw) // READ_SIZE)
+    assert reader.reads + len(reader.seeks) <= 3 * megabytes + 2
+    assert reader.tells == 0
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_large_members_are_skipped_seekable_or_not(seekable):
+    raw = make_tar([("a.bin", "file", bytes(3 * READ_SIZE + 100)), ("b.txt", "file", b"x")])
+    assert [m.path for m in members_of(raw, seekable=seekable)] == ["a.bin", "b.txt"]

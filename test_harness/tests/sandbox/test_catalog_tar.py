@@ -1,9 +1,11 @@
 """msiTarFileExtract emulation.
 
-Sources (irods/irods, 4-3-stable): `server/api/src/rsStructFileExtAndReg.cpp`
+Sources (irods/irods, 4-3-stable and 5.0.2): `server/api/src/rsStructFileExtAndReg.cpp`
 (chkCollForExtAndReg, regUnbunSubfiles, regSubfile: SYS_COPY_ALREADY_IN_RESC, keep going past a
-failing member, members registered on the tar's resource), `plugins/resources/src/structfile.cpp`
-(libarchive extraction with ARCHIVE_EXTRACT_TIME only: no secure-extraction flags).
+failing member, members registered on the tar's resource), `server/api/src/rsStructFileBundle.cpp`
+(createPhyBundleDir: the cache folder `<tar's vault path>.dir`), `plugins/resources/src/structfile.cpp`
+(extract_file: the system libarchive, every name prefixed with the cache folder, extraction with
+ARCHIVE_EXTRACT_TIME only: no secure-extraction flags).
 """
 
 import os
@@ -64,21 +66,90 @@ def test_existing_object_on_another_resource_is_a_catalog_duplicate(upload):
     assert not os.path.exists(zone.physical_path("demoResc", HOME + "/out/a"))
 
 
-@pytest.mark.parametrize("members, links, hardlinks, why", [
-    ({"../escape.txt": b"x"}, None, None, "'..'"),
-    ({"/etc/cron.d/evil": b"x"}, None, None, "absolute path"),
-    ({"ok": b"x"}, {"link": "/etc"}, None, "link"),
-    ({"ok": b"x"}, None, {"hard": "/etc/passwd"}, "link"),
-])
-def test_escaping_members_are_refused_before_anything_is_written(upload, members, links, hardlinks, why):
-    zone = upload(members, links=links, hardlinks=hardlinks)
+def test_a_member_climbing_out_is_written_where_it_points_and_logged(upload):
+    # structfile.cpp: cache dir + '/' + name, archive_read_extract without SECURE_NODOTDOT.
+    zone = upload({"run1/a.tif": b"A", "../escape.txt": b"escaped"})
+    assert zone.extract_tar("alice", TAR, HOME + "/out") == [HOME + "/out/run1/a.tif"]
+    landing_dir = os.path.dirname(zone.physical_path("demoResc", TAR))
+    with open(os.path.join(landing_dir, "escape.txt"), "rb") as handle:
+        assert handle.read() == b"escaped"  # next to the tar in the vault, as on a real server
+    assert zone.exists(HOME + "/out/escape.txt") is None and zone.exists(HOME + "/landing/escape.txt") is None
+    errors = [line for line in zone.server_log if line.startswith("ERROR")]
+    assert len(errors) == 1 and "'../escape.txt'" in errors[0] and "outside its extraction folder" in errors[0]
+
+
+def test_a_member_climbing_to_the_top_overwrites_the_emulated_core_py(upload):
+    # '..' at '/' stays at '/' (the kernel); the sandbox's '/' is <zone root>/server_root.
+    zone = upload({"run1/a.tif": b"A", "../" * 40 + "etc/irods/core.py": b"import os  # attacker"})
+    zone.extract_tar("alice", TAR, HOME + "/out")
+    core_py = os.path.join(str(zone.root_dir), "server_root", "etc", "irods", "core.py")
+    with open(core_py, "rb") as handle:
+        assert handle.read() == b"import os  # attacker"
+    assert any("/etc/irods/core.py" in line and line.startswith("ERROR") for line in zone.server_log)
+
+
+def test_an_absolute_member_stays_below_the_cache_folder_as_on_the_server(upload):
+    # The plugin prefixes every name with the cache folder: '/etc/x' becomes '<cache>//etc/x'.
+    zone = upload({"/etc/cron.d/evil": b"x"})
+    assert zone.extract_tar("alice", TAR, HOME + "/out") == [HOME + "/out/etc/cron.d/evil"]
+    assert not [line for line in zone.server_log if line.startswith("ERROR")]
+
+
+def test_members_are_read_by_libarchive_not_tarfile(upload, zone):
+    # libarchive 3.6 prefers GNU.sparse.name to path (archive_read_support_format_tar.c
+    # pax_header); tarfile reads path. The sandbox writes what libarchive reads.
+    body = b"".join(_pax_record(key, value) for key, value in
+                    ((b"path", b"run1/a.tif"), (b"GNU.sparse.name", b"../escaped.tif")))
+    raw = _block(b"././@PaxHeader", b"x", len(body)) + _padded(body) + _block(b"run1/a.tif", b"0", 1) + _padded(b"E")
+    zone.create_collection("alice", HOME + "/landing", parents=True)
+    zone.put("alice", TAR, raw + bytes(10240), force=True)
+    assert zone.extract_tar("alice", TAR, HOME + "/out") == []
+    assert os.path.exists(os.path.join(os.path.dirname(zone.physical_path("demoResc", TAR)), "escaped.tif"))
+
+
+@pytest.mark.parametrize("links, hardlinks", [({"link": "/etc"}, None), (None, {"hard": "/etc/passwd"})])
+def test_links_are_refused_before_anything_is_written(upload, links, hardlinks):
+    zone = upload({"ok": b"x"}, links=links, hardlinks=hardlinks)
     vault_files_before = sorted(_files(zone.vault("demoResc")))
     with pytest.raises(IrodsError) as caught:
         zone.extract_tar("alice", TAR, HOME + "/out")
     assert caught.value.name == "SYS_TAR_EXTRACT_ALL_ERR"
-    assert why in caught.value.message and "real server" in caught.value.message
-    assert zone.exists(HOME + "/out") is None
+    assert "link" in caught.value.message and "real server" in caught.value.message
     assert sorted(_files(zone.vault("demoResc"))) == vault_files_before
+
+
+def test_nothing_is_written_through_a_link_leading_out_of_the_sandbox(upload, tmp_path):
+    # A symbolic link left on the emulated disk (as a link member would leave it on a real
+    # server) must never carry a write out of the sandbox's own folder.
+    zone = upload({"run1/a.tif": b"A"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(str(outside), zone.physical_path("demoResc", TAR) + ".dir")
+    with pytest.raises(IrodsError) as caught:
+        zone.extract_tar("alice", TAR, HOME + "/out")
+    assert caught.value.name == "SYS_TAR_EXTRACT_ALL_ERR" and "outside the sandbox" in caught.value.message
+    assert list(outside.iterdir()) == []
+
+
+def _block(name, typeflag, size):
+    block = bytearray(512)
+    block[0:len(name)] = name
+    block[100:108], block[108:116], block[116:124] = b"0000644\0", b"0000000\0", b"0000000\0"
+    block[124:136], block[136:148] = b"%011o\0" % size, b"%011o\0" % 0
+    block[156:157], block[257:265] = typeflag, b"ustar\x0000"
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+def _padded(data):
+    return data + bytes(-len(data) % 512)
+
+
+def _pax_record(key, value):
+    text = b" %s=%s\n" % (key, value)
+    length = len(text) + 2
+    return b"%d%s" % (length, text)
 
 
 def test_not_a_tar_is_a_clear_error(zone):

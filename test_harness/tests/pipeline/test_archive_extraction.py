@@ -1,0 +1,95 @@
+"""The member check is what stands between a hostile tar and the server's disk.
+
+msiTarFileExtract unpacks with libarchive into `<tar's vault path>.dir` with no secure flags
+(irods/irods plugins/resources/src/structfile.cpp extract_file), so a member that libarchive
+reads as `../../../etc/irods/core.py` is written there as the iRODS user. The sandbox unpacks
+with the same library the same way onto an emulated server disk (test_harness/sandbox/
+tar_members.py). These tests show both sides: with the policy's check replaced by a
+`tarfile`-based listing (the reader the policy used to trust), the hostile member overwrites the
+emulated core.py and the sandbox logs it; with the real check, the request is rejected and
+nothing is written.
+"""
+
+import io
+import os
+import tarfile
+
+from pipeline_support import UNTIL_IDLE, Request, avus_of, base_scenario
+from omero_irods import names, pipeline
+from omero_irods.archive import Member
+
+RID = "20261202T101500Z-0000beef"
+FILES = {"run1/a.tif": b"A" * 1000, "run1/c.tif": b"# attacker's core.py\n"}
+EVIL = b"../" * 20 + b"etc/irods/core.py"
+
+
+def _header(name, typeflag, size):
+    block = bytearray(512)
+    block[0:len(name)] = name
+    block[100:108], block[108:116], block[116:124] = b"0000644\0", b"0000000\0", b"0000000\0"
+    block[124:136], block[136:148] = b"%011o\0" % size, b"%011o\0" % 1700000000
+    block[156:157], block[257:265] = typeflag, b"ustar\x0000"
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+def _padded(data):
+    return data + bytes(-len(data) % 512)
+
+
+def _pax_record(key, value):
+    text = b" %s=%s\n" % (key, value)
+    length = len(text) + len(str(len(text)))
+    if len(str(length)) != len(str(len(text))):
+        length += 1
+    return b"%d%s" % (length, text)
+
+
+def hostile_tar():
+    """run1/a.tif, then a member Python's tarfile names run1/c.tif (pax `path`, read last) and
+    libarchive names EVIL (libarchive prefers GNU.sparse.name: archive_read_support_format_tar.c
+    pax_header)."""
+    pax = _pax_record(b"GNU.sparse.name", EVIL) + _pax_record(b"path", b"run1/c.tif")
+    content = FILES["run1/c.tif"]
+    raw = (_header(b"run1/a.tif", b"0", 1000) + _padded(FILES["run1/a.tif"])
+           + _header(b"././@PaxHeader", b"x", len(pax)) + _padded(pax)
+           + _header(b"run1/c.tif", b"0", len(content)) + _padded(content) + bytes(1024))
+    return raw + bytes(-len(raw) % 10240)
+
+
+def tarfile_listing(reader, limits, what="archive"):
+    """The check as it was: members as Python's tarfile reads them."""
+    with tarfile.open(fileobj=io.BytesIO(reader.read()), mode="r:") as tar:
+        return [Member(info.name, info.size, "file") for info in tar if info.isfile()]
+
+
+def _run(tmp_path, run_scenario):
+    request = Request(tmp_path, RID, FILES, tar_bytes=hostile_tar())
+    state = run_scenario(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE]))
+    core_py = tmp_path / "work" / "zone" / "server_root" / "etc" / "irods" / "core.py"
+    return request, state, core_py.read_bytes()
+
+
+def test_the_tarfile_reading_is_really_fooled():
+    assert [m.path for m in tarfile_listing(io.BytesIO(hostile_tar()), None)] == ["run1/a.tif", "run1/c.tif"]
+
+
+def test_without_the_check_the_hostile_member_overwrites_the_emulated_core_py(tmp_path, run_scenario, monkeypatch):
+    monkeypatch.setattr(pipeline, "list_members", tarfile_listing)
+    request, state, core_py = _run(tmp_path, run_scenario)
+    assert core_py == FILES["run1/c.tif"]
+    errors = [line for line in state["log"] if line.startswith("ERROR") and "/etc/irods/core.py" in line]
+    assert errors and "outside its extraction folder" in errors[0]
+    # The pipeline itself notices the missing member afterwards, but the write has happened.
+    assert avus_of(state, request.payload_path)[names.AVU_STATE] != names.IMPORTED
+
+
+def test_with_the_check_the_request_is_rejected_and_nothing_is_written(tmp_path, run_scenario):
+    request, state, core_py = _run(tmp_path, run_scenario)
+    avus = avus_of(state, request.payload_path)
+    assert avus[names.AVU_STATE] == names.REJECTED
+    assert avus[names.AVU_ERROR].startswith("rejected (unsafe_member): ") and "GNU.sparse.name" in avus[names.AVU_ERROR]
+    assert core_py != FILES["run1/c.tif"] and b"stand-in" in core_py
+    assert not [line for line in state["log"] if line.startswith("ERROR") and "extraction folder" in line]
+    assert not os.path.exists(tmp_path / "work" / "zone" / "server_root" / "var" / "lib" / "irods" / "etc")
