@@ -1,13 +1,13 @@
 """Which put events start work, and the text of the delayed rule that does it.
 
 Every PEP in the zone passes through `is_payload_path` first, so it must stay a
-string test: no config read, no catalog query, no import beyond the stdlib.
+string test: no config read, no catalog query, no import beyond the stdlib (and no heavy
+one at import time: every agent imports this module when core is loaded).
 Only a payload object in the configured landing zone, put by the service account,
 is handed to the delay queue; the PEP itself never does the work (all Python in
 one agent runs behind one mutex: irods/irods_rule_engine_plugin_python README).
 """
 
-import json
 import posixpath
 
 from omero_irods.names import PAYLOAD_SUFFIX
@@ -67,6 +67,8 @@ def delayed_rule_text(rule_name, *args):
     Python's, but JSON writes a character outside the BMP as two \\u surrogate escapes, which
     a Python literal reads as two lone surrogates; the text itself travels as UTF-8.
     """
+    import json
+
     text = "callback.%s(%s)" % (rule_name, ", ".join(json.dumps(str(a), ensure_ascii=False) for a in args))
     size = len(text.encode("utf-8"))
     if size > MAX_DELAYED_RULE_TEXT:
