@@ -24,11 +24,13 @@ _NOT_FOUND = {-310000, -808000, -814000, -817000}  # USER_FILE_DOES_NOT_EXIST, C
 #                                                    CAT_UNKNOWN_COLLECTION, CAT_UNKNOWN_FILE
 _ALREADY_EXISTS = {-809000, -833000, -834000, -312000}  # CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME,
 #            CAT_NAME_EXISTS_AS_COLLECTION, CAT_NAME_EXISTS_AS_DATAOBJ, OVERWRITE_WITHOUT_FORCE_FLAG
+# A failed microservice raises RuntimeError("[iRods__Error__Code:N] <error stack>"), whose
+# levels read "... status [NAME]  errno [...] -- message [exec_microservice_adapter failed]":
+# the code and its name, never the microservice's own message (irods/irods_rule_engine_plugin_
+# python src/main.cpp RuleCallWrapper::call; irods/irods lib/core/src/irods_error.cpp; seen on
+# iRODS 5.0.2). The detail is in the server's log, so errors here name the call and the code.
 _ERROR_CODE = re.compile(r"\[iRods__Error__Code:(-?\d+)\]")
-# The plugin's text wraps the server's message: "... status [NAME] errno [] -- message [...]"
-# (irods/irods lib/core/src/irods_error.cpp); keep the name and message for people.
 _ERROR_NAME = re.compile(r"status \[([A-Z_0-9]+)\]")
-_ERROR_MESSAGE = re.compile(r"-- message \[(?:exec_microservice_adapter failed: )?(.*)\]", re.S)
 
 #: Access levels that include reading a collection's data: iRODS 4.3 names, and 4.2's
 #: spaced spellings normalised (irods/irods lib/core/include/irods/objInfo.h access types).
@@ -59,7 +61,7 @@ class PrepZone(ZonePort):
         try:
             return getattr(self.callback, name)(*args)["arguments"]
         except RuntimeError as error:
-            raise _zone_error(name, error)
+            raise _zone_error(name, args, error)
 
     def now(self):
         seconds = self._msi("msiGetSystemTime", "", "unix")[0]
@@ -243,11 +245,26 @@ class PrepZone(ZonePort):
 
 
 class _MsiReader(io.RawIOBase):
-    """A seekable raw reader over msiDataObjRead/Lseek, closed with msiDataObjClose."""
+    """A seekable raw reader over msiDataObjRead/msiDataObjLseek, closed with msiDataObjClose.
+
+    What the plugin and server do with its calls (each seen on iRODS 5.0.2 with PREP 5.0.1):
+    - an int argument goes through Boost.Python's extract<int>, so 2**31 or more raises
+      OverflowError (irods/irods_rule_engine_plugin_python include/irods/private/re/python.hpp
+      msParam_from_object_impl<int>); msiDataObjLseek reads a string offset with strtoll
+      (irods/irods server/re/src/reDataObjOpr.cpp): offsets go as decimal strings, so archives
+      over 2 GiB can be read;
+    - on a read-only descriptor the offset is clamped to the catalog size
+      (server/api/src/rsDataObjLseek.cpp): the position is the server's answer, not the request;
+    - a read at the end answers None where the BytesBuf would be;
+    - BytesBuf.get_bytes() is a list of ints, one per byte (src/types/irods/rodsDef.cpp): every
+      byte read costs a Python int, so reads are few and large (READ_CHUNK), and the position is
+      kept here: tell() and a seek to where the reader already is cost no call.
+    """
 
     def __init__(self, zone, descriptor):
         super().__init__()
         self._zone, self._descriptor = zone, descriptor
+        self._position = 0
 
     def readable(self):
         return True
@@ -256,17 +273,29 @@ class _MsiReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer):
-        out = self._zone._msi("msiDataObjRead", self._descriptor, len(buffer), _irods_types().BytesBuf())[2]
+        length = min(len(buffer), READ_CHUNK)
+        out = self._zone._msi("msiDataObjRead", self._descriptor, length, _irods_types().BytesBuf())[2]
+        if out is None:  # the end of the object
+            return 0
         data = bytes(out.get_bytes())[: out.len]
         buffer[: len(data)] = data
+        self._position += len(data)
         return len(data)
 
     def seek(self, offset, whence=io.SEEK_SET):
-        out = self._zone._msi("msiDataObjLseek", self._descriptor, offset, ("SEEK_SET", "SEEK_CUR", "SEEK_END")[whence], 0)
-        return int(out[3].offset)
+        if whence == io.SEEK_CUR:
+            offset, whence = self._position + offset, io.SEEK_SET
+        if whence == io.SEEK_SET and offset == self._position:
+            return self._position
+        if whence == io.SEEK_SET and offset < 0:
+            raise ValueError("negative seek position %d" % offset)
+        where = ("SEEK_SET", "SEEK_CUR", "SEEK_END")[whence]
+        out = self._zone._msi("msiDataObjLseek", self._descriptor, str(int(offset)), where, 0)
+        self._position = int(out[3].offset)
+        return self._position
 
     def tell(self):
-        return self.seek(0, io.SEEK_CUR)
+        return self._position
 
     def close(self):
         if not self.closed:
@@ -282,20 +311,30 @@ def _irods_types():
     return irods_types
 
 
-def _zone_error(msi_name, error):
-    match = _ERROR_CODE.search(str(error))
-    code = int(match.group(1)) if match else -1
-    name, detail = _ERROR_NAME.search(str(error)), _ERROR_MESSAGE.search(str(error))
-    message = "%s failed: %s%s" % (
-        msi_name,
-        (name.group(1) + ": ") if name else "",
-        detail.group(1).strip() if detail else str(error).strip(),
-    )
+def _zone_error(msi_name, args, error):
+    text = str(error)
+    what = "%s failed%s" % (msi_name, _on_path(args))
+    match = _ERROR_CODE.search(text)
+    if match is None:  # not a failed call (e.g. the plugin could not convert an answer)
+        return ZoneError(-1, "%s: %s" % (what, text.strip()))
+    code = int(match.group(1))
+    name = _ERROR_NAME.search(text)
+    message = "%s: %s" % (what, name.group(1) if name else "error")
     if code in _NOT_FOUND:
         return NotFound(code, message)
     if code in _ALREADY_EXISTS:
         return AlreadyExists(code, message)
     return ZoneError(code, message)
+
+
+def _on_path(args):
+    """' on <path>': the logical path among a call's arguments, as a path or an objPath= option."""
+    for arg in args:
+        if isinstance(arg, str) and arg.startswith("/"):
+            return " on " + arg
+        if isinstance(arg, str) and arg.startswith("objPath="):
+            return " on " + arg[len("objPath="):].split("++++", 1)[0]
+    return ""
 
 
 def _quote(value):
