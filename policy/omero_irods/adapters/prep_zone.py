@@ -37,6 +37,11 @@ _ERROR_NAME = re.compile(r"status \[([A-Z_0-9]+)\]")
 _READ_OR_MORE = frozenset(["read_object", "create_metadata", "modify_metadata", "delete_metadata",
                            "create_object", "modify_object", "delete_object", "own", "write"])
 
+#: msiModAVUMetadata reads each argument with parseMspForStr, which takes the string "null" for
+#: a missing argument: SYS_INVALID_INPUT_PARAM (irods/irods lib/core/src/msParam.cpp,
+#: server/re/src/extractAvuMS.cpp; seen on iRODS 5.0.2). msiSetACL reads its arguments as they are.
+_READ_AS_MISSING = "null"
+
 #: Reads of the payload and of tar headers go through the plugin in chunks of this size.
 READ_CHUNK = 1 << 20
 
@@ -220,12 +225,29 @@ class PrepZone(ZonePort):
         # msiModAVUMetadata "add" fails with CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME on an
         # existing AVU, whereas the atomic metadata API skips it silently (irods/irods
         # plugins/api/src/atomic_apply_metadata_operations.cpp): only this one can claim.
+        if _READ_AS_MISSING in (attribute, value, units):
+            raise ZoneError(-130000, "cannot claim %s=%r on %s: msiModAVUMetadata reads 'null' as a missing "
+                                     "argument" % (attribute, value, path))
         item_type = "-C" if self._existing_kind(path) == "collection" else "-d"
         self._msi("msiModAVUMetadata", item_type, path, "add", attribute, value, units)
 
     def set_avu(self, path, attribute, value, units=""):
         item_type = "-C" if self._existing_kind(path) == "collection" else "-d"
+        if _READ_AS_MISSING in (attribute, value, units):
+            self._set_avu_atomically(path, item_type, attribute, value, units)
+            return
         self._msi("msiModAVUMetadata", item_type, path, "set", attribute, value, units)
+
+    def _set_avu_atomically(self, path, item_type, attribute, value, units):
+        # A value such as an OMERO user named "null": the atomic metadata API takes its values
+        # from JSON, with no such conversion (seen on iRODS 5.0.2). It has no "set": remove the
+        # attribute's current values and add the new one, in one call.
+        current = [avu for avu in self.avus(path) if avu[0] == attribute]
+        operations = [{"operation": "remove", "attribute": a, "value": v, "units": u} for a, v, u in current]
+        operations.append({"operation": "add", "attribute": attribute, "value": value, "units": units})
+        entity_type = "collection" if item_type == "-C" else "data_object"
+        document = {"entity_name": path, "entity_type": entity_type, "operations": operations}
+        self._msi("msi_atomic_apply_metadata_operations", json.dumps(document), "")
 
     def grant(self, path, entity, level, recursive=False, admin_mode=False):
         # msiSetACL takes admin mode as an "admin:" prefix on the level (rsModAccessControl)
