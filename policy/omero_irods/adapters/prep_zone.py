@@ -304,6 +304,15 @@ class _MsiReader(io.RawIOBase):
         self._position += len(data)
         return len(data)
 
+    def readall(self):
+        # io.RawIOBase.readall reads DEFAULT_BUFFER_SIZE (8 KiB) at a time: one call each
+        chunks = []
+        while True:
+            chunk = self.read(READ_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
     def seek(self, offset, whence=io.SEEK_SET):
         if whence == io.SEEK_CUR:
             offset, whence = self._position + offset, io.SEEK_SET
