@@ -268,6 +268,13 @@ def _micro_measures(workdir, rules_dir, calls, repeats):
     return measures, not_fired
 
 
+def _package_parent():
+    """The folder holding the omero_irods package this run imports."""
+    import omero_irods
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(omero_irods.__file__)))
+
+
 def _agent_start_measures(workdir, rules_dir, starts):
     """A fresh interpreter importing core: the real rules (alone, and then loading the policy
     config as the guard's first call does) vs the empty core."""
@@ -278,6 +285,10 @@ def _agent_start_measures(workdir, rules_dir, starts):
         etc_dirs[variant] = os.path.join(workdir, "agent-" + variant)
         configs[variant] = install_etc(etc_dirs[variant], rules_dir, variant)
     environment = common.child_environment(os.path.join(workdir, "pycache"))
+    # A server has the package installed where its Python finds it on sys.path; an editable
+    # (development) install finds it through setuptools' import hook instead, whose first use
+    # imports pathlib, re and urllib: a cost of the development venv, not of the rules.
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_parent(), environment.get("PYTHONPATH")]))
     peak_bytes = {}
 
     def start(variant, then):

@@ -3,7 +3,8 @@
 Copy this file into /etc/irods and import it from /etc/irods/core.py (see core.py
 beside it). It reads like a table of contents: each entry point is one call into
 `omero_irods.adapters.prep`, which turns the plugin's arguments into plain values for
-the pure policy in the `omero_irods` package.
+the pure policy in the `omero_irods` package; the delayed and admin rules go through its
+one table, `prep.RULES`, by the rule's name in `omero_irods.names`.
 
 A put becomes an OMERO import like this:
   put event (one of the PEPs below) -> triggers: is it a payload in the landing zone?
@@ -15,6 +16,7 @@ the event, and never fails the client's call for omero-irods' reasons. The guard
 the one exception, on purpose: they refuse to move or remove bytes OMERO links to.
 """
 
+from omero_irods import names
 from omero_irods.adapters import prep
 
 __all__ = [
@@ -78,23 +80,23 @@ def acPostProcForPut(rule_args, callback, rei):
 
 def omero_irods_process(rule_args, callback, rei):
     """Claim, validate and place the request whose payload is rule_args[0]."""
-    return prep.run_delayed(callback, rei, "process", rule_args)
+    return prep.run_rule(names.RULE_PROCESS, rule_args, callback, rei)
 
 
 def omero_irods_import(rule_args, callback, rei):
     """Run the OMERO in-place import of a placed request (payload path in rule_args[0])."""
-    return prep.run_delayed(callback, rei, "import", rule_args)
+    return prep.run_rule(names.RULE_IMPORT, rule_args, callback, rei)
 
 
 def omero_irods_watch(rule_args, callback, rei):
     """A failed request (rule_args[0]) waiting for a reprocess mark; re-schedules itself."""
-    return prep.run_delayed(callback, rei, "watch", rule_args)
+    return prep.run_rule(names.RULE_WATCH, rule_args, callback, rei)
 
 
 def omero_irods_sweep(rule_args, callback, rei):
     """The zone's safety net (landing zone in rule_args[0]): payloads nothing claimed, reprocess
     marks on requests whose rule was lost; re-schedules itself."""
-    return prep.run_delayed(callback, rei, "sweep", rule_args)
+    return prep.run_rule(names.RULE_SWEEP, rule_args, callback, rei)
 
 
 # --- Admin rules, for irule ------------------------------------------------------------
@@ -102,18 +104,18 @@ def omero_irods_sweep(rule_args, callback, rei):
 
 def omero_irods_status(rule_args, callback, rei):
     """irule: the state, error and paths of request rule_args[0], as JSON."""
-    return prep.run_admin(callback, rei, "status", rule_args)
+    return prep.run_rule(names.RULE_STATUS, rule_args, callback, rei)
 
 
 def omero_irods_list(rule_args, callback, rei):
     """irule: the most recent requests (rule_args[0]: how many, default 20), as JSON."""
-    return prep.run_admin(callback, rei, "list", rule_args)
+    return prep.run_rule(names.RULE_LIST, rule_args, callback, rei)
 
 
 def omero_irods_reprocess(rule_args, callback, rei):
     """irule: mark a failed request (rule_args[0]) for another attempt, which its watcher
     queues as the service account; rejected ones stay rejected."""
-    return prep.run_admin(callback, rei, "reprocess", rule_args)
+    return prep.run_rule(names.RULE_REPROCESS, rule_args, callback, rei)
 
 
 # --- Guard: data OMERO links to in place keeps its vault files -------------------------

@@ -61,5 +61,10 @@ RULE_IMPORT = "omero_irods_import"  # run the OMERO in-place import of a placed 
 RULE_WATCH = "omero_irods_watch"  # a failed request's watcher, waiting for a reprocess mark
 RULE_SWEEP = "omero_irods_sweep"  # the zone's periodic safety net: lost rules, unclaimed payloads, marks
 
+# Admin rules (defined in rules/omero_irods_rules.py; called with `irule`).
+RULE_STATUS = "omero_irods_status"  # the state, error and paths of one request
+RULE_LIST = "omero_irods_list"  # the most recent requests
+RULE_REPROCESS = "omero_irods_reprocess"  # mark a failed request for another attempt
+
 #: The Python rule engine plugin's instance name in a default server_config.json.
 DEFAULT_PREP_INSTANCE = "irods_rule_engine_plugin-python-instance"

@@ -42,8 +42,7 @@ AVU_PAYLOAD = names.avu("payload")
 AVU_STAGING = names.avu("staging")  # marks a staging collection as the pipeline's own
 STAGING = ".staging"
 
-PROCESS_RULE = "omero_irods_process"
-IMPORT_RULE = "omero_irods_import"
+PROCESS_RULE, IMPORT_RULE = names.RULE_PROCESS, names.RULE_IMPORT
 
 #: What a delayed rule is working on.
 Job = namedtuple("Job", "zone config zone_config payload_path attempt now")

@@ -1,6 +1,6 @@
 """What the pipeline needs from an iRODS zone, as one small interface.
 
-The pipeline (pure policy) talks only to a `ZonePort`; `adapters/prep.py`
+The pipeline (pure policy) talks only to a `ZonePort`; `adapters/prep_zone.py`
 implements it with microservices inside iRODS. Every method acts as the user the
 rule runs as (the service account in the delay queue) and raises:
 - `NotFound` when a path does not exist,

@@ -1,13 +1,13 @@
 """Which put events start work, and the text of the delayed rule that does it.
 
 Every PEP in the zone passes through `is_payload_path` first, so it must stay a
-string test: no config read, no catalog query, no import beyond the stdlib.
+string test: no config read, no catalog query, no import beyond the stdlib (and no heavy
+one at import time: every agent imports this module when core is loaded).
 Only a payload object in the configured landing zone, put by the service account,
 is handed to the delay queue; the PEP itself never does the work (all Python in
 one agent runs behind one mutex: irods/irods_rule_engine_plugin_python README).
 """
 
-import json
 import posixpath
 
 from omero_irods.names import PAYLOAD_SUFFIX
@@ -62,12 +62,20 @@ def delayed_rule_text(rule_name, *args):
     """`callback.rule("a", "b")`: the body the delay server runs as expressionFcn.
 
     The text runs in `__main__`, not in core, so it must call core's rules through
-    `callback.` (irods/irods_rule_engine_plugin_python src/main.cpp). Arguments are
-    written as JSON strings with every non-ASCII character as itself: JSON's escapes are
-    Python's, but JSON writes a character outside the BMP as two \\u surrogate escapes, which
-    a Python literal reads as two lone surrogates; the text itself travels as UTF-8.
+    `callback.` (irods/irods_rule_engine_plugin_python src/main.cpp). Each argument is a
+    Python string literal that holds no `$`: rsRuleExecSubmit refuses any text in which a
+    session-variable word such as `$objPath` or `$status` appears (irods/irods
+    server/api/src/rsRuleExecSubmit.cpp, server/core/src/server_utilities.cpp
+    contains_session_variables), whatever a path holds, so `$` is written as the escape
+    `\\u0024`. Arguments are JSON strings with every other non-ASCII character as itself:
+    JSON's escapes are Python's, but JSON writes a character outside the BMP as two \\u
+    surrogate escapes, which a Python literal reads as two lone surrogates; the text itself
+    travels as UTF-8.
     """
-    text = "callback.%s(%s)" % (rule_name, ", ".join(json.dumps(str(a), ensure_ascii=False) for a in args))
+    import json
+
+    literals = [json.dumps(str(arg), ensure_ascii=False).replace("$", "\\u0024") for arg in args]
+    text = "callback.%s(%s)" % (rule_name, ", ".join(literals))
     size = len(text.encode("utf-8"))
     if size > MAX_DELAYED_RULE_TEXT:
         raise ValueError(

@@ -1,6 +1,6 @@
 """The state dump: what a scenario left in the zone, as deterministic JSON.
 
-Keys (DESIGN.md, "The sandbox contract"): collections, data_objects (with replicas), peps
+Keys (docs/sandbox.md, "The dump"): collections, data_objects (with replicas), peps
 (every rule that ran), client_errors, imports, delay_queue, log; plus zone, and pep_points:
 every PEP the server consulted in order, `rule` telling whether a rule ran for it (the
 sequence a client kind produces, even with an empty core.py). Collections and data objects are sorted by path,

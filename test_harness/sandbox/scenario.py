@@ -1,6 +1,6 @@
 """Scenarios: load and check a scenario file, then run it in a fresh emulated zone.
 
-A scenario (contract in DESIGN.md, schema in scenarios/scenario.schema.json) names a zone,
+A scenario (described in docs/sandbox.md, schema in scenarios/scenario.schema.json) names a zone,
 its users, the policy config under test and client steps. `load()` checks everything that
 can be checked before running (JSON, schema, known users, files that exist) and raises
 `ScenarioError` naming the file, the step index and the field. `run()` executes the steps

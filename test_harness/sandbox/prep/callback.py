@@ -8,8 +8,13 @@ Source: irods/irods_rule_engine_plugin_python src/main.cpp (CallbackWrapper, Rul
   unknown name, ACTION_ARG_COUNT_MISMATCH for a wrong argument count);
 - success returns {'code': 0, 'status': True, 'arguments': [...]} with out-parameters replaced;
 - a failure raises RuntimeError('[iRods__Error__Code:<code>] <error result text>'), except
-  CAT_NO_ROWS_FOUND and CAT_SUCCESS_BUT_WITH_NO_INFO, which return with status False.
+  CAT_NO_ROWS_FOUND and CAT_SUCCESS_BUT_WITH_NO_INFO, which return with status False. A failed
+  microservice's text carries its code and error name but no detail: its message is only
+  `exec_microservice_adapter failed` (server/re/src/irods_re_plugin.cpp; seen on iRODS 5.0.2).
+  The sandbox writes the detail to its serverLog only, so no code can come to rely on it.
 """
+
+import os
 
 from omero_irods_sandbox import error_codes
 from omero_irods_sandbox.prep import irods_errors, msparam
@@ -87,13 +92,14 @@ class RuleCall(object):
         entry = MICROSERVICES.get(self.name)
         if entry is None:
             code = irods_errors.NO_MICROSERVICE_FOUND_ERR
-            return code, _result_text(code, "default_microservice_manager: no microservice found " + self.name), params
+            message = "default_microservice_manager: no microservice found " + self.name
+            return code, _adapter_error_text(code, message, _LINE_NO_MICROSERVICE), params
         arg_count, function = entry
         if len(params) != arg_count:
             code = irods_errors.ACTION_ARG_COUNT_MISMATCH
-            message = ("execMicroService3: wrong number of arguments (%s takes %d, got %d)"
-                       % (self.name, arg_count, len(params)))
-            return code, _result_text(code, message), params
+            self.runtime.log.append("%s takes %d arguments, got %d" % (self.name, arg_count, len(params)))
+            message = "execMicroService3: wrong number of arguments"
+            return code, _adapter_error_text(code, message, _LINE_ARGUMENT_COUNT), params
         context = MsiContext(self.runtime, self.rei, self.name)
         try:
             outputs = function(context, *params) or {}
@@ -103,11 +109,10 @@ class RuleCall(object):
             context.log("%s: %s, status = %d" % (self.name, failure.message, failure.code))
             if failure.code in _NOT_ERRORS:
                 return failure.code, _result_text(failure.code, failure.message), params
-            return failure.code, _result_text(failure.code, "exec_microservice_adapter failed: "
-                                              + failure.message), params
+            return failure.code, _adapter_error_text(failure.code, _ADAPTER_FAILED, _LINE_FAILED), params
         except error_codes.IrodsError as error:
             context.log("%s: %s, status = %d" % (self.name, error.message, error.code))
-            return error.code, _result_text(error.code, "exec_microservice_adapter failed: " + error.message), params
+            return error.code, _adapter_error_text(error.code, _ADAPTER_FAILED, _LINE_FAILED), params
         arguments = list(params)
         for position, value in outputs.items():
             arguments[position] = value
@@ -132,6 +137,32 @@ def _result_text(code, message):
     return "[-]\t%s :  status [%s]  errno [%s] -- message [%s]\n\n" % (
         "irods_re_plugin.cpp:exec_microservice_adapter", error_codes.name(code),
         errno_part or "", message)
+
+
+# The error stack of a failed microservice call, as the plugin's RuntimeError shows it after
+# the code (irods/irods lib/core/src/irods_error.cpp result(); server/re/include/irods/
+# irods_re_plugin.hpp dynamic_operation_execution_manager::call and server/re/src/
+# irods_re_plugin.cpp exec_microservice_adapter add a level each). Copied from iRODS 5.0.2
+# (its build's source paths): the text code sees is the real one, to the character.
+_ADAPTER_FAILED = "exec_microservice_adapter failed"
+_LINE_NO_MICROSERVICE, _LINE_ARGUMENT_COUNT, _LINE_FAILED = 112, 127, 133
+_CALL_LEVEL = (
+    "/tmp/irods-build/src/irods/server/re/include/irods/irods_re_plugin.hpp:373:error "
+    "irods::dynamic_operation_execution_manager<std::tuple<>, RuleExecInfo *, irods::DONT_AUDIT_RULE>::call("
+    "const std::string &, const std::string &, OP, As &&...) [T = std::tuple<>, C = RuleExecInfo *, "
+    "Audit = irods::DONT_AUDIT_RULE, OP = std::function<irods::error (const std::basic_string<char> &, "
+    "RuleExecInfo *&, irods::unpack &&)>, As = <const std::basic_string<char> &, RuleExecInfo *&, irods::unpack>]")
+_ADAPTER_LEVEL = (
+    "/tmp/irods-build/src/irods/server/re/src/irods_re_plugin.cpp:%d:error irods::default_microservice_manager"
+    "<RuleExecInfo *>::exec_microservice_adapter(std::string, default_ms_ctx, std::list<boost::any> &)")
+
+
+def _adapter_error_text(code, message, line):
+    """The text after '[iRods__Error__Code:N] ' of a microservice call that failed."""
+    _, errno_part = error_codes.split_errno(code)
+    errno_text = os.strerror(errno_part) if errno_part else ""
+    level = " :  status [%s]  errno [%s] -- message [%s]" % (error_codes.name(code), errno_text, message)
+    return "[-]\t%s%s\n\t[-]\t%s%s\n\n" % (_CALL_LEVEL, level, _ADAPTER_LEVEL % line, level)
 
 
 def load_microservices():

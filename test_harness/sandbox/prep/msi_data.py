@@ -7,6 +7,7 @@ API functions (server/api/src/rs*.cpp). Microservices call the API functions dir
 """
 
 import json
+import re
 
 from omero_irods_sandbox.prep import irods_types, static_peps, structs
 from omero_irods_sandbox.prep.callback import microservice
@@ -75,8 +76,13 @@ def _replica_resource(ctx, path, replica_number):
 
 @microservice("msiDataObjRead", 3)
 def msiDataObjRead(ctx, fd, length, _out_buffer):
-    """rsDataObjRead: returns a BytesBuf holding what was read."""
+    """rsDataObjRead: returns a BytesBuf holding what was read. Nothing read (the end of the
+    object) comes back as None: the plugin turns a BUF_LEN_MS_T without a buffer into None
+    (irods/irods_rule_engine_plugin_python include/irods/private/re/python.hpp
+    object_from_msParam; seen on iRODS 5.0.2)."""
     data = ctx.zone.read(pos_int(fd, "msiDataObjRead", 1), pos_int(length, "msiDataObjRead", 2))
+    if not data:
+        return {2: None}
     buffer = irods_types.BytesBuf()
     irods_types._set_bytes(buffer, data)
     return {2: buffer}
@@ -99,13 +105,48 @@ _WHENCE = {"SEEK_SET": 0, "SEEK_CUR": 1, "SEEK_END": 2}
 
 @microservice("msiDataObjLseek", 4)
 def msiDataObjLseek(ctx, fd, offset, whence, _out):
-    """rsDataObjLseek: whence 'SEEK_SET' | 'SEEK_CUR' | 'SEEK_END' (or 0/1/2); FileLseekOut_t."""
+    """rsDataObjLseek: whence 'SEEK_SET' | 'SEEK_CUR' | 'SEEK_END' (or 0/1/2); FileLseekOut_t.
+
+    irods/irods server/re/src/reDataObjOpr.cpp msiDataObjLseek: an int offset is a C int (the
+    plugin's extract<int> already refused 2**31 and more: msparam.to_param), a string offset is
+    read with strtoll (64 bits; 'null' leaves 0). server/api/src/rsDataObjLseek.cpp: on a
+    read-only descriptor the offset is clamped to the catalog size, whatever the whence."""
     if isinstance(whence, str) and whence in _WHENCE:
         whence_number = _WHENCE[whence]
     else:
         whence_number = pos_int(whence, "msiDataObjLseek", 3)
-    position = ctx.zone.seek(pos_int(fd, "msiDataObjLseek", 1), int(offset), whence_number)
+    number = pos_int(fd, "msiDataObjLseek", 1)
+    offset = _lseek_offset(offset)
+    descriptor = ctx.zone.descriptor(number)
+    if not descriptor.writable:
+        offset = min(offset, descriptor.replica.size)
+    position = ctx.zone.seek(number, offset, whence_number)
     return {3: structs.fill(irods_types.FileLseekOut_t(), offset=position)}
+
+
+def _lseek_offset(value):
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return 0 if value == "null" else strtoll(value)
+    fail("USER_PARAM_TYPE_ERR", "msiDataObjLseek: Unsupported input Param type %s" % type(value).__name__)
+
+
+_STRTOLL = re.compile(r"\s*([+-]?)(0[xX](?=[0-9a-fA-F])|0|)([0-9a-fA-F]*)")
+
+
+def strtoll(text):
+    """C's strtoll(text, 0, 0): leading blanks, a sign, base 0 (0x hex, 0 octal, else decimal),
+    digits up to the first other character; none is 0; saturates at the 64-bit limits."""
+    sign, prefix, digits = _STRTOLL.match(text).groups()
+    base = 16 if prefix.lower() == "0x" else 8 if prefix == "0" else 10
+    valid = "0123456789abcdef"[:base]
+    count = 0
+    while count < len(digits) and digits[count].lower() in valid:
+        count += 1
+    number = int(digits[:count], base) if count else 0
+    number = -number if sign == "-" else number
+    return max(-(1 << 63), min((1 << 63) - 1, number))
 
 
 @microservice("msiDataObjClose", 2)

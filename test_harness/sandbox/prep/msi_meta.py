@@ -44,10 +44,16 @@ _ITEM_TYPES = {"-d": "data_object", "-D": "data_object", "-C": "collection", "-c
 
 @microservice("msiModAVUMetadata", 6)
 def msiModAVUMetadata(ctx, item_type, item_name, operation, attribute, value, units):
-    """rsModAVUMetadata (imeta add/set/rm/rmw) on '-d' data objects and '-C' collections."""
+    """rsModAVUMetadata (imeta add/set/rm/rmw) on '-d' data objects and '-C' collections.
+
+    irods/irods server/re/src/extractAvuMS.cpp reads all six arguments with parseMspForStr
+    (lib/core/src/msParam.cpp), which turns the exact string "null" into a missing argument:
+    SYS_INVALID_INPUT_PARAM (seen on iRODS 5.0.2 for an attribute, value or units "null";
+    "NULL" and "Null" are stored)."""
     for position, argument in enumerate((item_type, item_name, operation, attribute, value, units), 1):
-        if not isinstance(argument, str):
-            fail("SYS_INVALID_INPUT_PARAM", "msiModAVUMetadata: argument %d must be a string" % position)
+        if not isinstance(argument, str) or argument == "null":
+            fail("SYS_INVALID_INPUT_PARAM", "msiModAVUMetadata: argument %d is missing (not a string, "
+                                            "or the string 'null')" % position)
     if operation not in _AVU_OPERATIONS:
         fail("SYS_INVALID_INPUT_PARAM", "msiModAVUMetadata: operation %r is not one of %s"
              % (operation, ", ".join(_AVU_OPERATIONS)))

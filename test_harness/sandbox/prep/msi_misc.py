@@ -5,6 +5,7 @@ plugin itself, irods/irods_rule_engine_plugin_python src/main.cpp start()).
 """
 
 import os
+import re
 import shlex
 import subprocess
 
@@ -97,11 +98,40 @@ def msiExecCmd(ctx, command, arguments, host, hint_path, add_path, _out):
     raise PluginConversionError("boost::bad_any_cast: failed conversion using boost::any_cast")
 
 
+# irods/irods server/core/src/server_utilities.cpp contains_session_variables (4.3.5 and 5.0.2):
+# std::regex_search of this pattern (ECMAScript: \b between ASCII word characters, case
+# sensitive). Seen on iRODS 5.0.2: '$objPath', 'a$objPath', '$status', '$userNameClient' are
+# refused; '$objPathX', '$OBJPATH' and '\\u0024objPath' are not.
+_SESSION_VARIABLES = re.compile(
+    r"\$\b(?:pluginInstanceName|status|objPath|dataType|dataSize|chksum|version|filePath|replNum|"
+    r"replStatus|writeFlag|dataOwner|dataOwnerZone|dataExpiry|dataComments|dataCreate|dataModify|"
+    r"dataAccess|dataAccessInx|dataId|collId|statusString|destRescName|rescName|userClient|"
+    r"userNameClient|rodsZoneClient|sysUidClient|privClient|clientAddr|authStrClient|"
+    r"userAuthSchemeClient|userInfoClient|userCommentClient|userCreateClient|userModifyClient|"
+    r"userProxy|userNameProxy|rodsZoneProxy|privProxy|authStrProxy|userAuthSchemeProxy|userInfoProxy|"
+    r"userCommentProxy|userCreateProxy|userModifyProxy|collName|collParentName|collOwnername|"
+    r"collExpiry|collComments|collCreate|collModify|collAccess|collAccessInx|collInheritance|"
+    r"otherUser|otherUserName|otherUserZone|otherUserType|connectCnt|connectSock|connectOption|"
+    r"connectStatus|connectApiInx|KVPairs)\b", re.ASCII)
+
+
+def session_variable_in(rule_text):
+    """The first session-variable word in a rule text, or None."""
+    match = _SESSION_VARIABLES.search(rule_text)
+    return match.group(0) if match else None
+
+
 @microservice("delayExec", 3)
 def delayExec(ctx, hints, body, recovery):
-    """irods/irods server/re/src/nre.systemMS.cpp delayExec -> rsRuleExecSubmit (delay.py)."""
+    """irods/irods server/re/src/nre.systemMS.cpp delayExec -> rsRuleExecSubmit (delay.py).
+    rsRuleExecSubmit (server/api/src/rsRuleExecSubmit.cpp) first refuses a rule text holding a
+    session variable, comments included: RE_UNSUPPORTED_SESSION_VAR."""
     for position, value in enumerate((hints, body, recovery), 1):
         require_str(value, "delayExec", position)
+    word = session_variable_in(body)
+    if word:
+        fail("RE_UNSUPPORTED_SESSION_VAR", "Rules cannot contain session variables. Use dynamic PEPs instead. "
+                                           "(%s in the delayed rule text)" % word)
     ctx.runtime.schedule(hints, body, recovery, ctx.rei)
     return {}
 

@@ -4,7 +4,8 @@ Sources:
 - irods/irods_rule_engine_plugin_python src/main.cpp RuleCallWrapper::call and
   include/irods/private/re/python.hpp msParam_from_object: a `str` is a string parameter;
   otherwise only GenQueryInp, GenQueryOut, KeyValPair, FileLseekOut_t, RodsObjStat, BytesBuf,
-  int and float are accepted, anything else raises. Struct arguments are copied
+  int and float are accepted, anything else raises; an int outside a C int's range raises
+  OverflowError (Boost.Python extract<int>). Struct arguments are copied
   (irods/irods server/re/src/irods_re_plugin.cpp convertToMsParam -> replMsParam): a
   microservice never changes the caller's object; results come back in 'arguments'.
 - irods/irods lib/core/src/msParam.cpp parseMsKeyValStrForDataObjInp / parseMspForDataObjInp /
@@ -48,7 +49,7 @@ def to_param(value):
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or isinstance(value, int):
-        return int(value)
+        return c_int(value)
     if isinstance(value, float):
         return value
     if isinstance(value, ACCEPTED_STRUCTS):
@@ -62,6 +63,22 @@ def to_param(value):
         "(callback arguments must be str, int, float, KeyValPair, BytesBuf, RodsObjStat, "
         "FileLseekOut_t, GenQueryInp or GenQueryOut; got %s)" % type(value).__name__
     )
+
+
+#: The range of a C int: python.hpp msParam_from_object_impl<int> converts with Boost.Python's
+#: extract<int>, whose numeric_cast raises OverflowError outside it (seen on iRODS 5.0.2: the
+#: texts below, for any callback call, before the microservice or rule runs).
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def c_int(value):
+    """A Python int (or bool) as the plugin's extract<int> converts it."""
+    number = int(value)
+    if number > INT_MAX:
+        raise OverflowError("bad numeric conversion: positive overflow")
+    if number < INT_MIN:
+        raise OverflowError("bad numeric conversion: negative overflow")
+    return number
 
 
 def require_str(value, msi, position):

@@ -39,9 +39,20 @@ DEFAULT_PEP_REGEXES = PREP_ONLY_PEP_REGEXES + ("msi[^ ]*", "[^ ]*pep_[^ ]*_(pre|
 
 IRODS_ERROR_PREFIX = "[iRods__Error__Code:"
 
-# LOCAL_PRIV_USER_AUTH / LOCAL_USER_AUTH (irods/irods lib/core/include/irods/rodsUser.h).
+# LOCAL_PRIV_USER_AUTH / LOCAL_USER_AUTH / REMOTE_PRIV_USER_AUTH (irods/irods
+# lib/core/include/irods/rodsUser.h).
 _ADMIN_AUTH_FLAG = 5
 _USER_AUTH_FLAG = 3
+_REMOTE_PRIV_USER_AUTH = 4
+
+
+def _may_run_irule(rei):
+    """irods/irods_rule_engine_plugin_python src/main.cpp exec_rule_text: "Because Python is not
+    sandboxed", both authFlags (uoic, else rsComm.clientUser; uoip, else rsComm.proxyUser) must
+    be at least REMOTE_PRIV_USER_AUTH."""
+    client = rei.uoic if rei.uoic is not None else rei.rsComm.clientUser
+    proxy = rei.uoip if rei.uoip is not None else rei.rsComm.proxyUser
+    return min(int(client.authInfo.authFlag), int(proxy.authInfo.authFlag)) >= _REMOTE_PRIV_USER_AUTH
 
 
 class RuleResult(object):
@@ -274,12 +285,14 @@ class PrepRuntime(object):
         return result
 
     def exec_rule_text(self, rule_text, rule_vars, rei):
-        """What irule reaches (src/main.cpp exec_rule_text): rodsadmins only (else
-        SYS_NO_API_PRIV); '@external rule { NAME }' calls core's NAME with empty rule_args,
+        """What irule reaches (src/main.cpp exec_rule_text): the client AND the proxy user must
+        be privileged (authFlag >= REMOTE_PRIV_USER_AUTH, from rei.uoic / rei.uoip), else
+        SYS_NO_API_PRIV -- so an admin proxying for a plain user is refused too (seen on iRODS
+        5.0.2: `clientUserName=alice irule ...` as rods); '@external rule { NAME }' calls core's NAME with empty rule_args,
         '@external\\n<python>' (irule -F) runs the text's main(); INPUT values reach Python
         only as the `irods_rule_vars` builtin (and `global_vars`), quotes and all.
         Returns (RuleResult, stdout, stderr) -- what irule prints."""
-        if not self.zone.is_admin(_user_of(rei)):
+        if not _may_run_irule(rei):
             message = "Insufficient privileges to run irule in Python rule engine plugin"
             return RuleResult("irule", False, irods_errors.SYS_NO_API_PRIV, [], message), "", ""
         rule_vars = dict(rule_vars)

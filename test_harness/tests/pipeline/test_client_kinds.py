@@ -1,7 +1,7 @@
 """Every way a request can be uploaded ends in one placement and one import, and puts that are
 not requests start nothing.
 
-Which PEPs each client fires (DESIGN.md; irods/irods server/api/src/rsDataObjPut.cpp,
+Which PEPs each client fires (irods/irods server/api/src/rsDataObjPut.cpp,
 rsDataObjClose.cpp; python-irodsclient irods/manager/data_object_manager.py, irods/parallel.py):
 iput fires pep_api_data_obj_put_post and acPostProcForPut; a PRC put fires the open/close
 PEPs (whose close carries no path) and acPostProcForPut; a PRC parallel put opens N

@@ -15,7 +15,7 @@ import time
 from pipeline_support import (DRAIN_FAILURES, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario, queued,
                               record_of)
 from omero_irods import names
-from omero_irods.adapters.prep import run_import_command
+from omero_irods.adapters.importer_process import run_import_command
 from omero_irods.omero_import import ImportCommand
 
 FILES = {"run1/a.tif": b"A" * 10, "run1/b.tif": b"B" * 10}

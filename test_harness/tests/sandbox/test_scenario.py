@@ -1,5 +1,5 @@
 """Scenario files: bad ones are refused with a message naming file, step and field; good ones
-run and leave a dump with the contract's keys (DESIGN.md, "The sandbox contract")."""
+run and leave a dump with the contract's keys (docs/sandbox.md, "The dump")."""
 
 import json
 
