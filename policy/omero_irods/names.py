@@ -37,6 +37,13 @@ AVU_IMPORT_ROOT = avu("import_root")  # what the OMERO import links to
 AVU_OMERO_TARGET = avu("omero_target")  # `omero import -T` target, e.g. Dataset:name:run1
 AVU_REPROCESS = avu("reprocess")  # an admin's (or the OMERO side's) request to retry a failed request
 AVU_LAST_SWEEP = avu("last_sweep")  # on the landing zone: epoch seconds of the sweep's last run (or scheduling)
+AVU_PAYLOAD_ID = avu("payload_id")  # on a request's record: the catalog id of the payload object it claimed
+AVU_LINKED_ROOT = avu("linked_root")  # on <records>/links/<rid>: what OMERO links to (units: the OMERO user)
+AVU_LINKED_UNDER = avu("linked_under")  # on <records>/links: an allowed root anything was ever linked in
+AVU_STAGED = avu("staged")  # on a request's record: the collection renamed into place (gone once published)
+
+#: The records collection's default, per zone: `/<zone>/home/<service account>/` + this.
+DEFAULT_RECORDS_NAME = "omero-irods-records"
 
 # States of a request (recorded on its payload object as AVU_STATE).
 RECEIVED = "received"

@@ -507,6 +507,42 @@ class PrepZone(ZonePort):
         hints = triggers.delay_hints(self.delay_instance or names.DEFAULT_PREP_INSTANCE, delay_seconds)
         self._msi("delayExec", hints, triggers.delayed_rule_text(rule_name, *args), "")
 
+    # -- the records collection (omero_irods.records) --
+    def create_collection_exclusive(self, path):
+        # msiCollCreate without parents (flag 0) is rsCollCreate's plain insert into
+        # R_COLL_MAIN, whose coll_name has a unique index (irods/irods
+        # scripts/irods/database/icatSysTables.sql idx_coll_main2): of 8 concurrent delayed
+        # rules creating one name on iRODS 5.0.2, exactly one succeeded, the others got
+        # CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME (test_harness/tests/irods_probe/claim_probe.sh).
+        try:
+            self._msi("msiCollCreate", path, 0, 0)
+        except AlreadyExists:
+            return False
+        return True
+
+    def data_object_id(self, path):
+        row = self._first("DATA_ID", _object_condition(path))
+        return row[0] if row else None
+
+    def collection_acl(self, path):
+        rows = self._rows("COLL_ACCESS_USER_ID, COLL_ACCESS_NAME", "COLL_NAME = '%s'" % _quote(path))
+        ids = sorted({user_id for user_id, _level in rows})
+        users = {}
+        if ids:
+            condition = "USER_ID in (%s)" % ", ".join("'%s'" % _quote(user_id) for user_id in ids)
+            users = {user_id: (name, kind) for user_id, name, kind in self._rows("USER_ID, USER_NAME, USER_TYPE", condition)}
+        return [users.get(user_id, ("user id " + user_id, "")) + (level,) for user_id, level in rows]
+
+    def record_avus(self, records, attributes=None):
+        condition = "COLL_PARENT_NAME = '%s'" % _quote(records.rstrip("/"))
+        if attributes:
+            condition += " and META_COLL_ATTR_NAME in (%s)" % ", ".join("'%s'" % _quote(a) for a in attributes)
+        found = {}
+        for collection, attribute, value, units in self._rows(
+                "COLL_NAME, META_COLL_ATTR_NAME, META_COLL_ATTR_VALUE, META_COLL_ATTR_UNITS", condition):
+            found.setdefault(collection, []).append((attribute, value, units))
+        return found
+
 
 class _MsiReader(io.RawIOBase):
     """A seekable raw reader over msiDataObjRead/Lseek, closed with msiDataObjClose."""
@@ -620,12 +656,15 @@ def _guard(callback, rei, operation, raw_path):
     from omero_irods import guard
 
     path = guard.normal_path(raw_path)
-    roots = _guard_roots(callback, guard.zone_of(path))
-    if roots is not None and not guard.in_scope(path, roots):
-        return _continue()
+    zone_name = guard.zone_of(path)
+    settings = _guard_settings(callback, zone_name)
+    if settings is not None and settings[1] is None:
+        return _continue()  # no such zone in the config: nothing was placed there
     zone = PrepZone(callback, rei)
+    if settings is not None and not guard.in_scope(path, _guarded_roots(zone, settings)):
+        return _continue()
     try:
-        rows = zone._rows(*guard.holder_query(path))
+        rows = zone._rows(*guard.holder_query(path, settings[1] if settings else None))
     except Exception as error:  # refusing is recoverable, a deleted vault file is not
         refusal = guard.unchecked(operation, path, zone.user_name, error)
     else:
@@ -636,13 +675,31 @@ def _guard(callback, rei, operation, raw_path):
     return getattr(irods_errors, refusal.error_name)
 
 
-def _guard_roots(callback, zone_name):
-    """The zone's allowed roots (() when the config has no such zone: nothing was placed
-    there), or None when the config cannot be read: then every path goes to the query."""
-    from omero_irods.config import allowed_roots
+#: (allowed roots, records collection) -> the roots the string test checks: read once per
+#: agent and config (a narrowed config is a new key, so its first guarded call reads again).
+_guarded_roots_cache = {}
+
+
+def _guarded_roots(zone, settings):
+    from omero_irods import guard
+
+    if settings not in _guarded_roots_cache:
+        try:
+            rows = zone._rows(*guard.linked_under_query(settings[1]))
+        except Exception:  # unreadable: every path goes to the query (not cached: try again)
+            return ("/",)
+        _guarded_roots_cache[settings] = guard.guarded_roots(settings[0], rows)
+    return _guarded_roots_cache[settings]
+
+
+def _guard_settings(callback, zone_name):
+    """(the zone's allowed roots, its records collection), with records None when the config
+    has no such zone; None when the config cannot be read: then every path is queried, in
+    every records collection's links (guard.holder_query)."""
+    from omero_irods.config import allowed_roots, records_collection
 
     try:
-        return allowed_roots(zone_name)
+        return allowed_roots(zone_name), records_collection(zone_name)
     except Exception as error:
         problem = str(error)
         if problem not in _guard_config_problems_logged:
