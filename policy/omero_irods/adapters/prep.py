@@ -650,7 +650,8 @@ def guard_rm_coll(callback, rei, rule_args):
 
 def _guard(callback, rei, operation, raw_path):
     """RULE_ENGINE_CONTINUE, or the refusal's error code: the client's call then fails and
-    nothing happens. Cheapest first: a string test on the roots, then one GenQuery."""
+    nothing happens. Cheapest first: a string test on today's allowed roots, then (outside
+    them, once per agent) on every root ever linked in, then one GenQuery."""
     import irods_errors
 
     from omero_irods import guard
@@ -661,7 +662,8 @@ def _guard(callback, rei, operation, raw_path):
     if settings is not None and settings[1] is None:
         return _continue()  # no such zone in the config: nothing was placed there
     zone = PrepZone(callback, rei)
-    if settings is not None and not guard.in_scope(path, _guarded_roots(zone, settings)):
+    if settings is not None and not guard.in_scope(path, settings[0]) \
+            and not guard.in_scope(path, _guarded_roots(zone, settings)):
         return _continue()
     try:
         rows = zone._rows(*guard.holder_query(path, settings[1] if settings else None))
