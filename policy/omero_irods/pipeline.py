@@ -245,8 +245,8 @@ def _state(job):
 
 def _validate_and_place(job):
     payload = _validated_payload(job)
+    _record_request(job, payload)  # before mapping: a rejection names whose request it was
     identity = map_identity(job.zone_config.user_map, payload.omero_user, payload.omero_group, job.zone.zone_name)
-    _record_request(job, payload)
     if payload.operation == names.LOAD:
         _check_load_source(job, payload, identity)
         _queue_import(job, payload.source_path, payload.target.omero_dataset)

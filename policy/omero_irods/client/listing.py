@@ -14,9 +14,9 @@ MOVES the payload into the record. So a request is one of:
 Every entry's `created` is when its payload (or, while uploading, its collection; once
 recorded, its record) entered the catalog: server time, the same clock for every request.
 
-A listing costs three GenQueries whatever the number of requests (the records with their
-AVUs, the landing collections, the landing payloads; python-irodsclient pages through the
-rows). A payload is read only while no record says whose it is (not claimed yet), at most
+A listing costs four GenQueries whatever the number of requests (the records with their
+AVUs, the payloads moved into them, the landing collections, the landing payloads;
+python-irodsclient pages through the rows). A payload is read only while no record says whose it is (not claimed yet), at most
 once per listing, and only up to the policy's default payload limit: every read is an open
 and a close of a payload in the landing zone, which the rules must then tell apart from an
 upload.
@@ -92,7 +92,8 @@ def list_requests(session, landing_zone, omero_user=None, records=None):
     """Every request the session's account can see, newest first; only `omero_user`'s when
     given (then nothing unclaimed that another account wrote, nor an unfinished upload)."""
     landing_zone = landing_zone.rstrip("/")
-    found = prc.child_collection_avus(session, records_collection(session, records), LISTED)
+    where = records_collection(session, records)
+    found = _with_payload_times(session, where, prc.child_collection_avus(session, where, LISTED))
     landing_payloads = prc.find_data_objects(session, _ANY_PAYLOAD, parent=landing_zone)
     if omero_user is not None:  # never listed for a user, so never read
         landing_payloads = [p for p in landing_payloads if p.owner == session.username]
@@ -112,7 +113,8 @@ def request_status(session, landing_zone, request_id, records=None):
                           "letters, digits, '.', '_' or '-'" % (request_id,))
     where = records_collection(session, records)
     record = posixpath.join(where, request_id)
-    found = prc.child_collection_avus(session, where, LISTED, path=record)
+    found = _with_payload_times(session, where, prc.child_collection_avus(session, where, LISTED, path=record),
+                                collection=record)
     collections = prc.child_collections(session, path=collection)
     payloads = prc.find_data_objects(session, payload_name(request_id), collection=collection) \
         if collections else []
@@ -132,8 +134,7 @@ def snapshot_of(session, landing_zone, request_id, omero_user, records=None):
         status = request_status(session, landing_zone, request_id, records)
     except LookupError:
         status = None
-    if status is None or status.omero_user != omero_user or status.owner != session.username \
-            or status.record is None:
+    if status is None or status.omero_user != omero_user or status.owner != session.username:
         raise LookupError("no request %s for OMERO user %s (see 'iRODS List' for yours)"
                           % (request_id, omero_user))
     if status.operation != names.SAVE:
@@ -170,6 +171,15 @@ def _statuses(session, landing_zone, collections, payloads, found, read_unclaime
     return sorted(statuses, key=lambda s: (s.created or "", s.request_id), reverse=True)
 
 
+def _with_payload_times(session, where, found, collection=None):
+    """The records, each `created` when its payload was (the payloads moved into records keep
+    their creation time; one query): the same clock as for requests still in the landing zone."""
+    moved = prc.find_data_objects(session, _ANY_PAYLOAD, collection=collection,
+                                  parent=None if collection else where)
+    created = {posixpath.dirname(entry.path): entry.created for entry in moved}
+    return {path: record._replace(created=created.get(path, record.created)) for path, record in found.items()}
+
+
 def _uploading(collection, created):
     return RequestStatus(posixpath.basename(collection), collection, None, None, None, None, None,
                          _iso(created), UPLOADING, None, None, (), {},
@@ -200,17 +210,17 @@ def _from_record(record, collection, landing_payload):
 
     request_id = posixpath.basename(record.path)
     payload_path = posixpath.join(record.path, payload_name(request_id))
-    problem = None
+    problem, created = None, record.created
     if landing_payload is not None:
         if str(landing_payload.id) == first("payload_id"):
-            payload_path = landing_payload.path
+            payload_path, created = landing_payload.path, landing_payload.created
         else:
             problem = ("%s was refused: request id %s already belongs to another payload; push again "
                        "under a new request id" % (landing_payload.path, request_id))
     return RequestStatus(
         request_id=request_id, collection=collection, payload_path=payload_path, owner=record.owner,
         operation=first("operation"), omero_user=first("omero_user"), omero_group=first("omero_group"),
-        created=_iso(record.created), state=first("state") or names.RECEIVED, error=first("error"),
+        created=_iso(created), state=first("state") or names.RECEIVED, error=first("error"),
         destination=first("destination") or first("import_root"),
         images=tuple(avus.get(_short(names.AVU_OMERO_IMAGE), ())), avus=avus, problem=problem,
         record=record.path)
