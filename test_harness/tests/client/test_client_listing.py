@@ -92,3 +92,36 @@ def test_a_save_not_placed_yet_cannot_be_loaded_by_its_id(irods, landing, run_di
     with pytest.raises(LookupError, match=r"request req-0000070 is failed: its snapshot is not in "
                                           r"place \(attempt 3: resource down\)"):
         listing.snapshot_of(irods.session, landing, "req-0000070", "alice")
+
+
+def _queries_of_a_listing(irods, landing, monkeypatch, count):
+    from omero_irods_sandbox.prep import genquery_engine
+
+    for number in range(count):
+        result = request_load(irods.session, landing, "/tempZone/home/alice/snap", "alice", "lab",
+                              request_id="req-%07d" % (100 + number))
+        irods.record("req-%07d" % (100 + number), [(names.AVU_STATE, names.IMPORTED), (names.AVU_OPERATION, "load"),
+                                                   (names.AVU_OMERO_USER, "alice"), (names.AVU_OMERO_GROUP, "lab"),
+                                                   (names.AVU_OMERO_IMAGE, str(number))],
+                     payload=result.payload_path)
+    seen = []
+    execute = genquery_engine.execute
+
+    def counting(zone, user, query, options=0):
+        seen.append(query)
+        return execute(zone, user, query, options)
+    monkeypatch.setattr(genquery_engine, "execute", counting)
+    listed = listing.list_requests(irods.session, landing, omero_user="alice")
+    assert len(listed) == count and all(status.state == names.IMPORTED for status in listed)
+    return len(seen)
+
+
+def test_a_listing_costs_the_same_few_queries_for_one_request_or_forty(irods, landing, monkeypatch, tmp_path):
+    one = _queries_of_a_listing(irods, landing, monkeypatch, 1)
+    from sandbox_irods import SandboxIrods
+
+    (tmp_path / "many").mkdir()
+    forty = _queries_of_a_listing(SandboxIrods(tmp_path / "many"), landing, monkeypatch, 40)
+    # the records' AVUs, the payloads moved into records, the landing collections and payloads
+    # (python-irodsclient pages through more rows: a query per page, never per request)
+    assert one == forty == 4
