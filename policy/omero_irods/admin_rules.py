@@ -8,10 +8,10 @@ list costs one GenQuery whatever the number of requests.
 from omero_irods import names, records, states, watch
 
 DEFAULT_LIST_LENGTH = 20
-#: What a list shows of each record (image ids only in a single request's status).
+#: What a list shows of each record (not the claims' bookkeeping).
 LISTED = (names.AVU_REQUEST_ID, names.AVU_OPERATION, names.AVU_OMERO_USER, names.AVU_OMERO_GROUP,
           names.AVU_STATE, names.AVU_STATE_SINCE, names.AVU_ERROR, names.AVU_DESTINATION,
-          names.AVU_IMPORT_ROOT, names.AVU_REPROCESS)
+          names.AVU_IMPORT_ROOT, names.AVU_OMERO_IMAGE, names.AVU_REPROCESS)
 
 
 def run(zone, config, which, args):
