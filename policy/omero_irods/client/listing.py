@@ -11,17 +11,18 @@ MOVES the payload into the record. So a request is one of:
 - recorded: its record, whose AVUs say the state, the error, where the data went, the images.
   AVUs on payloads and on placed data are never read: users can write those.
 
-Every entry's `created` is when its payload (or, while uploading, its collection; once
-recorded, its record) entered the catalog: server time, the same clock for every request.
+Every entry's `created` is when its payload (or, while uploading, its collection) entered
+the catalog: server time, the same clock for every request (a payload moved into its record
+keeps its creation time).
 
 A listing costs four GenQueries whatever the number of requests (the records with their
 AVUs, the payloads moved into them, the landing collections, the landing payloads;
-python-irodsclient pages through the rows). A payload is read only while no record says whose it is (not claimed yet), at most
-once per listing, and only up to the policy's default payload limit: every read is an open
-and a close of a payload in the landing zone, which the rules must then tell apart from an
-upload.
+python-irodsclient pages through the rows). A payload is read only while no record says
+whose it is (not claimed yet), at most once per listing, and only up to the policy's default
+payload limit: every read is an open and a close of a payload in the landing zone, which the
+rules must then tell apart from an upload.
 
-The records collection is `<zone>/home/<service account>/omero-irods-records` unless the
+The records collection is `/<zone>/home/<service account>/omero-irods-records` unless the
 policy config says otherwise: then set $OMERO_IRODS_RECORDS or the key `omero_irods_records`
 in the service account's irods_environment.json (as for the landing zone, client/settings.py).
 """

@@ -10,7 +10,7 @@ descriptors, closes N-1 with replica_close, then one data_obj_close and one acPo
 
 import pytest
 
-from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
+from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario,
                               claims, delayed_runs, ours, queued, records, request_records, stored_bytes, under,
                               unwrapped)
 from omero_irods import names

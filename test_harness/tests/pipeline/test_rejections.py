@@ -21,7 +21,7 @@ import tarfile
 
 import pytest
 
-from pipeline_support import (ALICE_ROOT, RECORDS, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours, paths,
+from pipeline_support import (ALICE_ROOT, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours, paths,
                               queued, record_of, stored_bytes, under)
 from omero_irods import names
 
