@@ -14,7 +14,11 @@ from omero_irods import names
 FILES = {"run1/a.tif": b"A" * 100, "run1/b.tif": b"B" * 50}
 #: a sweep that runs within the drains below
 SWEEP = {"sweep": {"interval_seconds": 600, "unclaimed_seconds": 60, "idle_seconds": 60}}
-DRAIN = {"run_delay_queue": {"until_idle": True, "max_seconds": 5000}}
+DRAIN = {"run_delay_queue": {"until_idle": True, "max_seconds": 700}}  # one sweep or two
+
+
+def _sweeps(state):
+    return [pep for pep in state["peps"] if pep["kind"] == "rule" and pep["name"] == names.RULE_SWEEP]
 
 
 def imported_request(tmp_path, live_zone, request_id, config=None):
@@ -38,12 +42,14 @@ def test_a_forged_record_in_placed_data_never_drives_the_sweep_the_watcher_or_th
         for attribute, value in avus:
             zone.catalog.add_avu("alice", target, attribute, value)
     forged = avus_of(zone.state(), fake)
+    sweeps_before = len(_sweeps(zone.state()))
     # the rules, queued as the service account would queue them for such a path
     for rule in (names.RULE_WATCH, names.RULE_IMPORT, names.RULE_PROCESS):
         zone.schedule(rule, fake, "2") if rule != names.RULE_WATCH else zone.schedule(rule, fake)
     zone.step({"advance_clock": "3600s"})
-    zone.step(DRAIN)  # the sweep runs several times in it
+    zone.step(DRAIN)  # the sweep runs in it
     state = zone.state()
+    assert len(_sweeps(state)) > sweeps_before
     assert len(state["imports"]) == 1 and all("bob" not in " ".join(run["argv"]) for run in state["imports"])
     assert avus_of(state, fake) == forged  # nothing written to it
     log = ours(state["log"])
@@ -147,3 +153,25 @@ def test_links_are_readable_by_everyone_and_writable_by_the_service_account_only
         assert set(acl) <= {"public", SERVICE}, acl
     records_acl = entries[RECORDS]["acl"]
     assert set(records_acl) == {SERVICE} and not entries[RECORDS]["inherit"], entries[RECORDS]
+
+
+def test_a_claim_that_never_recorded_its_payload_is_named_by_the_sweep_and_recovers_once_removed(tmp_path, live_zone):
+    # an agent stopped between creating the record and binding it to the payload: every event
+    # for the payload then takes it for a concurrent claim; the sweep says what to do
+    request = Request(tmp_path, "20261122T101500Z-0000f008", FILES)
+    zone = live_zone(base_scenario(tmp_path, [], config=SWEEP))
+    zone.catalog.create_collection(SERVICE, RECORDS, parents=True)
+    zone.catalog.create_collection(SERVICE, RECORDS + "/" + request.request_id)
+    for step in request.steps() + [{"advance_clock": "3600s"}, DRAIN]:
+        zone.step(step)
+    state = zone.state()
+    assert state["imports"] == []
+    log = ours(state["log"])
+    assert any("is being claimed by another event" in line for line in log)
+    assert any("remove the empty record %s/%s" % (RECORDS, request.request_id) in line for line in log)
+    zone.catalog.remove_collection(SERVICE, RECORDS + "/" + request.request_id, recursive=True, force=True)
+    zone.step({"advance_clock": "3600s"})
+    zone.step(DRAIN)
+    state = zone.state()
+    assert avus_of(state, record_of(state, request.request_id))[names.AVU_STATE] == names.IMPORTED
+    assert len(state["imports"]) == 1
