@@ -1,74 +1,68 @@
 """What the admin rules answer (`irule` -> omero_irods_status / _list / _reprocess).
 
-Requests are found through the AVUs the pipeline writes on payload objects, so the
-answers come from the catalog alone: no state is kept anywhere else.
+Requests are read from their records in the records collection (omero_irods.records), the
+only place the pipeline keeps what drives it: the answers come from the catalog alone, and a
+list costs one GenQuery whatever the number of requests.
 """
 
-from omero_irods import names, states, watch
+from omero_irods import names, records, states, watch
 
 DEFAULT_LIST_LENGTH = 20
+#: What a list shows of each record (not the claims' bookkeeping).
+LISTED = (names.AVU_REQUEST_ID, names.AVU_OPERATION, names.AVU_OMERO_USER, names.AVU_OMERO_GROUP,
+          names.AVU_STATE, names.AVU_STATE_SINCE, names.AVU_ERROR, names.AVU_DESTINATION,
+          names.AVU_IMPORT_ROOT, names.AVU_OMERO_IMAGE, names.AVU_REPROCESS)
 
 
-def run(zone, config, which, args):
-    """The JSON-able answer of one admin rule."""
-    if which == "status":
-        return status(zone, _required(args, "a request id"))
-    if which == "list":
-        return list_requests(zone, int(args[0]) if args and args[0] else DEFAULT_LIST_LENGTH)
-    if which == "reprocess":
-        return reprocess(zone, config, _required(args, "a request id"))
-    raise ValueError("unknown admin rule %r" % which)
-
-
-def status(zone, request_id):
-    path = _payload_of(zone, request_id)
-    if path is None:
+def status(zone, zone_config, request_id):
+    record = _record_of(zone, zone_config, request_id)
+    if record is None:
         return {"request_id": request_id, "error": "no such request"}
-    return describe(zone, path)
+    return describe(record, zone.avus(record))
 
 
-def describe(zone, payload_path):
+def describe(record, avus):
     """A request as the admin (and `omero-irods status`) sees it."""
-    avus = zone.avus(payload_path)
     values = {}
     for attribute, value, _units in avus:
         if attribute.startswith(names.AVU_PREFIX):
             values.setdefault(attribute[len(names.AVU_PREFIX):], []).append(value)
-    single = {key: found[-1] for key, found in values.items() if key != "omero_image"}
-    single["payload"] = payload_path
-    single["omero_images"] = sorted(values.get("omero_image", []), key=int)
+    single = {key: found[-1] for key, found in values.items() if key not in ("omero_image", "linked_root")}
+    single["record"] = record
+    single["omero_images"] = sorted(values.get("omero_image", []), key=_number_first)
     return single
 
 
-def list_requests(zone, how_many):
-    paths = zone.find_by_avu(names.AVU_REQUEST_ID)
-    described = [describe(zone, path) for path in paths]
+def list_requests(zone, zone_config, how_many):
+    found = zone.record_avus(zone_config.records, LISTED)
+    described = [describe(record, avus) for record, avus in found.items()]
     described.sort(key=lambda request: request.get("request_id", ""), reverse=True)
     return described[:how_many]
 
 
-def reprocess(zone, config, request_id):
+def reprocess(zone, config, zone_config, request_id):
     """Mark a failed request (or one in progress whose rule was lost) for another attempt.
 
     irule runs as a rodsadmin, and a delayed rule runs as whoever scheduled it: scheduled
     from here it would run as the admin, who has no rights on the users' data (no bypass
-    outside admin mode). So the admin only marks the request (admin-mode metadata), and a
-    delayed rule of the service account's acts on the mark: a failed request's watcher, or
-    the zone's sweep once a request in progress has been idle long enough (omero_irods.watch).
+    outside admin mode). So the admin only marks the request's record (admin-mode metadata,
+    in the records collection only admins and the service account may write), and a delayed
+    rule of the service account's acts on the mark: a failed request's watcher, or the zone's
+    sweep once a request in progress has been idle long enough (omero_irods.watch).
     Marking twice is answered, not refused: the mark is there once.
     """
-    path = _payload_of(zone, request_id)
-    if path is None:
+    record = _record_of(zone, zone_config, request_id)
+    if record is None:
         return {"request_id": request_id, "error": "no such request"}
-    request = describe(zone, path)
+    request = describe(record, zone.avus(record))
     decision = states.may_process(request.get("state"), "reprocess")
     if not decision.allowed:
         return {"request_id": request_id, "error": "not reprocessed: %s" % decision.reason}
-    answer = {"request_id": request_id, "payload": path, "reprocess": "requested"}
+    answer = {"request_id": request_id, "record": record, "reprocess": "requested"}
     if "reprocess" in request:
         answer["reprocess"] = "already requested"
     else:
-        zone.add_avus(path, [(names.AVU_REPROCESS, "requested", "")], admin_mode=True)
+        zone.add_avus(record, [(names.AVU_REPROCESS, "requested", "")], admin_mode=True)
     if request.get("state") == names.FAILED:
         answer["picked_up_within_seconds"] = config.retry.reprocess_poll_seconds
     else:
@@ -76,12 +70,12 @@ def reprocess(zone, config, request_id):
     return answer
 
 
-def _payload_of(zone, request_id):
-    paths = [path for path in zone.find_by_avu(names.AVU_REQUEST_ID, request_id) if path.endswith(names.PAYLOAD_SUFFIX)]
-    return paths[0] if paths else None
+def _record_of(zone, zone_config, request_id):
+    record = records.record_path(zone_config.records, request_id)
+    if records.request_id_of(zone_config.records, record) != request_id or zone.kind(record) != "collection":
+        return None
+    return record
 
 
-def _required(args, what):
-    if not args or not args[0]:
-        raise ValueError("this rule needs %s as its first argument" % what)
-    return args[0]
+def _number_first(value):
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)

@@ -72,7 +72,8 @@ UserMap.__doc__ = """`users`/`groups`: dict OMERO name -> iRODS name; `same_name
 ZoneConfig = namedtuple(
     "ZoneConfig",
     "name service_account landing_zone user_root placement_template allowed_roots user_map acl "
-    "archive_mode on_collision",
+    "archive_mode on_collision records",
+    defaults=(None,),
 )
 
 
@@ -166,6 +167,27 @@ def allowed_roots(zone_name, path=None):
     ConfigError when the file is unreadable or the roots are not absolute paths, so the guard
     then checks every path instead of trusting a broken file.
     """
+    path, zone = _raw_zone(zone_name, path)
+    roots = zone.get("allowed_roots", ())
+    if not isinstance(roots, (list, tuple)) or not all(isinstance(r, str) and r.startswith("/") for r in roots):
+        raise ConfigError(path, "/zones/%s/allowed_roots" % zone_name, "must be a list of absolute paths")
+    return tuple(roots)
+
+
+def records_collection(zone_name, path=None):
+    """Just a zone's records collection (for the guard PEPs, as allowed_roots), or None when
+    the config has no such zone."""
+    path, zone = _raw_zone(zone_name, path)
+    if not zone:
+        return None
+    records = zone.get("records") or default_records(zone_name, zone.get("service_account"))
+    if not isinstance(records, str) or not records.startswith("/"):
+        raise ConfigError(path, "/zones/%s/records" % zone_name, "must be an absolute path")
+    return records
+
+
+def _raw_zone(zone_name, path):
+    """(config path, the zone's plain JSON object or {}), cached on (path, mtime, size)."""
     path = os.path.abspath(path or config_path())
     stamp = _stamps([path])
     cached = _roots_cache.get(path)
@@ -177,13 +199,10 @@ def allowed_roots(zone_name, path=None):
             raise ConfigError(path, "", "cannot be read: %s" % error)
         except (ValueError, AttributeError) as error:
             raise ConfigError(path, "", "is not valid JSON: %s" % error)
-        cached = (stamp, {name: zone.get("allowed_roots") if isinstance(zone, dict) else None
+        cached = (stamp, {name: zone if isinstance(zone, dict) else {"allowed_roots": None}
                           for name, zone in zones.items()} if isinstance(zones, dict) else {})
         _roots_cache[path] = cached
-    roots = cached[1].get(zone_name, ())
-    if not isinstance(roots, (list, tuple)) or not all(isinstance(r, str) and r.startswith("/") for r in roots):
-        raise ConfigError(path, "/zones/%s/allowed_roots" % zone_name, "must be a list of absolute paths")
-    return tuple(roots)
+    return path, cached[1].get(zone_name, {})
 
 
 def _user_map_paths(config):
@@ -266,7 +285,13 @@ def _zone(path, zone_name, zone):
         acl=AclPolicy(**zone["acl"]),
         archive_mode=zone["archive_mode"],
         on_collision=zone["on_collision"],
+        records=zone.get("records") or default_records(zone_name, zone["service_account"]),
     )
+
+
+def default_records(zone_name, service_account):
+    """Where a zone's request records live unless the config says otherwise."""
+    return "/%s/home/%s/%s" % (zone_name, service_account, names.DEFAULT_RECORDS_NAME)
 
 
 def _user_map(config_file, zone):

@@ -2,10 +2,14 @@
 
 `omero import --transfer=ln_s` leaves symlinks in OMERO's ManagedRepository that point at the
 vault files of the placed data (ome/omero-documentation `sysadmins/in-place-import.rst`). The
-pipeline then records `omero_irods::omero_image = <id>` on the placed collection. iRODS moves
-or deletes vault files behind such links in five client APIs, so their pre-PEPs ask this
-module whether to refuse (a failing pre-PEP fails the call and nothing happens: irods/irods
-`lib/core/include/irods/apiHandler.hpp`, api_entry::call_handler):
+import rule records, BEFORE the importer runs, the root it links in the records collection:
+`<records>/links/<request_id>` carries `omero_irods::linked_root = <root>` with the OMERO user
+who holds the links as units (omero_irods.records). Only the service account (and rodsadmins)
+may write there, and everyone may read it, so what the guard protects follows the data OMERO
+links to: neither a user's AVUs on their own data nor a later change of `allowed_roots` can
+switch it off. iRODS moves or deletes vault files behind such links in five client APIs, so
+their pre-PEPs ask this module whether to refuse (a failing pre-PEP fails the call and nothing
+happens: irods/irods `lib/core/include/irods/apiHandler.hpp`, api_entry::call_handler):
 
 - rename (imv, objects and collections): the vault files follow the new logical path
   (irods/irods `server/api/src/rsDataObjRename.cpp`: syncDataObjPhyPath, syncCollPhyPath);
@@ -18,37 +22,39 @@ module whether to refuse (a failing pre-PEP fails the call and nothing happens: 
 Trim and phymv are refused for every replica: each resource keeps its own vault path, and
 the import took one physical path per object without recording which replica's, so the guard
 cannot tell a harmless replica from the linked one. Replication (irepl) only adds a file and
-stays allowed. A rodsadmin is refused like anyone: the release is to remove the AVUs.
+stays allowed. A rodsadmin is refused like anyone: the release is to remove the link (the
+refusal says how: once the OMERO user deleted those images, the service account or an iRODS
+admin removes `linked_root` from `<records>/links/<request_id>`).
 
-What is guarded: a path whose collection or any ancestor collection carries the AVU, and for
-renames and collection removals also a collection with such a collection below it. Payload
-records (`<destination>.omero-irods.json`) carry copies of the AVUs but OMERO links none of
-their bytes, so they are not guarded.
+What is guarded: a linked root, everything below it, and for renames and collection removals
+also every collection above it.
 
 Cost, in the order the PEP pays it (these PEPs fire on every such call in the zone):
-1. the path's string test against the zone's `allowed_roots` (the pipeline places data only
-   strictly below them, see placement.check_inside_roots). The config is cached per agent
-   (config.load_config: one stat per file per call after the first read), and the per-agent
-   CPU of that first read is cheaper for the zone than a catalog query on every call: the
-   catalog is the one database every agent of the zone shares. Paths outside the roots are
-   never guarded, and an unreadable config makes every path go to step 2 (the AVU, not the
-   config, says what is referenced).
-2. ONE GenQuery: collections carrying the AVU that are the path, an ancestor of it (GenQuery1
-   `parent_of`, an IN list of the path's prefixes: irods/irods
+1. the path's string test against the zone's `allowed_roots` together with every allowed root
+   anything was ever linked in (`omero_irods::linked_under` on `<records>/links`: a handful of
+   values, read with one GenQuery the first time an agent needs them and again only when the
+   config file changes). The config is cached per agent (config.allowed_roots: one stat per
+   call after the first read): the per-agent CPU of that first read is cheaper for the zone than
+   a catalog query on every call, the catalog being the one database every agent shares.
+   Paths outside those roots are never guarded, and an unreadable config makes every path go
+   to step 2.
+2. ONE GenQuery: the link entries in `<records>/links` whose linked root is the path, an
+   ancestor of it (GenQuery1 `parent_of`, an IN list of the path's prefixes: irods/irods
    `plugins/database/src/general_query.cpp` addInClauseToWhereForParentOf, the idiom of
    `server/core/src/specColl.cpp`) or below it (`like '<path>/%'`), as one condition on
-   COLL_NAME joined by `||`. Rows are filtered here by path boundaries, since `%` and `_` are
-   wildcards inside `like`; a path with a quote or backslash is queried from its deepest
-   ancestor without one (a larger answer, filtered the same way).
+   META_COLL_ATTR_VALUE joined by `||` (checked on iRODS 5.0.2). Rows are filtered here by path
+   boundaries, since `%` and `_` are wildcards inside `like`; a path with a quote or backslash
+   is queried from its deepest ancestor without one (a larger answer, filtered the same way).
 
-Pure logic: no iRODS imports. The adapter (adapters/prep.py) extracts paths, runs the query,
+Pure logic: no iRODS imports. The adapter (adapters/prep.py) extracts paths, runs the queries,
 returns the error code and writes `log_line()` to the serverLog.
 """
 
 import posixpath
 from collections import namedtuple
 
-from omero_irods.names import AVU_OMERO_IMAGE
+from omero_irods.names import AVU_LINKED_ROOT, AVU_LINKED_UNDER
+from omero_irods.records import links_path
 
 RENAME = "rename"
 UNLINK = "unlink"
@@ -84,8 +90,8 @@ _UNQUERYABLE = ("'", "\\")
 
 
 class Refusal(namedtuple("Refusal", "operation path user holders problem")):
-    """Why a call is refused. holders: ((collection, (image id, ...)), ...) sorted by path;
-    problem: set instead when the guard could not check and refuses to be safe."""
+    """Why a call is refused. holders: ((linked root, ((OMERO user, link entry), ...)), ...)
+    sorted by path; problem: set instead when the guard could not check and refuses to be safe."""
 
     __slots__ = ()
 
@@ -125,26 +131,39 @@ def in_scope(path, roots):
     return False
 
 
-def holder_query(path):
-    """(columns, condition) of the one GenQuery: AVU-carrying collections at, above or below
-    `path`. A path holding a quote or backslash is queried from its deepest ancestor without
-    one (a superset, filtered by holders_from_rows)."""
+def linked_under_query(records):
+    """(columns, condition) of the query for the allowed roots anything was ever linked in."""
+    return "META_COLL_ATTR_VALUE", "COLL_NAME = '%s' and META_COLL_ATTR_NAME = '%s'" % (
+        links_path(records), AVU_LINKED_UNDER)
+
+
+def guarded_roots(allowed_roots, linked_under_rows):
+    """What the string test checks: today's allowed roots and every root ever linked in."""
+    return tuple(sorted(set(allowed_roots) | {row[0] for row in linked_under_rows}))
+
+
+def holder_query(path, records):
+    """(columns, condition) of the one GenQuery: link entries whose linked root is at, above or
+    below `path`. A path holding a quote or backslash is queried from its deepest ancestor
+    without one (a superset, filtered by holders_from_rows). records None (the config cannot
+    be read): any collection named like a link entry counts -- more refusals, never fewer."""
     anchor = _queryable_anchor(path)
     below = anchor.rstrip("/") + "/%"
-    condition = "META_COLL_ATTR_NAME = '%s' and COLL_NAME parent_of '%s' || like '%s'" % (
-        AVU_OMERO_IMAGE, anchor, below)
-    return "COLL_NAME, META_COLL_ATTR_VALUE", condition
+    where = ("COLL_PARENT_NAME = '%s'" % links_path(records) if records
+             else "COLL_PARENT_NAME like '%%/%s'" % posixpath.basename(links_path("/")))
+    condition = ("%s and META_COLL_ATTR_NAME = '%s' and META_COLL_ATTR_VALUE parent_of '%s' || like '%s'"
+                 % (where, AVU_LINKED_ROOT, anchor, below))
+    return "COLL_NAME, META_COLL_ATTR_VALUE, META_COLL_ATTR_UNITS", condition
 
 
 def holders_from_rows(path, rows):
-    """((collection, (image ids...)), ...) from the query's rows, keeping only collections
-    that are `path`, an ancestor of it or below it."""
-    images = {}
-    for collection, image in rows:
-        if _at_or_below(path, collection) or _at_or_below(collection, path):
-            images.setdefault(collection, set()).add(image)
-    return tuple((collection, tuple(sorted(images[collection], key=_image_order)))
-                 for collection in sorted(images))
+    """((linked root, ((OMERO user, link entry), ...)), ...) from the query's rows, keeping only
+    roots that are `path`, an ancestor of it or below it."""
+    holders = {}
+    for entry, root, omero_user in rows:
+        if _at_or_below(path, root) or _at_or_below(root, path):
+            holders.setdefault(root, set()).add((omero_user, entry))
+    return tuple((root, tuple(sorted(holders[root]))) for root in sorted(holders))
 
 
 def refusal(operation, path, user, rows):
@@ -171,18 +190,18 @@ def _queryable_anchor(path):
     return anchor
 
 
-def _image_order(image):
-    return (0, int(image), image) if image.isdigit() else (1, 0, image)
-
-
 def _describe(holders):
-    named = ["%s (OMERO images %s)" % (collection, ", ".join(images)) for collection, images in holders[:LOG_HOLDERS]]
+    named = ["%s (linked by %s)" % (root, ", ".join("OMERO user %s, request %s" % (user, posixpath.basename(entry))
+                                                    for user, entry in held))
+             for root, held in holders[:LOG_HOLDERS]]
     if len(holders) > LOG_HOLDERS:
-        named.append("%d more collections" % (len(holders) - LOG_HOLDERS))
+        named.append("%d more roots" % (len(holders) - LOG_HOLDERS))
     return ", ".join(named)
 
 
 def _release_hint(holders):
-    collection = holders[0][0] if len(holders) == 1 else "<each collection above>"
-    return ("To release it, delete those images in OMERO first, then remove the %s AVUs (imeta rmw -C %s %s %%); "
-            "an iRODS admin can remove them too." % (AVU_OMERO_IMAGE, collection, AVU_OMERO_IMAGE))
+    root, held = holders[0]
+    omero_user, entry = held[0]
+    return ("To release it, the OMERO user(s) named delete those images in OMERO first; then the service account "
+            "(or an iRODS admin, with imeta -M) removes each link, e.g. imeta rm -C %s %s %s %s"
+            % (entry, AVU_LINKED_ROOT, root, omero_user))

@@ -29,14 +29,21 @@ AVU_OMERO_USER = avu("omero_user")
 AVU_OMERO_GROUP = avu("omero_group")
 AVU_OMERO_IMAGE = avu("omero_image")
 AVU_OPERATION = avu("operation")
-AVU_ATTEMPT = avu("attempt")  # one per processing attempt: the once-only claim
-AVU_IMPORT_ATTEMPT = avu("import_attempt")  # one per import attempt: the importer runs once per value
+AVU_ATTEMPT = avu("attempt")  # written by versions before the records collection (claims are collections now)
+AVU_IMPORT_ATTEMPT = avu("import_attempt")  # likewise: see omero_irods.records
 AVU_STATE_SINCE = avu("state_since")  # epoch seconds of the last state change (how long it has been idle)
 AVU_DESTINATION = avu("destination")  # where the request's data was placed
 AVU_IMPORT_ROOT = avu("import_root")  # what the OMERO import links to
 AVU_OMERO_TARGET = avu("omero_target")  # `omero import -T` target, e.g. Dataset:name:run1
 AVU_REPROCESS = avu("reprocess")  # an admin's (or the OMERO side's) request to retry a failed request
 AVU_LAST_SWEEP = avu("last_sweep")  # on the landing zone: epoch seconds of the sweep's last run (or scheduling)
+AVU_PAYLOAD_ID = avu("payload_id")  # on a request's record: the catalog id of the payload object it claimed
+AVU_LINKED_ROOT = avu("linked_root")  # on <records>/links/<rid>: what OMERO links to (units: the OMERO user)
+AVU_LINKED_UNDER = avu("linked_under")  # on <records>/links: an allowed root anything was ever linked in
+AVU_STAGED = avu("staged")  # on a request's record: the collection renamed into place (gone once published)
+
+#: The records collection's default, per zone: `/<zone>/home/<service account>/` + this.
+DEFAULT_RECORDS_NAME = "omero-irods-records"
 
 # States of a request (recorded on its payload object as AVU_STATE).
 RECEIVED = "received"

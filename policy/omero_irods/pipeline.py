@@ -5,24 +5,33 @@ Runs in the delay queue as the service account (never inside a PEP), against a
 request's own reasons: a request ends `rejected` (input that can never succeed),
 is retried with backoff (transient trouble) and then `failed`, or moves on.
 
-Placement is all-or-nothing for the user: a tar is extracted into a staging collection in
-the landing zone (which only the service account can see), a pushed collection stays where
-the client put it; either is verified, given its ACLs and AVUs there, and only then renamed
-into place -- never onto an existing name or one whose record is still there: a rename that
-meets one (perhaps hidden from the service account) moves on to the next suffix. A retry
-removes a stale staging collection first, and recognises a destination it already published
-(recorded as `omero_irods::destination` before the rename). Nothing the client pushed is
-removed before it is placed.
+What drives it is read from the request's record in the records collection (omero_irods.records),
+which only the service account may write; AVUs on landing payloads and on placed data are
+written for people and never read to decide anything. A delayed rule names its request by
+the landing payload (`<landing>/<rid>/<rid>.omero-irods.json`, the only place a payload is
+taken from) or by its record (`<records>/<rid>`). Each rule run claims what it does by
+creating a uniquely named collection in the record (the request itself, `attempt-N`,
+`import-N`): exactly one of any number of concurrent runs wins.
 
-The import runs once per claimed attempt (`omero_irods::import_attempt`), for records of the
-service account's only; when the importer may have created images but did not succeed, the
-request ends `failed` for an admin to check OMERO: it is never imported twice by itself.
+Placement is all-or-nothing for the user: a tar is extracted into the attempt's staging
+collection in the record (`staging-N`), a pushed collection stays where the client put it;
+either is verified, given its ACLs and AVUs there, and only then renamed into place -- never
+onto an existing name or one whose record is still there: a rename that meets one (perhaps
+hidden from the service account) moves on to the next suffix. A retry removes the staging
+collections of its own earlier attempts, and recognises a destination it already published
+(recorded on the record before the rename). Nothing the client pushed is removed before it
+is placed, and nothing is removed on the word of a payload's content.
+
+The import runs once per claimed attempt, and records the root OMERO links to on the record
+(the guard's source, omero_irods.guard) before the importer starts; when the importer may
+have created images but did not succeed, the request ends `failed` for an admin to check
+OMERO: it is never imported twice by itself.
 """
 
 import posixpath
 from collections import namedtuple
 
-from omero_irods import names, states, watch
+from omero_irods import names, records, states, watch
 from omero_irods.archive import list_members
 from omero_irods.config import check_payload_limits
 from omero_irods.errors import ConfigError, Rejected, Transient
@@ -36,90 +45,138 @@ from omero_irods.ports import AlreadyExists, ZoneError
 from omero_irods.provisioning import CREATE_COLLECTION, SET_ACL, SET_INHERITANCE, plan_user_provisioning
 
 AVU_DESTINATION = names.AVU_DESTINATION
-AVU_ATTEMPT = names.AVU_ATTEMPT
 AVU_SHA256 = names.avu("sha256")
 AVU_PAYLOAD = names.avu("payload")
-AVU_STAGING = names.avu("staging")  # marks a staging collection as the pipeline's own
-STAGING = ".staging"
 
-PROCESS_RULE, IMPORT_RULE = names.RULE_PROCESS, names.RULE_IMPORT
+PROCESS_RULE = names.RULE_PROCESS
+IMPORT_RULE = names.RULE_IMPORT
 
-#: What a delayed rule is working on.
-Job = namedtuple("Job", "zone config zone_config payload_path attempt now")
+#: What a delayed rule is working on. payload_path: the rule's path argument (a landing
+#: payload or a record); record: the request's record once the rule found it.
+Job = namedtuple("Job", "zone config zone_config payload_path attempt now record", defaults=(None,))
 
 
 # --- the two delayed rules ---------------------------------------------------------------
 
 
 def process(job):
-    """omero_irods_process: claim the payload, then validate and place the request."""
-    _guarded(job, PROCESS_RULE, _claim_and_place)
+    """omero_irods_process: claim the request and this attempt, then validate and place."""
+    check_records_trusted(job)
+    job = _claimed_request(job)
+    if job is None:
+        return
+    if not _claim(job, records.ATTEMPT):
+        return
+    _guarded(job, PROCESS_RULE, _place)
 
 
 def run_import(job, runner):
     """omero_irods_import: run the in-place import; `runner(ImportCommand)` -> ImportRun."""
-    if job.zone.kind(job.payload_path) != "data_object":
-        job.zone.log("omero-irods: import of %s skipped: it is gone" % job.payload_path)
+    check_records_trusted(job)
+    job = _existing_record(job)
+    if job is None:
         return
-    avus = job.zone.avus(job.payload_path)
-    if not _is_trusted_record(job, avus):
-        return
-    state = _avu_value(avus, names.AVU_STATE)
+    avus = job.zone.avus(job.record)
+    state = records.value(avus, names.AVU_STATE)
     if state != names.IMPORT_QUEUED:
-        job.zone.log("omero-irods: import of %s skipped: state is %s" % (job.payload_path, state))
+        job.zone.log("omero-irods: import of %s skipped: state is %s" % (job.record, state))
         return
-    _guarded(job, IMPORT_RULE, lambda j: _claim_and_import(j, avus, runner))
-
-
-# --- claim and outcome bookkeeping -------------------------------------------------------
-
-
-def _claim_and_place(job):
-    if not _claim(job):
+    if not _claim(job, records.IMPORT_ATTEMPT):
         return
-    state = _state(job.zone, job.payload_path)
-    if state in states.FINISHED:  # a stray rule: the watcher sets `received` before it queues one
-        job.zone.log("omero-irods: %s attempt %d not run: the request is %s" % (job.payload_path, job.attempt, state))
+    _guarded(job, IMPORT_RULE, lambda j: _import(j, avus, runner))
+
+
+# --- trust and claims ----------------------------------------------------------------------
+
+
+def check_records_trusted(job):
+    records.check_trusted(job.zone, job.zone_config, job.config.path)
+
+
+def _claimed_request(job):
+    """The job with its record, claimed for this payload; None (logged) when the rule's path
+    is no canonical landing payload nor a record, or the record belongs to another payload."""
+    zone, zcfg = job.zone, job.zone_config
+    rid = records.request_id_of(zcfg.records, job.payload_path)
+    if rid is not None:
+        return _existing_record(job)
+    rid = _landing_request_id(job.payload_path, zcfg.landing_zone)
+    if rid is None:
+        zone.log("omero-irods: %s ignored: a payload is taken only from <landing>/<request id>/<request id>%s"
+                 % (job.payload_path, names.PAYLOAD_SUFFIX))
+        return None
+    payload_id = zone.data_object_id(job.payload_path)
+    if payload_id is None:
+        zone.log("omero-irods: %s is no longer there; duplicate event ignored" % job.payload_path)
+        return None
+    record = records.record_path(zcfg.records, rid)
+    job = job._replace(record=record)
+    if zone.create_collection_exclusive(record):
+        zone.add_avus(record, [(names.AVU_PAYLOAD_ID, payload_id, ""), (names.AVU_REQUEST_ID, rid, "")])
+        _set_state(job, names.RECEIVED)
+        return job
+    bound = records.value(zone.avus(record), names.AVU_PAYLOAD_ID)
+    if bound == payload_id:
+        return job
+    if bound is None:
+        zone.log("omero-irods: %s is being claimed by another event; duplicate event ignored" % job.payload_path)
+    else:
+        zone.log("omero-irods: %s refused: request id %s already belongs to another payload (record %s); push "
+                 "again under a new request id" % (job.payload_path, rid, record))
+    return None
+
+
+def _existing_record(job):
+    zone, zcfg = job.zone, job.zone_config
+    record = job.record or job.payload_path
+    if records.request_id_of(zcfg.records, record) is None or zone.kind(record) != "collection":
+        zone.log("omero-irods: %s is not a request record in %s; not processed" % (record, zcfg.records))
+        return None
+    return job._replace(record=record)
+
+
+def _claim(job, prefix):
+    """Once-only: creating `<record>/<prefix>N` fails for every run but one."""
+    if job.zone.create_collection_exclusive(records.claim_path(job.record, prefix, job.attempt)):
+        return True
+    job.zone.log("omero-irods: %s %s%d already claimed; duplicate ignored" % (job.record, prefix, job.attempt))
+    return False
+
+
+def _place(job):
+    state = _state(job)
+    if state in states.FINISHED:  # a stray rule: a reprocess sets `received` before it queues one
+        job.zone.log("omero-irods: %s attempt %d not run: the request is %s" % (job.record, job.attempt, state))
         return
-    if _is_landing_payload(job):
-        _validate_and_place(job)
+    landing = _bound_landing_payload(job)
+    if landing is not None:
+        _validate_and_place(job._replace(payload_path=landing))
     else:
         _resume_after_the_move(job, state)
 
 
+def _bound_landing_payload(job):
+    """The landing payload the record claimed, if it is still at its canonical place."""
+    zone, rid = job.zone, _request_id(job)
+    path = posixpath.join(job.zone_config.landing_zone, rid, payload_name(rid))
+    bound = records.value(zone.avus(job.record), names.AVU_PAYLOAD_ID)
+    return path if bound is not None and zone.data_object_id(path) == bound else None
+
+
 def _resume_after_the_move(job, state):
-    """A retry (or reprocess) of a request whose payload already moved next to its data as its
-    record: only what followed the move is left to do."""
-    zone, limit = job.zone, job.config.limits.payload_bytes
-    record = job.payload_path
-    if not record.endswith(names.PAYLOAD_SUFFIX) or not _owned_by_service_account(job, record):
-        zone.log("omero-irods: %s is neither a landing payload nor a record of the service account; not processed"
-                 % record)
-        return
-    payload = parse_payload(zone.read(record, limit), limit)
-    _remove_quietly(zone, posixpath.join(job.zone_config.landing_zone, payload.request_id))
-    if state != names.PLACED:
-        _set_state(job, record, names.PLACED)
-    if payload.operation == names.INGEST:
-        _queue_import(job, record[: -len(names.PAYLOAD_SUFFIX)], payload)
-
-
-def _claim(job):
-    """Once-only: the AVU add fails if this attempt was already claimed by another event."""
+    """A retry (or reprocess) of a request whose payload already moved into its record: only
+    what followed the move is left to do."""
     zone = job.zone
-    if zone.kind(job.payload_path) != "data_object":  # placed (and moved) by an earlier event
-        zone.log("omero-irods: %s is no longer there; duplicate event ignored" % job.payload_path)
-        return False
-    try:
-        zone.add_avu_once(job.payload_path, AVU_ATTEMPT, str(job.attempt))
-    except AlreadyExists:
-        zone.log("omero-irods: %s attempt %d already claimed; duplicate event ignored" % (job.payload_path, job.attempt))
-        return False
-    if _state(zone, job.payload_path) is None:
-        _set_state(job, job.payload_path, names.RECEIVED)
-        # so that an admin finds it by request id even if its content is never readable
-        zone.set_avu(job.payload_path, names.AVU_REQUEST_ID, _request_id_from_name(job.payload_path))
-    return True
+    avus = zone.avus(job.record)
+    if state not in (names.PLACED, names.IMPORT_QUEUED) and not records.value(avus, AVU_DESTINATION):
+        zone.log("omero-irods: %s: its payload is gone from the landing zone and nothing was placed; not "
+                 "processed" % job.record)
+        return
+    _remove_landing_collection(job)
+    if state != names.PLACED:
+        _set_state(job, names.PLACED)
+    if records.value(avus, names.AVU_OPERATION) == names.INGEST:
+        _queue_import(job, records.value(avus, AVU_DESTINATION), records.value(avus, names.AVU_OMERO_TARGET))
 
 
 def _guarded(job, rule_name, work):
@@ -133,18 +190,15 @@ def _guarded(job, rule_name, work):
     except Exception as error:  # a defect: retried like trouble, with its traceback for the admin
         import traceback
 
-        job.zone.log("omero-irods: internal error on %s:\n%s" % (job.payload_path, traceback.format_exc()))
+        job.zone.log("omero-irods: internal error on %s:\n%s" % (job.record, traceback.format_exc()))
         _retry_or_fail(job, rule_name, error)
 
 
 def _reject(job, error):
     zone = job.zone
     _remove_staging(job)
-    job = _at_current_place(job)
-    if job is None:
-        return
-    zone.set_avu(job.payload_path, names.AVU_ERROR, error.summary())
-    _set_state(job, job.payload_path, names.REJECTED)
+    zone.set_avu(job.record, names.AVU_ERROR, error.summary())
+    _set_state(job, names.REJECTED)
     zone.log("omero-irods: %s: %s" % (job.payload_path, error.summary()))
 
 
@@ -152,67 +206,38 @@ def _retry_or_fail(job, rule_name, error):
     zone, retry = job.zone, job.config.retry
     message = getattr(error, "summary", lambda: str(error))()
     _remove_staging(job)
-    job = _at_current_place(job)
-    if job is None:
-        return
-    zone.set_avu(job.payload_path, names.AVU_ERROR, "attempt %d: %s" % (job.attempt, message))
+    zone.set_avu(job.record, names.AVU_ERROR, "attempt %d: %s" % (job.attempt, message))
     delay = retry.delay_after(job.attempt)
     if delay is None:
-        _fail(job, "failed %s after %d attempts: %s" % (job.payload_path, job.attempt, message))
+        _fail(job, "failed %s after %d attempts: %s" % (job.record, job.attempt, message))
         return
     # activity: a request waiting for its retry is not idle (see watch.sweep)
-    zone.set_avu(job.payload_path, names.AVU_STATE_SINCE, str(states.epoch_seconds(job.now)))
-    zone.schedule(rule_name, [job.payload_path, str(job.attempt + 1)], delay)
-    zone.log("omero-irods: %s attempt %d failed (%s); retry in %ds" % (job.payload_path, job.attempt, message, delay))
+    zone.set_avu(job.record, names.AVU_STATE_SINCE, str(states.epoch_seconds(job.now)))
+    zone.schedule(rule_name, [job.record, str(job.attempt + 1)], delay)
+    zone.log("omero-irods: %s attempt %d failed (%s); retry in %ds" % (job.record, job.attempt, message, delay))
 
 
 def _fail(job, log_line):
     """`failed`, watched for an admin's reprocess mark."""
-    _set_state(job, job.payload_path, names.FAILED)
-    watch.schedule_watch(job.zone, job.config, job.payload_path)
+    _set_state(job, names.FAILED)
+    watch.schedule_watch(job.zone, job.config, job.record)
     job.zone.log("omero-irods: " + log_line)
 
 
-def _at_current_place(job):
-    """The job at its payload's current path, or None (logged) when it cannot be found.
-
-    _finish_placement moves a landing payload next to the placed data as its record; a failure
-    after that must be written there. The request id is in the landing payload's name, and the
-    record carries it as omero_irods::request_id (only records of the service account's count:
-    a user can attach that AVU to an object of their own)."""
-    zone = job.zone
-    if zone.kind(job.payload_path) == "data_object":
-        return job
-    if _is_landing_payload(job):
-        request_id = _request_id_from_name(job.payload_path)
-        records = [path for path in zone.find_by_avu(names.AVU_REQUEST_ID, request_id)
-                   if path.endswith(names.PAYLOAD_SUFFIX) and _owned_by_service_account(job, path)]
-        if len(records) == 1:
-            return job._replace(payload_path=records[0])
-    zone.log("omero-irods: %s is gone and no single record of it was found; its outcome is not recorded"
-             % job.payload_path)
-    return None
-
-
-def _set_state(job, payload_path, state):
-    states.record_state(job.zone, payload_path, state, states.epoch_seconds(job.now))
+def _set_state(job, state):
+    states.record_state(job.zone, job.record, state, states.epoch_seconds(job.now))
     if state in (names.PLACED, names.IMPORTED):  # a retried step succeeded: its old error is void
-        _clear_error(job.zone, payload_path)
+        _clear_error(job.zone, job.record)
 
 
-def _clear_error(zone, payload_path):
-    errors = [avu for avu in zone.avus(payload_path) if avu[0] == names.AVU_ERROR]
+def _clear_error(zone, record):
+    errors = [avu for avu in zone.avus(record) if avu[0] == names.AVU_ERROR]
     if errors:
-        zone.remove_avus(payload_path, errors)
+        zone.remove_avus(record, errors)
 
 
-def _state(zone, payload_path):
-    return _avu_value(zone.avus(payload_path), names.AVU_STATE)
-
-
-def _avu_value(avus, attribute):
-    values = [value for name, value, _units in avus if name == attribute]
-    return values[-1] if values else None
+def _state(job):
+    return records.value(job.zone.avus(job.record), names.AVU_STATE)
 
 
 # --- validate ------------------------------------------------------------------------------
@@ -220,17 +245,17 @@ def _avu_value(avus, attribute):
 
 def _validate_and_place(job):
     payload = _validated_payload(job)
+    _record_request(job, payload)  # before mapping: a rejection names whose request it was
     identity = map_identity(job.zone_config.user_map, payload.omero_user, payload.omero_group, job.zone.zone_name)
-    _record_request(job, payload)
     if payload.operation == names.LOAD:
         _check_load_source(job, payload, identity)
-        _queue_import(job, payload.source_path, payload)
+        _queue_import(job, payload.source_path, payload.target.omero_dataset)
         return
     data_path = _verify_data(job, payload)
     if job.config.admin_mode:
         _provision_in_admin_mode(job, identity)
-    destination = _published_destination(job, payload) or _publish(job, payload, identity, data_path)
-    _finish_placement(job, payload, destination, identity)
+    destination = _published_destination(job) or _publish(job, payload, identity, data_path)
+    _finish_placement(job, payload, destination)
 
 
 def _validated_payload(job):
@@ -251,17 +276,27 @@ def _validated_payload(job):
             pointer="/request_id",
         )
     check_payload_limits(payload, job.config.limits)
+    _refuse_payload_names(payload)
     return payload
 
 
+def _refuse_payload_names(payload):
+    """A file named like a payload in the user's data would look like a request to people and
+    to older versions: refused (a tar member: unsafe_member; a pushed collection's file:
+    inconsistent)."""
+    for index, entry in enumerate(payload.manifest):
+        if entry.path.endswith(names.PAYLOAD_SUFFIX):
+            reason = "unsafe_member" if payload.data.kind == "tar" else "inconsistent"
+            raise Rejected(reason, "%s: names ending with %s are reserved for payloads" % (
+                entry.path, names.PAYLOAD_SUFFIX), pointer="/manifest/%d/path" % index)
+
+
 def _record_request(job, payload):
-    zone = job.zone
-    zone.set_avu(job.payload_path, names.AVU_REQUEST_ID, payload.request_id)
-    zone.set_avu(job.payload_path, names.AVU_OPERATION, payload.operation)
-    zone.set_avu(job.payload_path, names.AVU_OMERO_USER, payload.omero_user)
-    zone.set_avu(job.payload_path, names.AVU_OMERO_GROUP, payload.omero_group)
-    if _state(zone, job.payload_path) == names.RECEIVED:
-        _set_state(job, job.payload_path, names.VALIDATED)
+    job.zone.add_avus(job.record, [(names.AVU_OPERATION, payload.operation, ""),
+                                   (names.AVU_OMERO_USER, payload.omero_user, ""),
+                                   (names.AVU_OMERO_GROUP, payload.omero_group, "")])
+    if _state(job) == names.RECEIVED:
+        _set_state(job, names.VALIDATED)
 
 
 def _verify_data(job, payload):
@@ -269,6 +304,8 @@ def _verify_data(job, payload):
     zone, data = job.zone, payload.data
     if data.name.startswith("."):  # hidden names are the policy's own (and '.'/'..' are no names)
         raise Rejected("inconsistent", "data name %r starts with '.'" % data.name, pointer="/data/name")
+    if data.name.endswith(names.PAYLOAD_SUFFIX):
+        raise Rejected("inconsistent", "data name %r is a payload's name" % data.name, pointer="/data/name")
     data_path = posixpath.join(posixpath.dirname(job.payload_path), data.name)
     kind = zone.kind(data_path)
     if kind is None:
@@ -295,13 +332,14 @@ def _verify_tar(job, payload, tar_path):
 # --- place ---------------------------------------------------------------------------------
 
 
-def _published_destination(job, payload):
-    """The destination an earlier attempt already published, if it did."""
+def _published_destination(job):
+    """The destination an earlier attempt already published: recorded before its rename, and
+    what it renamed (recorded too) is gone, so the rename happened."""
     zone = job.zone
-    destination = _avu_value(zone.avus(job.payload_path), AVU_DESTINATION)
-    if destination and zone.kind(destination) == "collection":
-        if _avu_value(zone.avus(destination), names.AVU_REQUEST_ID) == payload.request_id:
-            return destination
+    avus = zone.avus(job.record)
+    destination, staged = records.value(avus, AVU_DESTINATION), records.value(avus, names.AVU_STAGED)
+    if destination and staged and zone.kind(destination) == "collection" and zone.kind(staged) is None:
+        return destination
     return None
 
 
@@ -316,11 +354,10 @@ def _publish(job, payload, identity, data_path):
     _verify_placed(zone, payload, staged)
     content = _content_root(payload, staged)
     _apply_acls(zone, zcfg, identity, content)
-    zone.add_avus(content, _provenance(payload, job.payload_path))
+    zone.add_avus(content, _provenance(job, payload))
     zone.create_collection(posixpath.dirname(planned))
+    zone.set_avu(job.record, names.AVU_STAGED, content)
     destination = _rename_into_place(job, content, planned, taken)
-    if content == staged and payload.data.kind == "tar":  # the mark came along
-        zone.remove_avus(destination, [_staging_mark(job)])
     _remove_staging(job)  # empty now, unless a top folder was unwrapped out of it
     zone.log("omero-irods: placed %s at %s for %s" % (payload.request_id, destination, identity.irods_user))
     return destination
@@ -331,7 +368,7 @@ def _rename_into_place(job, staging, planned, taken):
     since the listing) shows up only as a failed rename: then the next name is tried."""
     while True:
         destination = _free_destination(job, planned, taken)
-        job.zone.set_avu(job.payload_path, AVU_DESTINATION, destination)
+        job.zone.set_avu(job.record, AVU_DESTINATION, destination)
         try:
             job.zone.rename(staging, destination)
             return destination
@@ -341,8 +378,8 @@ def _rename_into_place(job, staging, planned, taken):
 
 def _free_destination(job, planned, taken):
     """The first candidate name not in `taken` (a set of names in the parent), inside the roots.
-    A name whose record (`<name>.omero-irods.json`) is there is taken too: the record of a
-    request whose data was removed stays, and a new request must not inherit it."""
+    A name with a payload record next to it (`<name>.omero-irods.json`, where versions before
+    the records collection kept them) is taken too."""
     zcfg = job.zone_config
 
     def is_taken(path):
@@ -357,17 +394,18 @@ def _free_destination(job, planned, taken):
 def _stage(job, payload, data_path):
     """The collection the data is verified in before it is published.
 
-    A tar is extracted into `<landing>/<rid>/.staging`, marked as the pipeline's own before
-    anything is extracted into it (data names never start with '.', and cleanup removes only
-    a marked collection). A collection push is verified where the client put it, in the
-    landing collection only the service account sees: it moves nowhere before the final
-    rename, so a failure leaves the only copy where it was."""
+    A tar is extracted into `<record>/staging-N`, created by this attempt (a claim like any
+    other: only the service account can create in the record), after the staging collections
+    of this request's earlier attempts are removed. A collection push is verified where the
+    client put it, in the landing collection: it moves nowhere before the final rename, so a
+    failure leaves the only copy where it was."""
     if payload.data.kind != "tar":
         return data_path
-    zone, staging = job.zone, _staging_path(job)
+    zone = job.zone
     _remove_staging(job)
-    zone.create_collection(staging)
-    zone.add_avus(staging, [_staging_mark(job)])
+    staging = records.claim_path(job.record, records.STAGING, job.attempt)
+    if not zone.create_collection_exclusive(staging):
+        raise Transient("%s exists although this attempt claimed it" % staging)
     zone.extract_tar(data_path, staging)
     return staging
 
@@ -419,41 +457,47 @@ def _apply_acls(zone, zcfg, identity, collection):
     zone.set_inheritance(collection, recursive=True)
 
 
-def _provenance(payload, payload_path):
+def _provenance(job, payload):
+    """For people: where the data came from. Never read back by the pipeline."""
     avus = [
         (names.AVU_REQUEST_ID, payload.request_id, ""),
         (names.AVU_OPERATION, payload.operation, ""),
         (names.AVU_OMERO_USER, payload.omero_user, ""),
         (names.AVU_OMERO_GROUP, payload.omero_group, ""),
-        (AVU_PAYLOAD, payload_path, ""),
+        (AVU_PAYLOAD, records.payload_record_path(job.record, payload.request_id), ""),
     ]
     if payload.data.sha256:
         avus.append((AVU_SHA256, payload.data.sha256, ""))
     return avus
 
 
-def _finish_placement(job, payload, destination, identity):
-    """Move the payload next to the data as its record; clean the landing collection."""
+def _finish_placement(job, payload, destination):
+    """Move the payload into its record; clean the landing collection."""
     zone = job.zone
-    record = destination + names.PAYLOAD_SUFFIX  # free: _free_destination saw to it
-    zone.rename(job.payload_path, record)
-    zone.grant(record, identity.irods_user, "read")
-    landing_collection = posixpath.dirname(job.payload_path)
-    job = job._replace(payload_path=record)
-    _remove_quietly(zone, landing_collection)
-    _set_state(job, record, names.PLACED)
+    zone.rename(job.payload_path, records.payload_record_path(job.record, payload.request_id))
+    _remove_landing_collection(job)
+    _set_state(job, names.PLACED)
     if payload.operation == names.INGEST:
-        _queue_import(job, destination, payload)
+        _queue_import(job, destination, payload.target.omero_dataset)
 
 
-def _queue_import(job, import_root, payload):
-    """Record what the import rule needs (it reads AVUs, never the payload again)."""
-    zone = job.zone
-    zone.set_avu(job.payload_path, names.AVU_IMPORT_ROOT, import_root)
-    if payload.target.omero_dataset:
-        zone.set_avu(job.payload_path, names.AVU_OMERO_TARGET, payload.target.omero_dataset)
-    _set_state(job, job.payload_path, names.IMPORT_QUEUED)
-    zone.schedule(IMPORT_RULE, [job.payload_path, "1"], 1)
+def _remove_landing_collection(job):
+    """The request's landing collection once its payload moved into the record: only when no
+    payload is in it (a new push under the same id keeps its own)."""
+    zone, rid = job.zone, _request_id(job)
+    collection = posixpath.join(job.zone_config.landing_zone, rid)
+    if zone.kind(collection) == "collection" and payload_name(rid) not in zone.names_in(collection):
+        _remove_quietly(zone, collection)
+
+
+def _queue_import(job, import_root, target):
+    """Record what the import rule needs on the record (it never reads the payload again)."""
+    avus = [(names.AVU_IMPORT_ROOT, import_root, "")]
+    if target:
+        avus.append((names.AVU_OMERO_TARGET, target, ""))
+    job.zone.add_avus(job.record, avus)
+    _set_state(job, names.IMPORT_QUEUED)
+    job.zone.schedule(IMPORT_RULE, [job.record, "1"], 1)
 
 
 def _check_load_source(job, payload, identity):
@@ -473,8 +517,9 @@ def _check_load_source(job, payload, identity):
 
 
 def _importable_objects(zone, root):
-    """What the importer gets below `root`: every data object but payload records (the
-    service account's JSON, not the user's data)."""
+    """What the importer gets below `root`: every data object but payload-named ones (records
+    of versions that kept them next to the data; never the user's data, which may not use
+    such names)."""
     return [obj for obj in zone.tree(root) if not obj["path"].endswith(names.PAYLOAD_SUFFIX)]
 
 
@@ -490,65 +535,63 @@ def _check_readable(zone, root, objects, irods_user, pointer=None):
 # --- import --------------------------------------------------------------------------------
 
 
-def _is_trusted_record(job, avus):
-    """Only what the pipeline itself queued is imported: an object of the service account's,
-    at the place the pipeline keeps it -- next to its import root (ingest) or in the landing
-    zone (load). A look-alike with forged AVUs is refused here, and nothing is written to it."""
-    zone, zcfg, path = job.zone, job.zone_config, job.payload_path
-    if _avu_value(avus, names.AVU_OPERATION) == names.LOAD:
-        expected = _is_landing_payload(job)
-    else:
-        expected = path == "%s%s" % (_avu_value(avus, names.AVU_IMPORT_ROOT), names.PAYLOAD_SUFFIX)
-    if expected and _owned_by_service_account(job, path):
-        return True
-    zone.log("omero-irods: import of %s refused: not a record of the service account %s where the pipeline "
-             "keeps records" % (path, zcfg.service_account))
-    return False
-
-
-def _claim_and_import(job, avus, runner):
-    zone = job.zone
-    try:
-        zone.add_avu_once(job.payload_path, names.AVU_IMPORT_ATTEMPT, str(job.attempt))
-    except AlreadyExists:
-        zone.log("omero-irods: import of %s attempt %d already claimed; duplicate ignored" % (job.payload_path, job.attempt))
-        return
-    command, import_root = _import_command(job, avus)
-    _record_import(job, import_root, runner(command))
+def _import(job, avus, runner):
+    command, import_root, omero_user = _import_command(job, avus)
+    link = (names.AVU_LINKED_ROOT, import_root, omero_user)
+    _record_link(job, import_root, link)  # guarded before OMERO links anything
+    _record_import(job, import_root, link, runner(command))
 
 
 def _import_command(job, avus):
-    """The importer run, checked again from the record's AVUs: the OMERO user is still mapped,
-    the root is inside the allowed roots, its mapped iRODS user may read every file, and the
-    target is a valid `-T`. (ImportCommand, import root)."""
+    """The importer run, checked again from the record: the OMERO user is still mapped, the
+    root is inside the allowed roots, its mapped iRODS user may read every file, and the
+    target is a valid `-T`. (ImportCommand, import root, OMERO user)."""
     zone, zcfg = job.zone, job.zone_config
-    omero_user, omero_group = _avu_value(avus, names.AVU_OMERO_USER), _avu_value(avus, names.AVU_OMERO_GROUP)
+    omero_user, omero_group = records.value(avus, names.AVU_OMERO_USER), records.value(avus, names.AVU_OMERO_GROUP)
     identity = map_identity(zcfg.user_map, omero_user, omero_group, zone.zone_name)
-    import_root = _avu_value(avus, names.AVU_IMPORT_ROOT)
+    import_root = records.value(avus, names.AVU_IMPORT_ROOT)
     check_inside_roots(import_root, zcfg)
     objects = _importable_objects(zone, import_root)
     if not objects:
         raise Rejected("not_found", "%s holds no files the service account can read" % import_root)
     _check_readable(zone, import_root, objects, identity.irods_user)
-    layout = vault_directory(import_root, objects) if _avu_value(avus, names.AVU_OPERATION) == names.INGEST else None
+    is_ingest = records.value(avus, names.AVU_OPERATION) == names.INGEST
+    layout = vault_directory(import_root, objects) if is_ingest else None
     paths, depth = ([layout[0]], layout[1]) if layout else (sorted(obj["physical_path"] for obj in objects), None)
     command = build_import_command(job.config.omero_import, omero_user, omero_group, paths,
-                                   target=_avu_value(avus, names.AVU_OMERO_TARGET), depth=depth)
-    return command, import_root
+                                   target=records.value(avus, names.AVU_OMERO_TARGET), depth=depth)
+    return command, import_root, omero_user
 
 
-def _record_import(job, import_root, run):
+def _record_link(job, import_root, link):
+    """The link in `<records>/links/<rid>` (per OMERO user: the guard names who holds it), and
+    the allowed root it lies in on `<records>/links`: the guard's string test keeps every root
+    anything was ever linked in, whatever the config says later. Both readable by everyone
+    (the guard queries as the caller), writable by the service account only."""
+    zone, zcfg = job.zone, job.zone_config
+    links = records.links_path(zcfg.records)
+    entry = records.link_path(zcfg.records, _request_id(job))
+    for collection in (links, entry):
+        if zone.kind(collection) is None:
+            zone.create_collection_exclusive(collection)  # False: another run made it meanwhile
+        zone.grant(collection, records.LINKS_READERS, "read")
+    zone.add_avus(entry, [link])
+    roots = [root for root in zcfg.allowed_roots if _at_or_below(import_root, root)]
+    zone.add_avus(links, [(names.AVU_LINKED_UNDER, root, "") for root in roots])
+
+
+def _record_import(job, import_root, link, run):
     """Imported with its image ids; or, if the importer may have created anything, `failed`
     for an admin to check OMERO first (never imported twice by itself); or a retry."""
     zone = job.zone
     image_ids = parse_import_output(run.stdout).image_ids
     if image_ids:
         images = [(names.AVU_OMERO_IMAGE, str(image), "") for image in image_ids]
-        zone.add_avus(import_root, images)
-        zone.add_avus(job.payload_path, images)
+        zone.add_avus(import_root, images)  # for people: what OMERO made of this data
+        zone.add_avus(job.record, images)
     listed = ", ".join(str(image) for image in image_ids)
     if run.exit_code == 0 and not run.timed_out and image_ids:
-        _set_state(job, job.payload_path, names.IMPORTED)
+        _set_state(job, names.IMPORTED)
         zone.log("omero-irods: imported %s: images %s" % (import_root, listed))
         return
     if run.timed_out:
@@ -560,8 +603,9 @@ def _record_import(job, import_root, run):
     elif run.exit_code == 0:
         problem = "omero import exited with status 0 but reported no images%s" % stderr_tail(run.stderr)
     else:
-        raise import_failure(run.exit_code, run.stderr)  # it created nothing: another attempt is safe
-    zone.set_avu(job.payload_path, names.AVU_ERROR, "attempt %d: %s. Check OMERO before reprocessing: a "
+        zone.remove_avus(records.link_path(job.zone_config.records, _request_id(job)), [link])  # nothing linked
+        raise import_failure(run.exit_code, run.stderr)  # and another attempt is safe
+    zone.set_avu(job.record, names.AVU_ERROR, "attempt %d: %s. Check OMERO before reprocessing: a "
                  "reprocess imports every file again" % (job.attempt, problem))
     _fail(job, "import of %s failed for good: %s" % (import_root, problem))
 
@@ -569,42 +613,31 @@ def _record_import(job, import_root, run):
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _request_id_from_name(payload_path):
-    return posixpath.basename(payload_path)[: -len(names.PAYLOAD_SUFFIX)]
+def _request_id(job):
+    return posixpath.basename(job.record)
 
 
-def _is_landing_payload(job):
-    """Is the job's path `<landing>/<rid>/<rid>.omero-irods.json`?"""
-    collection, name = posixpath.split(job.payload_path)
-    return (posixpath.dirname(collection) == job.zone_config.landing_zone.rstrip("/")
-            and name == posixpath.basename(collection) + names.PAYLOAD_SUFFIX)
+def _landing_request_id(path, landing_zone):
+    """The request id of `<landing>/<rid>/<rid>.omero-irods.json`, else None."""
+    collection, name = posixpath.split(path)
+    rid = posixpath.basename(collection)
+    if posixpath.dirname(collection) == landing_zone.rstrip("/") and name == payload_name(rid):
+        return rid
+    return None
 
 
-def _owned_by_service_account(job, path):
-    try:
-        return job.zone.data_object(path)["owner"] == job.zone_config.service_account
-    except ZoneError:
-        return False
-
-
-def _staging_path(job):
-    """`<landing>/<rid>/.staging` (see _stage), or None for a job whose payload is not in the
-    landing zone (after placement there is nothing staged)."""
-    if not _is_landing_payload(job):
-        return None
-    return posixpath.join(posixpath.dirname(job.payload_path), STAGING)
-
-
-def _staging_mark(job):
-    return (AVU_STAGING, _request_id_from_name(job.payload_path), "")
+def _at_or_below(path, root):
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _remove_staging(job):
-    """Remove the staging collection if it is the pipeline's (marked): a collection the client
-    pushed under that name is its data and stays."""
-    zone, staging = job.zone, _staging_path(job)
-    if staging and zone.kind(staging) == "collection" and _staging_mark(job) in zone.avus(staging):
-        _remove_quietly(zone, staging)
+    """Remove the staging collections of this request's attempts: only the pipeline creates in
+    a record, so whatever is named staging-N there is its own."""
+    zone = job.zone
+    if job.record is None:
+        return
+    for number in records.numbers(zone.names_in(job.record), records.STAGING):
+        _remove_quietly(zone, records.claim_path(job.record, records.STAGING, number))
 
 
 def _remove_quietly(zone, path):
@@ -615,4 +648,4 @@ def _remove_quietly(zone, path):
         zone.log("omero-irods: could not remove %s: %s" % (path, error))
 
 
-__all__ = ["Job", "process", "run_import", "states"]
+__all__ = ["Job", "process", "run_import", "states", "check_records_trusted"]

@@ -4,7 +4,7 @@ The pipeline (pure policy) talks only to a `ZonePort`; `adapters/prep_zone.py`
 implements it with microservices inside iRODS. Every method acts as the user the
 rule runs as (the service account in the delay queue) and raises:
 - `NotFound` when a path does not exist,
-- `AlreadyExists` when an AVU add or a create collides (the once-only claim uses it),
+- `AlreadyExists` when an AVU add or a create collides,
 - `ZoneError` (with the iRODS error code) for anything else.
 """
 
@@ -131,4 +131,24 @@ class ZonePort(object):
 
     def schedule(self, rule_name, args, delay_seconds):
         """Queue `callback.<rule_name>(*args)` on the delay server."""
+        raise NotImplementedError
+
+    # --- the records collection (omero_irods.records) ---
+    def create_collection_exclusive(self, path):
+        """Create ONE collection (its parent must exist): True, or False when that name is
+        taken. The catalog's unique index on collection names decides, so of any number of
+        agents creating the same name at once exactly one gets True: the once-only claim."""
+        raise NotImplementedError
+
+    def data_object_id(self, path):
+        """The catalog id (a string) of a data object, or None when there is none."""
+        raise NotImplementedError
+
+    def collection_acl(self, path):
+        """[(user or group name, user type, access level)] of a collection's ACL."""
+        raise NotImplementedError
+
+    def record_avus(self, records, attributes=None):
+        """{collection path: [(a, v, u)]} of the collections directly in `records`, in one
+        query; only the AVUs named in `attributes` when given."""
         raise NotImplementedError

@@ -39,14 +39,19 @@ def _acl(path, user, level):
     return Operation(SET_ACL, path, user, level, None)
 
 
-def _inherit(path):
-    return Operation(SET_INHERITANCE, path, None, None, True)
+def _inherit(path, inherit=True):
+    return Operation(SET_INHERITANCE, path, None, None, inherit)
 
 
 def plan_zone_provisioning(zone_config):
-    """The landing zone, owned by the service account (pushes land there)."""
-    landing = zone_config.landing_zone
-    return [_create(landing), _acl(landing, zone_config.service_account, "own")]
+    """The landing zone, owned by the service account (pushes land there), and the records
+    collection (omero_irods.records): the service account's `own` only, inheritance off, so
+    nothing placed elsewhere lends anyone a right there. An admin who wants others to read
+    the records grants `read` by hand; any more makes the pipeline refuse to run."""
+    landing, records = zone_config.landing_zone, zone_config.records
+    service = zone_config.service_account
+    return [_create(landing), _acl(landing, service, "own"),
+            _create(records), _acl(records, service, "own"), _inherit(records, False)]
 
 
 def plan_user_provisioning(zone_config, irods_user):

@@ -1,4 +1,5 @@
-"""The request state machine, recorded as `omero_irods::state` on the payload object.
+"""The request state machine, recorded as `omero_irods::state` on the request's record
+(`<records>/<request_id>`, omero_irods.records: only the service account writes there).
 
     received -> validated -> placed -> import_queued -> imported
     (load skips `placed`: its data is already in iRODS; save ends at `placed`)
@@ -6,8 +7,10 @@
     received / validated / placed -> rejected   (input that can never succeed)
 
 Who may (re)process a request, by event:
-- `put`: a payload arrived. Only a request with no state yet may be claimed; the claim is an
-  AVU add that fails if it exists, so two PEPs firing for the same put claim it once.
+- `put`: a payload arrived. Only a request with no record yet may be claimed; the claim
+  creates the record collection, which fails if it exists (the catalog's unique index on
+  collection names), so any number of PEPs and delayed rules firing for one put claim it
+  once, and each attempt is claimed the same way (`attempt-N`, `import-N` in the record).
 - `resume`: the delayed rule runs. It continues any in-progress state (each step is
   idempotent or checks its own result), and does nothing for a finished one.
 - `reprocess`: an admin asks again. Allowed for `failed`, and for an in-progress state whose
@@ -41,7 +44,7 @@ Decision = namedtuple("Decision", "allowed reason")
 
 
 def record_state(zone, path, state, now_seconds):
-    """Write a request's state and the time it was entered on its payload or record."""
+    """Write a request's state and the time it was entered on its record."""
     zone.set_avu(path, names.AVU_STATE, state)
     zone.set_avu(path, names.AVU_STATE_SINCE, str(int(now_seconds)))
 

@@ -17,9 +17,11 @@ irods/manager/data_object_manager.py, irods/query.py):
     session.data_objects.open(path, "r")   file object: read(n), close(), context manager
     session.data_objects.get(path)  -> .size
     session.metadata.add(DataObject, path, iRODSMeta(name, value))   add_data_object_avu
+    session.metadata.add(Collection, path, iRODSMeta(name, value))   add_collection_avu
     session.query(*columns)  GenQuery1 over irods.models columns (DataObject.id / .name /
                              .owner_name / .create_time / .size, Collection.name / .parent_name /
-                             .create_time, DataObjectMeta.name / .value): .filter(Criterion
+                             .create_time, Collection.owner_name, DataObjectMeta.name / .value,
+                             CollectionMeta.name / .value): .filter(Criterion
                              or Column == value, irods.column.Like / In), iterated (every
                              batch, continued and closed by PRC: irods/query.py get_batches)
 
@@ -202,6 +204,39 @@ def avus_by_data_object(session, ids, attribute_like):
         for row in query:
             found[int(row[DataObject.id])].append((row[DataObjectMeta.name], row[DataObjectMeta.value]))
     return found
+
+
+#: A collection found by child_collection_avus: owner, creation time (datetime, UTC), and
+#: its AVUs [(name, value)] among those asked for.
+FoundCollection = namedtuple("FoundCollection", "path owner created avus")
+
+
+def child_collection_avus(session, parent, attributes, path=None):
+    """{path: FoundCollection} of the collections directly in `parent` (or just `path`) that
+    carry any AVU named in `attributes`, with those AVUs: ONE query however many collections
+    (PRC pages through the rows)."""
+    from irods.column import In
+    from irods.models import Collection, CollectionMeta
+
+    query = session.query(Collection.name, Collection.owner_name, Collection.create_time,
+                          CollectionMeta.name, CollectionMeta.value)
+    query = query.filter(Collection.name == path) if path else query.filter(Collection.parent_name == parent)
+    query = query.filter(In(CollectionMeta.name, list(attributes)))
+    found = {}
+    for row in query:
+        name = row[Collection.name]
+        entry = found.setdefault(name, FoundCollection(name, row[Collection.owner_name],
+                                                       row[Collection.create_time], []))
+        entry.avus.append((row[CollectionMeta.name], row[CollectionMeta.value]))
+    return found
+
+
+def add_collection_avu(session, path, name, value):
+    """Add one AVU to a collection (imeta add -C)."""
+    from irods.meta import iRODSMeta
+    from irods.models import Collection
+
+    session.metadata.add(Collection, path, iRODSMeta(name, value))
 
 
 # ---------------------------------------------------------------- errors

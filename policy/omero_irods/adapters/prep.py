@@ -191,19 +191,20 @@ def _sweep(job):
 def _status(zone, config, args):
     from omero_irods import admin_rules
 
-    return admin_rules.status(zone, _required(args, "a request id"))
+    return admin_rules.status(zone, config.zone(zone.zone_name), _required(args, "a request id"))
 
 
 def _list(zone, config, args):
     from omero_irods import admin_rules
 
-    return admin_rules.list_requests(zone, int(args[0]) if args and args[0] else admin_rules.DEFAULT_LIST_LENGTH)
+    how_many = int(args[0]) if args and args[0] else admin_rules.DEFAULT_LIST_LENGTH
+    return admin_rules.list_requests(zone, config.zone(zone.zone_name), how_many)
 
 
 def _reprocess(zone, config, args):
     from omero_irods import admin_rules
 
-    return admin_rules.reprocess(zone, config, _required(args, "a request id"))
+    return admin_rules.reprocess(zone, config, config.zone(zone.zone_name), _required(args, "a request id"))
 
 
 def _required(args, what):
@@ -362,16 +363,20 @@ def guard_rm_coll(callback, rei, rule_args):
 
 def _guard(callback, rei, operation, raw_path):
     """RULE_ENGINE_CONTINUE, or the refusal's error code: the client's call then fails and
-    nothing happens. Cheapest first: a string test on the roots, then one GenQuery."""
+    nothing happens. Cheapest first: a string test on today's allowed roots, then (outside
+    them, once per agent) on every root ever linked in, then one GenQuery."""
     from omero_irods import guard
 
     path = guard.normal_path(raw_path)
-    roots = _guard_roots(callback, guard.zone_of(path))
-    if roots is not None and not guard.in_scope(path, roots):
-        return _continue()
+    settings = _guard_settings(callback, guard.zone_of(path))
+    if settings is not None and settings[1] is None:
+        return _continue()  # no such zone in the config: nothing was placed there
     zone = _zone(callback, rei)
+    if settings is not None and not guard.in_scope(path, settings[0]) \
+            and not guard.in_scope(path, _guarded_roots(zone, settings)):
+        return _continue()
     try:
-        rows = zone._rows(*guard.holder_query(path))
+        rows = zone._rows(*guard.holder_query(path, settings[1] if settings else None))
     except Exception as error:  # refusing is recoverable, a deleted vault file is not
         refusal = guard.unchecked(operation, path, zone.user_name, error)
     else:
@@ -382,13 +387,31 @@ def _guard(callback, rei, operation, raw_path):
     return _irods_error(refusal.error_name)
 
 
-def _guard_roots(callback, zone_name):
-    """The zone's allowed roots (() when the config has no such zone: nothing was placed
-    there), or None when the config cannot be read: then every path goes to the query."""
-    from omero_irods.config import allowed_roots
+#: (allowed roots, records collection) -> the roots the string test checks: read once per
+#: agent and config (a narrowed config is a new key, so its first guarded call reads again).
+_guarded_roots_cache = {}
+
+
+def _guarded_roots(zone, settings):
+    from omero_irods import guard
+
+    if settings not in _guarded_roots_cache:
+        try:
+            rows = zone._rows(*guard.linked_under_query(settings[1]))
+        except Exception:  # unreadable: every path goes to the query (not cached: try again)
+            return ("/",)
+        _guarded_roots_cache[settings] = guard.guarded_roots(settings[0], rows)
+    return _guarded_roots_cache[settings]
+
+
+def _guard_settings(callback, zone_name):
+    """(the zone's allowed roots, its records collection), with records None when the config
+    has no such zone; None when the config cannot be read: then every path is queried, in
+    every records collection's links (guard.holder_query)."""
+    from omero_irods.config import allowed_roots, records_collection
 
     try:
-        return allowed_roots(zone_name)
+        return allowed_roots(zone_name), records_collection(zone_name)
     except Exception as error:
         problem = str(error)
         if problem not in _guard_config_problems_logged:

@@ -1,27 +1,33 @@
 """Read requests back: what was asked, how far the policy got, and where the data went.
 
 A request starts as the collection `<landing_zone>/<request_id>/`, committed by its payload
-`<request_id>.omero-irods.json`; the policy records its progress as `omero_irods::*` AVUs on
-that payload (names.py) and, once the data is placed, MOVES the payload next to the data as its
-record `<destination>.omero-irods.json` (pipeline._finish_placement). So a request is one of:
+`<request_id>.omero-irods.json`. The policy claims it by creating its record
+`<records>/<request_id>` in the records collection (omero_irods.records: only the service
+account writes there) and keeps every state on that record's AVUs; once the data is placed it
+MOVES the payload into the record. So a request is one of:
 
 - uploading: a landing collection without its payload (a push under way, or one that died);
-- in the landing zone: its payload and the AVUs so far (received, validated, rejected, failed);
-- placed: its record, found by GenQuery as a data object named *.omero-irods.json carrying
-  `omero_irods::request_id`, owned by the listing (service) account. Only that account commits
-  payloads (the policy rejects any other owner) and nobody else may add AVUs to what it owns,
-  so an object someone else dressed up as a record is never listed.
+- waiting: its payload in the landing zone and no record yet (not claimed);
+- recorded: its record, whose AVUs say the state, the error, where the data went, the images.
+  AVUs on payloads and on placed data are never read: users can write those.
 
-Every entry's `created` is when its payload (or, while uploading, its collection) entered the
-catalog: server time, the same clock for every request.
+Every entry's `created` is when its payload (or, while uploading, its collection) entered
+the catalog: server time, the same clock for every request (a payload moved into its record
+keeps its creation time).
 
-A listing is built from GenQuery answers (collections, payloads, AVUs). A payload is read
-only when its AVUs do not say whose it is (not claimed yet, or rejected before the policy
-recorded its user), at most once per listing, and only up to the policy's default payload
-limit: every read is an open and a close of a payload in the landing zone, which the rules
-must then tell apart from an upload.
+A listing costs four GenQueries whatever the number of requests (the records with their
+AVUs, the payloads moved into them, the landing collections, the landing payloads;
+python-irodsclient pages through the rows). A payload is read only while no record says
+whose it is (not claimed yet), at most once per listing, and only up to the policy's default
+payload limit: every read is an open and a close of a payload in the landing zone, which the
+rules must then tell apart from an upload.
+
+The records collection is `/<zone>/home/<service account>/omero-irods-records` unless the
+policy config says otherwise: then set $OMERO_IRODS_RECORDS or the key `omero_irods_records`
+in the service account's irods_environment.json (as for the landing zone, client/settings.py).
 """
 
+import os
 import posixpath
 import re
 from collections import namedtuple
@@ -42,16 +48,24 @@ SNAPSHOT_READY = (names.PLACED, names.IMPORT_QUEUED, names.IMPORTED)
 #: schemas/payload.v1.schema.json $defs/request_id.
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{7,127}\Z")
 _ANY_PAYLOAD = "%" + names.PAYLOAD_SUFFIX
-_OUR_AVUS = names.AVU_PREFIX + "%"
+#: The record AVUs a listing reads (not the claims' bookkeeping).
+LISTED = (names.AVU_REQUEST_ID, names.AVU_OPERATION, names.AVU_OMERO_USER, names.AVU_OMERO_GROUP,
+          names.AVU_STATE, names.AVU_STATE_SINCE, names.AVU_ERROR, names.AVU_DESTINATION,
+          names.AVU_IMPORT_ROOT, names.AVU_OMERO_TARGET, names.AVU_OMERO_IMAGE, names.AVU_REPROCESS,
+          names.AVU_PAYLOAD_ID)
+RECORDS_ENV = "OMERO_IRODS_RECORDS"
+RECORDS_KEY = "omero_irods_records"
 
 
 class RequestStatus(namedtuple("RequestStatus", "request_id collection payload_path owner operation "
                                                 "omero_user omero_group created state error "
-                                                "destination images avus problem")):
+                                                "destination images avus problem record",
+                               defaults=(None,))):
     """One request.
 
     `collection`: its landing collection while it is there, else None. `payload_path`: its
-    payload or placed record (None while uploading). `destination`: where its data was placed
+    payload, in the landing zone or moved into its record (None while uploading). `record`:
+    its record in the records collection (None before the policy claimed it). `destination`: where its data was placed
     (a load: the snapshot it imports). `avus` maps every omero_irods:: attribute (short name) to
     its values; `problem` says what looks wrong (an unreadable payload...), None when nothing.
     """
@@ -65,50 +79,60 @@ class RequestStatus(namedtuple("RequestStatus", "request_id collection payload_p
         return document
 
 
-def list_requests(session, landing_zone, omero_user=None):
+def records_collection(session, explicit=None):
+    """The records collection: `explicit`, $OMERO_IRODS_RECORDS, the environment file's
+    `omero_irods_records` (PRC keeps unknown keys on its account), or the default."""
+    account = getattr(getattr(session, "pool", None), "account", None)
+    chosen = explicit or os.environ.get(RECORDS_ENV) or getattr(account, RECORDS_KEY, None)
+    if chosen:
+        return chosen.rstrip("/")
+    return "/%s/home/%s/%s" % (session.zone, session.username, names.DEFAULT_RECORDS_NAME)
+
+
+def list_requests(session, landing_zone, omero_user=None, records=None):
     """Every request the session's account can see, newest first; only `omero_user`'s when
-    given (then nothing whose payload another account wrote, nor an unfinished upload)."""
+    given (then nothing unclaimed that another account wrote, nor an unfinished upload)."""
     landing_zone = landing_zone.rstrip("/")
-    records = prc.find_data_objects(
-        session, _ANY_PAYLOAD, owner=session.username,
-        attribute=names.AVU_OMERO_USER if omero_user else names.AVU_REQUEST_ID, value=omero_user)
+    where = records_collection(session, records)
+    found = _with_payload_times(session, where, prc.child_collection_avus(session, where, LISTED))
     landing_payloads = prc.find_data_objects(session, _ANY_PAYLOAD, parent=landing_zone)
     if omero_user is not None:  # never listed for a user, so never read
         landing_payloads = [p for p in landing_payloads if p.owner == session.username]
     statuses = _statuses(session, landing_zone, prc.child_collections(session, parent=landing_zone),
-                         landing_payloads, records)
+                         landing_payloads, found, read_unclaimed=True)
     if omero_user is None:
         return statuses
     return [s for s in statuses if s.omero_user == omero_user and s.owner == session.username]
 
 
-def request_status(session, landing_zone, request_id):
+def request_status(session, landing_zone, request_id, records=None):
     """The status of one request; LookupError naming where it was looked for."""
     landing_zone = landing_zone.rstrip("/")
     collection = posixpath.join(landing_zone, request_id)
     if not REQUEST_ID.match(request_id):
         raise LookupError("no request %r: a request id is a letter or digit, then 7 to 127 "
                           "letters, digits, '.', '_' or '-'" % (request_id,))
+    where = records_collection(session, records)
+    record = posixpath.join(where, request_id)
+    found = _with_payload_times(session, where, prc.child_collection_avus(session, where, LISTED, path=record),
+                                collection=record)
     collections = prc.child_collections(session, path=collection)
     payloads = prc.find_data_objects(session, payload_name(request_id), collection=collection) \
         if collections else []
-    records = prc.find_data_objects(session, _ANY_PAYLOAD, owner=session.username,
-                                    attribute=names.AVU_REQUEST_ID, value=request_id)
-    for status in _statuses(session, landing_zone, collections, payloads, records):
+    for status in _statuses(session, landing_zone, collections, payloads, found, read_unclaimed=True):
         if status.request_id == request_id:
             return status
-    raise LookupError("no request %s: %s does not exist and no placed record (a data object "
-                      "owned by %s carrying %s = %s) was found"
-                      % (request_id, collection, session.username, names.AVU_REQUEST_ID, request_id))
+    raise LookupError("no request %s: %s does not exist and there is no record %s"
+                      % (request_id, collection, record))
 
 
-def snapshot_of(session, landing_zone, request_id, omero_user):
+def snapshot_of(session, landing_zone, request_id, omero_user, records=None):
     """The iRODS path of the snapshot a save request placed for `omero_user`.
 
     LookupError says why not: no such save for this user (another user's request is reported
     as unknown, never described), or its snapshot is not in place (yet)."""
     try:
-        status = request_status(session, landing_zone, request_id)
+        status = request_status(session, landing_zone, request_id, records)
     except LookupError:
         status = None
     if status is None or status.omero_user != omero_user or status.owner != session.username:
@@ -126,26 +150,35 @@ def snapshot_of(session, landing_zone, request_id, omero_user):
 # ---------------------------------------------------------------- assembling statuses
 
 
-def _statuses(session, landing_zone, collections, payloads, records):
+def _statuses(session, landing_zone, collections, payloads, found, read_unclaimed):
     """One RequestStatus per request id, newest first, from landing collections [(path,
-    created)], the payload objects found in them, and the records found by their AVUs."""
+    created)], the payload objects found in them, and the records {path: FoundCollection}."""
     expected = {posixpath.join(path, payload_name(posixpath.basename(path))): (path, created)
                 for path, created in collections}
-    committed = {found.path: found for found in payloads if found.path in expected}
-    placed = [found for found in records if not found.path.startswith(landing_zone + "/")]
-    avus = prc.avus_by_data_object(session, [f.id for f in list(committed.values()) + placed], _OUR_AVUS)
+    committed = {entry.path: entry for entry in payloads if entry.path in expected}
+    by_id = {posixpath.basename(path): entry for path, entry in found.items()}
     statuses = []
     for payload_path, (collection, created) in sorted(expected.items()):
-        found = committed.get(payload_path)
-        if found is None:
+        request_id = posixpath.basename(collection)
+        payload = committed.get(payload_path)
+        record = by_id.pop(request_id, None)
+        if record is not None:
+            statuses.append(_from_record(record, collection, payload))
+        elif payload is None:
             statuses.append(_uploading(collection, created))
         else:
-            statuses.append(_from_payload(session, found, avus[found.id], collection))
-    for found in placed:
-        status = _from_payload(session, found, avus[found.id], None)
-        if status.request_id:
-            statuses.append(status)
-    return sorted(_one_per_request(statuses), key=lambda s: (s.created or "", s.request_id), reverse=True)
+            statuses.append(_unclaimed(session, payload, collection, read_unclaimed))
+    statuses.extend(_from_record(record, None, None) for record in by_id.values())
+    return sorted(statuses, key=lambda s: (s.created or "", s.request_id), reverse=True)
+
+
+def _with_payload_times(session, where, found, collection=None):
+    """The records, each `created` when its payload was (the payloads moved into records keep
+    their creation time; one query): the same clock as for requests still in the landing zone."""
+    moved = prc.find_data_objects(session, _ANY_PAYLOAD, collection=collection,
+                                  parent=None if collection else where)
+    created = {posixpath.dirname(entry.path): entry.created for entry in moved}
+    return {path: record._replace(created=created.get(path, record.created)) for path, record in found.items()}
 
 
 def _uploading(collection, created):
@@ -154,43 +187,44 @@ def _uploading(collection, created):
                          "no payload yet: the push has not finished")
 
 
-def _from_payload(session, found, avu_pairs, collection):
-    """A request from its payload (in `collection`) or placed record (`collection` None)."""
-    avus = _project_avus(avu_pairs)
+def _unclaimed(session, found, collection, read_payload):
+    """A payload in the landing zone that no record claimed yet: who and what it is for are
+    only in the payload itself."""
+    payload = problem = None
+    if read_payload:
+        payload, problem = _read_payload(session, found)
+    return RequestStatus(
+        request_id=posixpath.basename(collection), collection=collection, payload_path=found.path,
+        owner=found.owner, operation=payload.operation if payload else None,
+        omero_user=payload.omero_user if payload else None,
+        omero_group=payload.omero_group if payload else None,
+        created=_iso(found.created), state=names.RECEIVED, error=None, destination=None, images=(),
+        avus={}, problem=problem)
+
+
+def _from_record(record, collection, landing_payload):
+    """A request from its record; `landing_payload` is what its landing collection holds."""
+    avus = _project_avus(record.avus)
 
     def first(short):
         return (avus.get(short) or [None])[0]
 
-    payload = problem = None
-    if collection is not None and first("omero_user") is None:
-        # not validated yet: who and what it is for are only in the payload itself
-        payload, problem = _read_payload(session, found)
+    request_id = posixpath.basename(record.path)
+    payload_path = posixpath.join(record.path, payload_name(request_id))
+    problem, created = None, record.created
+    if landing_payload is not None:
+        if str(landing_payload.id) == first("payload_id"):
+            payload_path, created = landing_payload.path, landing_payload.created
+        else:
+            problem = ("%s was refused: request id %s already belongs to another payload; push again "
+                       "under a new request id" % (landing_payload.path, request_id))
     return RequestStatus(
-        request_id=posixpath.basename(collection) if collection else first("request_id"),
-        collection=collection, payload_path=found.path, owner=found.owner,
-        operation=first("operation") or (payload.operation if payload else None),
-        omero_user=first("omero_user") or (payload.omero_user if payload else None),
-        omero_group=first("omero_group") or (payload.omero_group if payload else None),
-        created=_iso(found.created), state=first("state") or names.RECEIVED, error=first("error"),
+        request_id=request_id, collection=collection, payload_path=payload_path, owner=record.owner,
+        operation=first("operation"), omero_user=first("omero_user"), omero_group=first("omero_group"),
+        created=_iso(created), state=first("state") or names.RECEIVED, error=first("error"),
         destination=first("destination") or first("import_root"),
-        images=tuple(avus.get(_short(names.AVU_OMERO_IMAGE), ())), avus=avus, problem=problem)
-
-
-def _one_per_request(statuses):
-    """A placed record beats a landing payload, which beats an unfinished upload; another
-    payload under the same request id is named in the survivor's `problem`."""
-    by_id = {}
-    for status in statuses:
-        by_id.setdefault(status.request_id, []).append(status)
-    chosen = []
-    for candidates in by_id.values():
-        candidates.sort(key=lambda s: (s.payload_path is not None, s.collection is None), reverse=True)
-        best, others = candidates[0], [c.payload_path for c in candidates[1:] if c.payload_path]
-        if others:
-            note = "request id %s is also used by %s" % (best.request_id, ", ".join(others))
-            best = best._replace(problem="; ".join(p for p in (best.problem, note) if p))
-        chosen.append(best)
-    return chosen
+        images=tuple(avus.get(_short(names.AVU_OMERO_IMAGE), ())), avus=avus, problem=problem,
+        record=record.path)
 
 
 def _iso(moment):
@@ -229,20 +263,22 @@ def _read_payload(session, found):
         return None, "payload unreadable: %s" % prc.describe(error)
 
 
-def mark_for_reprocess(session, landing_zone, request_id):
-    """Ask for another attempt at a failed request, as the service account: its watcher (a
-    delayed rule, see omero_irods/watch.py) sees the mark and queues the next attempt.
+def mark_for_reprocess(session, landing_zone, request_id, records=None):
+    """Ask for another attempt at a failed request, as the service account: the mark goes on
+    the request's record (where only the service account and admins may write) and its
+    watcher (a delayed rule, see omero_irods/watch.py) queues the next attempt.
     Returns (status, marked_now): marked_now is False when the mark was already there (the
     watcher has not taken it yet), which is as good. LookupError for an unknown id,
     ValueError for a request that is not `failed`."""
-    status = request_status(session, landing_zone, request_id)
-    if status.state != names.FAILED:
+    status = request_status(session, landing_zone, request_id, records)
+    if status.record is None or status.state != names.FAILED:
+        state = status.state if status.record is not None else "not claimed yet"
         advice = "push it again with the input fixed" if status.state == names.REJECTED else "nothing to do"
-        raise ValueError("request %s is %s, not failed: %s" % (request_id, status.state, advice))
+        raise ValueError("request %s is %s, not failed: %s" % (request_id, state, advice))
     if _short(names.AVU_REPROCESS) in status.avus:
         return status, False
     try:
-        prc.add_data_object_avu(session, status.payload_path, names.AVU_REPROCESS, "requested")
+        prc.add_collection_avu(session, status.record, names.AVU_REPROCESS, "requested")
     except Exception as error:
         if prc.is_already_exists(error):  # marked meanwhile (CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME)
             return status, False

@@ -7,6 +7,7 @@ core.py): these tests are about what the client sends, not what the policy does 
 
 SERVICE_ACCOUNT = "omero-svc"
 LANDING = "/tempZone/home/omero-svc/landing"
+RECORDS = "/tempZone/home/omero-svc/omero-irods-records"
 
 
 class SandboxIrods(object):
@@ -53,3 +54,18 @@ class SandboxIrods(object):
     def set_avus(self, path, pairs):
         for attribute, value in pairs:
             self.zone.add_avu(SERVICE_ACCOUNT, path, attribute, value)
+
+    def record(self, request_id, pairs, payload=None):
+        """What the policy keeps for a request: its record in the records collection, with
+        AVUs; bound to the landing `payload` (its path) when given, as the claim binds it."""
+        from omero_irods import names
+
+        if self.zone.exists(RECORDS) is None:
+            self.zone.create_collection(SERVICE_ACCOUNT, RECORDS)
+        path = RECORDS + "/" + request_id
+        self.zone.create_collection(SERVICE_ACCOUNT, path)
+        pairs = [(names.AVU_REQUEST_ID, request_id)] + list(pairs)
+        if payload:
+            pairs.append((names.AVU_PAYLOAD_ID, str(self.zone.data_object(payload).id)))
+        self.set_avus(path, pairs)
+        return path

@@ -113,13 +113,14 @@ def test_an_irods_failure_exits_1_and_says_what_failed(session, env_file, monkey
 
 
 def _add_request(irods, landing, request_id, user, state, images=(), error=None):
-    """A load request as the policy leaves it: payload plus state AVUs (names.py)."""
+    """A load request as the policy leaves it: its payload, and its record with state AVUs."""
     result = request_load(irods.session, landing, "/tempZone/home/%s/omero/save/snap" % user,
                           user, "lab", request_id=request_id)
-    avus = [(names.AVU_STATE, state)] + [(names.AVU_OMERO_IMAGE, i) for i in images]
+    avus = [(names.AVU_STATE, state), (names.AVU_OPERATION, "load"), (names.AVU_OMERO_USER, user),
+            (names.AVU_OMERO_GROUP, "lab")] + [(names.AVU_OMERO_IMAGE, i) for i in images]
     if error:
         avus.append((names.AVU_ERROR, error))
-    irods.set_avus(result.payload_path, avus)
+    irods.record(request_id, avus, payload=result.payload_path)
 
 
 def test_list_shows_requests_with_state_images_and_errors(irods, landing, env_file, connect, capsys):

@@ -1,6 +1,7 @@
-"""Reading requests back from the landing zone: state from the policy's AVUs, what was asked
-from the payload while the policy has not recorded it yet. (Placed requests, found by GenQuery
-after the real rules ran: test_client_listing_placed.py.)"""
+"""Reading requests back: state from the policy's records (never from AVUs on payloads, which
+whoever may write in the landing zone can set), what was asked from the payload while the
+policy has not claimed it yet. (Placed requests, after the real rules ran:
+test_client_listing_placed.py.)"""
 
 import pytest
 
@@ -16,10 +17,22 @@ def test_a_broken_payload_is_reported_not_fatal(irods, landing):
     path = collection + "/req-0000030" + names.PAYLOAD_SUFFIX
     with irods.session.data_objects.open(path, "w") as handle:
         handle.write(b'{"truncated": ')
-    irods.set_avus(path, [(names.AVU_STATE, names.REJECTED), (names.AVU_ERROR, "not JSON")])
+    status = listing.request_status(irods.session, landing, "req-0000030")
+    assert status.problem.startswith("payload unreadable: payload is not valid JSON")
+    irods.record("req-0000030", [(names.AVU_STATE, names.REJECTED), (names.AVU_ERROR, "not JSON")], payload=path)
     status = listing.request_status(irods.session, landing, "req-0000030")
     assert (status.state, status.error, status.operation) == ("rejected", "not JSON", None)
-    assert status.problem.startswith("payload unreadable: payload is not valid JSON")
+    assert status.payload_path == path and status.problem is None
+
+
+def test_state_avus_on_a_payload_are_not_believed(irods, landing):
+    result = request_load(irods.session, landing, "/tempZone/home/alice/snap", "alice", "lab",
+                          request_id="req-0000032")
+    irods.set_avus(result.payload_path, [(names.AVU_STATE, names.IMPORTED), (names.AVU_OMERO_USER, "bob"),
+                                         (names.AVU_ERROR, "forged")])
+    status = listing.request_status(irods.session, landing, "req-0000032")
+    assert (status.state, status.omero_user, status.error) == (names.RECEIVED, "alice", None)
+    assert listing.list_requests(irods.session, landing, omero_user="bob") == []
 
 
 def test_without_state_avus_a_committed_request_is_received(irods, landing):
@@ -62,8 +75,9 @@ def test_an_upload_without_payload_is_uploading_and_nobodys(irods, landing):
 
 
 def test_an_unknown_request_is_named(irods, landing):
-    with pytest.raises(LookupError, match="no request nope-0000: %s/nope-0000 does not exist and no "
-                                          "placed record" % landing):
+    with pytest.raises(LookupError, match="no request nope-0000: %s/nope-0000 does not exist and there "
+                                          "is no record /tempZone/home/omero-svc/omero-irods-records/nope-0000"
+                                          % landing):
         listing.request_status(irods.session, landing, "nope-0000")
 
 
@@ -72,8 +86,42 @@ def test_a_save_not_placed_yet_cannot_be_loaded_by_its_id(irods, landing, run_di
     with pytest.raises(LookupError, match="request req-0000070 is received: its snapshot is not in "
                                           "place yet"):
         listing.snapshot_of(irods.session, landing, "req-0000070", "alice")
-    irods.set_avus(landing + "/req-0000070/req-0000070" + names.PAYLOAD_SUFFIX,
-                   [(names.AVU_STATE, names.FAILED), (names.AVU_ERROR, "attempt 3: resource down")])
+    irods.record("req-0000070", [(names.AVU_STATE, names.FAILED), (names.AVU_ERROR, "attempt 3: resource down"),
+                                 (names.AVU_OPERATION, names.SAVE), (names.AVU_OMERO_USER, "alice")],
+                 payload=landing + "/req-0000070/req-0000070" + names.PAYLOAD_SUFFIX)
     with pytest.raises(LookupError, match=r"request req-0000070 is failed: its snapshot is not in "
                                           r"place \(attempt 3: resource down\)"):
         listing.snapshot_of(irods.session, landing, "req-0000070", "alice")
+
+
+def _queries_of_a_listing(irods, landing, monkeypatch, count):
+    from omero_irods_sandbox.prep import genquery_engine
+
+    for number in range(count):
+        result = request_load(irods.session, landing, "/tempZone/home/alice/snap", "alice", "lab",
+                              request_id="req-%07d" % (100 + number))
+        irods.record("req-%07d" % (100 + number), [(names.AVU_STATE, names.IMPORTED), (names.AVU_OPERATION, "load"),
+                                                   (names.AVU_OMERO_USER, "alice"), (names.AVU_OMERO_GROUP, "lab"),
+                                                   (names.AVU_OMERO_IMAGE, str(number))],
+                     payload=result.payload_path)
+    seen = []
+    execute = genquery_engine.execute
+
+    def counting(zone, user, query, options=0):
+        seen.append(query)
+        return execute(zone, user, query, options)
+    monkeypatch.setattr(genquery_engine, "execute", counting)
+    listed = listing.list_requests(irods.session, landing, omero_user="alice")
+    assert len(listed) == count and all(status.state == names.IMPORTED for status in listed)
+    return len(seen)
+
+
+def test_a_listing_costs_the_same_few_queries_for_one_request_or_forty(irods, landing, monkeypatch, tmp_path):
+    one = _queries_of_a_listing(irods, landing, monkeypatch, 1)
+    from sandbox_irods import SandboxIrods
+
+    (tmp_path / "many").mkdir()
+    forty = _queries_of_a_listing(SandboxIrods(tmp_path / "many"), landing, monkeypatch, 40)
+    # the records' AVUs, the payloads moved into records, the landing collections and payloads
+    # (python-irodsclient pages through more rows: a query per page, never per request)
+    assert one == forty == 4

@@ -1,10 +1,9 @@
-"""list/status after the REAL rules ran: placed and imported requests are found by GenQuery.
+"""list/status after the REAL rules ran: requests are read from their records by GenQuery.
 
-The policy moves a placed request's payload next to its data as its record
-(`<destination>.omero-irods.json`, policy/omero_irods/pipeline.py _finish_placement), so the
-landing zone alone no longer shows it; the listing finds records by their
-`omero_irods::request_id` / `omero_irods::omero_user` AVUs with python-irodsclient's Query
-(irods/query.py), answered by the sandbox as rsGenQuery does (irods/irods
+The policy keeps each request's state on its record `<records>/<request_id>` and moves a
+placed request's payload into it (policy/omero_irods/records.py), so the landing zone alone no
+longer shows it; the listing reads every record's AVUs in one query with python-irodsclient's
+Query (irods/query.py), answered by the sandbox as rsGenQuery does (irods/irods
 plugins/database/src/general_query.cpp, including its read access check for non-admins).
 """
 
@@ -86,7 +85,9 @@ def test_placed_and_imported_requests_are_listed_with_state_destination_and_imag
     image_ids = sorted(avu.value for avu in imported if avu.attribute == names.AVU_OMERO_IMAGE)
     assert (ingest.state, ingest.operation, ingest.omero_group) == (names.IMPORTED, "ingest", "lab")
     assert ingest.destination.startswith("/tempZone/home/alice/omero/ingest/")
-    assert ingest.payload_path == ingest.destination + names.PAYLOAD_SUFFIX and ingest.collection is None
+    assert ingest.record == "/tempZone/home/omero-svc/omero-irods-records/" + ALICE_INGEST
+    assert ingest.payload_path == "%s/%s%s" % (ingest.record, ALICE_INGEST, names.PAYLOAD_SUFFIX)
+    assert ingest.collection is None
     assert image_ids and list(ingest.images) == image_ids
     assert (save.state, save.operation, save.images) == (names.PLACED, "save", ())
     assert save.destination.startswith("/tempZone/home/alice/omero/save/")
@@ -121,7 +122,7 @@ def test_status_finds_a_placed_request_by_its_id(placed):
     assert (status.state, status.omero_user) == (names.IMPORTED, "alice")
     assert status.avus["request_id"] == [ALICE_INGEST] and status.avus["destination"] == [status.destination]
     with pytest.raises(LookupError, match="no request 20260101T000900Z-nothere0: %s/20260101T000900Z-"
-                                          "nothere0 does not exist and no placed record" % LANDING):
+                                          "nothere0 does not exist and there is no record" % LANDING):
         listing.request_status(session, LANDING, "20260101T000900Z-nothere0")
     with pytest.raises(LookupError, match="a request id is a letter or digit"):
         listing.request_status(session, LANDING, "../../alice")

@@ -1,8 +1,8 @@
 """Listing reads payloads as little as it can: each read is an open and close of a payload in
 the landing zone, the very events the rules watch (pep_api_data_obj_open_pre /
 close_post, irods/irods server/api/src/rsDataObjOpen.cpp, rsDataObjClose.cpp). Whose a
-request is comes from the policy's AVUs where they exist; a payload is read only when they
-do not say (not claimed yet, or rejected before its user was recorded), and only if small."""
+request is comes from the policy's record where there is one; a payload is read only while
+no record says (not claimed yet), and only if small."""
 
 import os
 import sys
@@ -24,10 +24,11 @@ def _opened(irods):
     return [path for _name, path in irods.calls("open") if path.endswith(names.PAYLOAD_SUFFIX)]
 
 
-def test_a_request_whose_avus_name_its_user_is_listed_without_reading_its_payload(irods, landing):
+def test_a_request_whose_record_names_its_user_is_listed_without_reading_its_payload(irods, landing):
     result = _load(irods, landing, "req-00000101")
-    irods.set_avus(result.payload_path, [(names.AVU_STATE, names.VALIDATED), (names.AVU_OPERATION, "load"),
-                                         (names.AVU_OMERO_USER, "alice"), (names.AVU_OMERO_GROUP, "lab")])
+    irods.record("req-00000101", [(names.AVU_STATE, names.VALIDATED), (names.AVU_OPERATION, "load"),
+                                  (names.AVU_OMERO_USER, "alice"), (names.AVU_OMERO_GROUP, "lab")],
+                 payload=result.payload_path)
     irods.server.pep_points.clear()
     (status,) = listing.list_requests(irods.session, landing, omero_user="alice")
     assert (status.request_id, status.state, status.omero_user) == ("req-00000101", names.VALIDATED, "alice")

@@ -15,6 +15,8 @@ from omero_irods_sandbox.error_codes import IrodsError
 ZONE = "tempZone"
 SERVICE = "omero-svc"
 LANDING = "/tempZone/home/omero-svc/landing"
+RECORDS = "/tempZone/home/omero-svc/" + names.DEFAULT_RECORDS_NAME
+LINKS = RECORDS + "/links"
 SCRATCH = "/tempZone/home/alice/scratch"
 RESOURCES = ["demoResc", "replResc", "archResc"]
 IMPORTED_ID = "20261122T101500Z-0000aaaa"
@@ -87,16 +89,21 @@ class GuardZone(object):
     def log(self):
         return self._run.runtime.log
 
+    def record_avus(self, request_id):
+        return {avu.attribute: avu.value for avu in self.zone.collection(RECORDS + "/" + request_id).avus}
+
     def destination(self, request_id):
-        for data_object in self.zone.data_objects():
-            avus = {avu.attribute: avu.value for avu in data_object.avus}
-            if data_object.path.endswith(names.PAYLOAD_SUFFIX) and avus.get(names.AVU_REQUEST_ID) == request_id:
-                return avus[names.AVU_DESTINATION]
-        raise AssertionError("request %s was not placed: %s" % (request_id, self.log[-5:]))
+        destination = self.record_avus(request_id).get(names.AVU_DESTINATION)
+        assert destination, "request %s was not placed: %s" % (request_id, self.log[-5:])
+        return destination
 
     def state_of(self, request_id):
-        record = self.destination(request_id) + names.PAYLOAD_SUFFIX
-        return {avu.attribute: avu.value for avu in self.zone.data_object(record).avus}[names.AVU_STATE]
+        return self.record_avus(request_id)[names.AVU_STATE]
+
+    def links(self, request_id):
+        """[(attribute, linked root, OMERO user)] of a request's link entry."""
+        entry = self.zone.exists(LINKS + "/" + request_id) and self.zone.collection(LINKS + "/" + request_id)
+        return [(avu.attribute, avu.value, avu.units) for avu in entry.avus] if entry else []
 
     def images(self, collection):
         return sorted(avu.value for avu in self.zone.collection(collection).avus

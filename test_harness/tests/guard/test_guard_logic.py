@@ -3,9 +3,15 @@
 import pytest
 
 from omero_irods import guard
-from omero_irods.names import AVU_OMERO_IMAGE
+from omero_irods.names import AVU_LINKED_ROOT, AVU_LINKED_UNDER
 
 RUN = "/tempZone/home/alice/omero/ingest/2026-11-22/run1"
+RECORDS = "/tempZone/home/omero-svc/omero-irods-records"
+LINKS = RECORDS + "/links"
+
+
+def entry(request_id):
+    return LINKS + "/" + request_id
 
 
 # --- scope: the string test every guarded PEP makes first ----------------------------------
@@ -42,46 +48,67 @@ def test_paths_are_normalised_before_the_string_test_and_the_query(raw, normal):
     assert guard.zone_of(guard.normal_path(raw)) == "tempZone"
 
 
+# --- the roots the string test keeps ----------------------------------------------------------
+
+
+def test_roots_ever_linked_in_stay_in_scope_after_the_config_narrows():
+    columns, condition = guard.linked_under_query(RECORDS)
+    assert columns == "META_COLL_ATTR_VALUE"
+    assert condition == "COLL_NAME = '%s' and META_COLL_ATTR_NAME = '%s'" % (LINKS, AVU_LINKED_UNDER)
+    roots = guard.guarded_roots(("/tempZone/projects",), [["/tempZone/home"]])
+    assert roots == ("/tempZone/home", "/tempZone/projects")
+    assert guard.in_scope(RUN, roots)
+
+
 # --- the one query --------------------------------------------------------------------------
 
 
-def test_one_query_asks_for_the_avu_at_above_and_below_the_path():
-    columns, condition = guard.holder_query(RUN)
-    assert columns == "COLL_NAME, META_COLL_ATTR_VALUE"
+def test_one_query_asks_for_links_at_above_and_below_the_path_in_the_records_only():
+    columns, condition = guard.holder_query(RUN, RECORDS)
+    assert columns == "COLL_NAME, META_COLL_ATTR_VALUE, META_COLL_ATTR_UNITS"
     # parent_of first in its compound: irods/irods plugins/database/src/general_query.cpp
     # insertWhere refuses a quote more than 10 characters into a condition part.
-    assert condition == ("META_COLL_ATTR_NAME = '%s' and COLL_NAME parent_of '%s' || like '%s/%%'"
-                         % (AVU_OMERO_IMAGE, RUN, RUN))
+    assert condition == ("COLL_PARENT_NAME = '%s' and META_COLL_ATTR_NAME = '%s' and META_COLL_ATTR_VALUE "
+                         "parent_of '%s' || like '%s/%%'" % (LINKS, AVU_LINKED_ROOT, RUN, RUN))
+
+
+def test_without_a_readable_config_every_links_collection_counts():
+    _columns, condition = guard.holder_query(RUN, None)
+    assert condition.startswith("COLL_PARENT_NAME like '%/links' and ")
 
 
 @pytest.mark.parametrize("awkward", ["it's", "back\\slash"])
 def test_a_path_genquery_cannot_quote_is_queried_from_its_deepest_plain_ancestor(awkward):
     path = RUN + "/" + awkward + "/a.tif"
-    _columns, condition = guard.holder_query(path)
+    _columns, condition = guard.holder_query(path, RECORDS)
     assert "parent_of '%s' || like '%s/%%'" % (RUN, RUN) in condition
     assert awkward not in condition
     # ... and the superset it returns is narrowed to the path's own family
-    rows = [[RUN + "/" + awkward, "7"], [RUN + "/other", "8"]]
-    assert guard.holders_from_rows(path, rows) == ((RUN + "/" + awkward, ("7",)),)
+    rows = [[entry("req-0000007"), RUN + "/" + awkward, "alice"], [entry("req-0000008"), RUN + "/other", "bob"]]
+    assert guard.holders_from_rows(path, rows) == ((RUN + "/" + awkward, (("alice", entry("req-0000007")),)),)
 
 
 # --- rows -> refusal --------------------------------------------------------------------------
 
 
 def test_an_ancestor_the_path_itself_and_a_descendant_all_guard():
-    rows = [[RUN, "12"], [RUN, "3"], ["/tempZone/home/alice/omero/ingest/2026-11-23/run2", "40"]]
-    assert guard.holders_from_rows(RUN + "/plate/A1.tif", rows) == ((RUN, ("3", "12")),)
-    assert guard.holders_from_rows(RUN, rows) == ((RUN, ("3", "12")),)
+    run2 = "/tempZone/home/alice/omero/ingest/2026-11-23/run2"
+    rows = [[entry("req-alice-1"), RUN, "alice"], [entry("req-bob-01"), RUN, "bob"],
+            [entry("req-alice-2"), run2, "alice"]]
+    held = (("alice", entry("req-alice-1")), ("bob", entry("req-bob-01")))
+    assert guard.holders_from_rows(RUN + "/plate/A1.tif", rows) == ((RUN, held),)
+    assert guard.holders_from_rows(RUN, rows) == ((RUN, held),)
     above = guard.holders_from_rows("/tempZone/home/alice/omero", rows)
-    assert [collection for collection, _images in above] == [RUN, "/tempZone/home/alice/omero/ingest/2026-11-23/run2"]
+    assert [root for root, _held in above] == [RUN, run2]
 
 
 def test_like_wildcards_and_name_prefixes_do_not_guard_unrelated_paths():
     # `like 'run_/%'` also matches runX/...; and /run1 is a string prefix of /run10
     path = "/tempZone/home/alice/omero/run_"
-    rows = [["/tempZone/home/alice/omero/runX/sub", "1"], ["/tempZone/home/alice/omero/run_0", "2"]]
+    rows = [[entry("r-000001"), "/tempZone/home/alice/omero/runX/sub", "alice"],
+            [entry("r-000002"), "/tempZone/home/alice/omero/run_0", "alice"]]
     assert guard.refusal(guard.UNLINK, path, "alice", rows) is None
-    assert guard.refusal(guard.UNLINK, RUN + "0/a.tif", "alice", [[RUN, "1"]]) is None
+    assert guard.refusal(guard.UNLINK, RUN + "0/a.tif", "alice", [[entry("r-000001"), RUN, "alice"]]) is None
 
 
 def test_no_rows_lets_the_call_run():
@@ -98,26 +125,26 @@ def test_each_operation_fails_with_an_error_iRODS_defines(operation, error_name)
     # SYS_DELETE_DISALLOWED -41000 (what acDataDeletePolicy's msiDeleteDisallowed returns)
     from omero_irods_sandbox.error_codes import code
 
-    refusal = guard.refusal(operation, RUN + "/a.tif", "alice", [[RUN, "5"]])
+    refusal = guard.refusal(operation, RUN + "/a.tif", "alice", [[entry("r-000005"), RUN, "alice"]])
     assert refusal.error_name == error_name
     assert code(error_name) == {"SYS_NOT_ALLOWED": -169000, "SYS_DELETE_DISALLOWED": -41000}[error_name]
 
 
-def test_the_log_line_names_path_user_images_and_how_to_release():
-    refusal = guard.refusal(guard.UNLINK, RUN + "/a.tif", "rods", [[RUN, "12"], [RUN, "3"]])
-    line = refusal.log_line()
+def test_the_log_line_names_path_user_who_holds_links_and_how_to_release():
+    rows = [[entry("req-alice-1"), RUN, "alice"], [entry("req-bob-001"), RUN, "bob"]]
+    line = guard.refusal(guard.UNLINK, RUN + "/a.tif", "rods", rows).log_line()
     assert line.startswith("omero-irods: refused removal of %s/a.tif by rods (SYS_DELETE_DISALLOWED)" % RUN)
-    assert "%s (OMERO images 3, 12)" % RUN in line
+    assert "%s (linked by OMERO user alice, request req-alice-1, OMERO user bob, request req-bob-001)" % RUN in line
     assert "delete those images in OMERO first" in line
-    assert "imeta rmw -C %s %s %%" % (RUN, AVU_OMERO_IMAGE) in line
+    assert "imeta rm -C %s %s %s alice" % (entry("req-alice-1"), AVU_LINKED_ROOT, RUN) in line
 
 
-def test_a_long_list_of_guarding_collections_is_cut_in_the_log():
-    rows = [["/tempZone/home/alice/omero/run%02d" % n, str(n)] for n in range(guard.LOG_HOLDERS + 3)]
+def test_a_long_list_of_guarded_roots_is_cut_in_the_log():
+    rows = [[entry("req-%06d" % n), "/tempZone/home/alice/omero/run%02d" % n, "alice"]
+            for n in range(guard.LOG_HOLDERS + 3)]
     line = guard.refusal(guard.RM_COLL, "/tempZone/home/alice/omero", "alice", rows).log_line()
-    assert "run04 (OMERO images 4)" in line
-    assert "3 more collections" in line
-    assert "imeta rmw -C <each collection above> %s %%" % AVU_OMERO_IMAGE in line
+    assert "run04 (linked by OMERO user alice, request req-000004)" in line
+    assert "3 more roots" in line
     assert "run05" not in line
 
 

@@ -11,7 +11,7 @@ general_query.cpp` addInClauseToWhereForParentOf: the path and each of its paren
 
 import pytest
 
-from guard_zone import SCRATCH, SERVICE, GuardZone
+from guard_zone import IMPORTED_ID, LINKS, SCRATCH, SERVICE, GuardZone
 from omero_irods import names
 from omero_irods_sandbox.prep import genquery_engine
 
@@ -46,6 +46,8 @@ def test_the_fixture_has_one_imported_and_one_queued_ingest(guarded):
     assert guarded.images(guarded.imported) == ["1", "2"]
     assert guarded.images(guarded.queued) == []
     assert guarded.state_of("20261122T111500Z-0000bbbb") == names.IMPORT_QUEUED
+    assert guarded.links(IMPORTED_ID) == [(names.AVU_LINKED_ROOT, guarded.imported, "alice")]
+    assert guarded.links("20261122T111500Z-0000bbbb") == []
 
 
 # --- refused: the imported collection, what is inside it, what is above it ------------------
@@ -55,8 +57,9 @@ def test_imv_of_the_imported_collection_is_refused_with_images_and_release_in_th
     error, line = _refused(guarded, "data_obj_rename", "alice", guarded.imported, guarded.imported + "-renamed")
     assert error == "SYS_NOT_ALLOWED"
     assert "refused rename of %s by alice" % guarded.imported in line
-    assert "%s (OMERO images 1, 2)" % guarded.imported in line
-    assert "delete those images in OMERO first" in line and names.AVU_OMERO_IMAGE in line
+    assert "%s (linked by OMERO user alice, request %s)" % (guarded.imported, IMPORTED_ID) in line
+    assert "delete those images in OMERO first" in line
+    assert "imeta rm -C %s/%s %s %s alice" % (LINKS, IMPORTED_ID, names.AVU_LINKED_ROOT, guarded.imported) in line
 
 
 def test_imv_of_a_file_inside_is_refused(guarded):
@@ -70,7 +73,7 @@ def test_imv_of_a_collection_above_it_is_refused(guarded):
     above = guarded.imported.rsplit("/", 1)[0]
     error, line = _refused(guarded, "data_obj_rename", "alice", above, above + "-renamed")
     assert error == "SYS_NOT_ALLOWED"
-    assert "vault files of %s (OMERO images 1, 2)" % guarded.imported in line
+    assert "vault files of %s (linked by OMERO user alice" % guarded.imported in line
 
 
 @pytest.mark.parametrize("force", [False, True], ids=["to-trash", "force"])
@@ -99,15 +102,19 @@ def test_irepl_stays_allowed_but_itrim_and_iphymv_are_refused(zone):
     assert error == "SYS_NOT_ALLOWED" and "refused physical move of %s" % inside in line
 
 
-def test_a_rodsadmin_is_refused_until_the_avus_are_removed(zone):
+def test_a_rodsadmin_is_refused_until_the_link_is_released(zone):
     inside = zone.imported + "/a.tif"
     for resource in ("replResc", "archResc"):
         assert zone.call("data_obj_repl", "alice", inside, resource) is None
     error, line = _refused(zone, "data_obj_trim", ADMIN, inside, "archResc", admin=True)
     assert error == "SYS_DELETE_DISALLOWED" and "by rods" in line
 
-    for image in zone.images(zone.imported):  # imeta rm -C ... as the admin: the release
+    for image in zone.images(zone.imported):  # the users' AVUs on their data release nothing
         zone.zone.remove_avu(ADMIN, zone.imported, names.AVU_OMERO_IMAGE, image, admin_mode=True)
+    error, _line = _refused(zone, "data_obj_trim", ADMIN, inside, "archResc", admin=True)
+    # the release docs/deploy.md describes: imeta -M rm -C <records>/links/<rid> linked_root <root> <user>
+    zone.zone.remove_avu(ADMIN, LINKS + "/" + IMPORTED_ID, names.AVU_LINKED_ROOT, zone.imported, units="alice",
+                         admin_mode=True)
     assert zone.call("data_obj_trim", ADMIN, inside, "archResc", admin=True) is None
     assert zone.replica_resources(inside) == ["demoResc", "replResc"]
 
@@ -138,10 +145,21 @@ def test_not_yet_imported_data_moves_and_goes_as_usual(zone):
     assert zone.refusals() == []
 
 
-def test_the_payload_record_is_not_guarded_omero_links_none_of_its_bytes(zone):
-    record = zone.imported + names.PAYLOAD_SUFFIX
-    assert zone.call("data_obj_unlink", SERVICE, record, force=True) is None
-    assert zone.images(zone.imported) == ["1", "2"]  # the guard's AVUs are on the collection
+def test_the_user_cannot_release_by_removing_avus_or_links_on_their_own_data(zone):
+    # alice owns her placed data: she may strip its AVUs, but the links live in the records
+    for image in zone.images(zone.imported):
+        zone.zone.remove_avu("alice", zone.imported, names.AVU_OMERO_IMAGE, image)
+    error, _line = _refused(zone, "rm_coll", "alice", zone.imported, recurse=True, force=True)
+    assert error == "SYS_DELETE_DISALLOWED"
+    with pytest.raises(Exception, match="CAT_NO_ACCESS_PERMISSION"):
+        zone.zone.remove_avu("alice", LINKS + "/" + IMPORTED_ID, names.AVU_LINKED_ROOT, zone.imported,
+                             units="alice")
+
+
+def test_the_service_account_releases_a_link_and_the_data_goes(zone):
+    zone.zone.remove_avu(SERVICE, LINKS + "/" + IMPORTED_ID, names.AVU_LINKED_ROOT, zone.imported, units="alice")
+    assert zone.call("rm_coll", "alice", zone.imported, recurse=True, force=True) is None
+    assert zone.zone.exists(zone.imported) is None
 
 
 # --- cost and robustness ------------------------------------------------------------------------
@@ -160,14 +178,21 @@ def queries(monkeypatch):
     return seen
 
 
-def test_outside_the_roots_costs_no_query_inside_exactly_one(zone, queries):
+def test_inside_the_roots_costs_one_query_outside_one_per_agent(zone, queries):
+    zone.zone.put("alice", SCRATCH + "/more.txt", b"more\n")
+    del queries[:]
     assert zone.call("data_obj_unlink", "alice", SCRATCH + "/notes.txt") is None  # into the trash
     (query,) = queries
     assert "parent_of '%s/notes.txt'" % SCRATCH in query
-    (trashed,) = [obj.path for obj in zone.zone.data_objects() if obj.path.startswith("/tempZone/trash/")]
+    assert zone.call("data_obj_unlink", "alice", SCRATCH + "/more.txt") is None
+    trashed = sorted(obj.path for obj in zone.zone.data_objects() if obj.path.startswith("/tempZone/trash/"))
+    assert len(trashed) == 2
     del queries[:]
-    assert zone.call("data_obj_unlink", "alice", trashed, force=True) is None  # irmtrash
-    assert queries == []
+    zone._run.runtime.new_agent()  # one connection removes both from the trash (irmtrash)
+    for path in trashed:
+        zone._run.server.data_obj_unlink("alice", path, force=True)
+    (query,) = queries  # the roots ever linked in, read once by this agent; no holder query
+    assert names.AVU_LINKED_UNDER in query
 
 
 def test_an_unreadable_config_still_guards_everything_by_query_and_says_so_once(zone):
@@ -178,3 +203,19 @@ def test_an_unreadable_config_still_guards_everything_by_query_and_says_so_once(
     assert error == "SYS_DELETE_DISALLOWED"
     complaints = [line for line in zone.log if "the guard checks every path by query" in line]
     assert len(complaints) == 1 and "is not valid JSON" in complaints[0]
+
+
+def test_narrowing_the_allowed_roots_keeps_data_imported_earlier_guarded(zone):
+    import json
+
+    with open(zone._run.config_file, encoding="utf-8") as handle:
+        config = json.load(handle)
+    config["zones"]["tempZone"]["allowed_roots"] = ["/tempZone/projects"]
+    with open(zone._run.config_file, "w", encoding="utf-8") as handle:
+        json.dump(config, handle)
+    error, line = _refused(zone, "rm_coll", "alice", zone.imported, recurse=True, force=True)
+    assert error == "SYS_DELETE_DISALLOWED" and "linked by OMERO user alice" in line
+    error, _line = _refused(zone, "data_obj_rename", "alice", zone.imported + "/a.tif", zone.imported + "/z.tif")
+    assert error == "SYS_NOT_ALLOWED"
+    # data OMERO does not link to goes as usual
+    assert zone.call("data_obj_unlink", "alice", zone.queued + "/a.tif", force=True) is None

@@ -21,6 +21,9 @@ ZONE = "tempZone"
 SERVICE = "omero-svc"
 LANDING = "/tempZone/home/omero-svc/landing"
 ALICE_ROOT = "/tempZone/home/alice/omero"
+#: The zone's records collection (the config's default): every request's state and claims.
+RECORDS = "/tempZone/home/omero-svc/" + names.DEFAULT_RECORDS_NAME
+LINKS = RECORDS + "/links"
 UNTIL_IDLE = {"run_delay_queue": {"until_idle": True}}
 #: Drain retries but stop the watcher a failed request gets (it polls for a reprocess mark).
 DRAIN_FAILURES = {"run_delay_queue": {"until_idle": True, "max_seconds": 1000}}
@@ -212,16 +215,37 @@ def stored_bytes(state, path):
 
 
 def records(state, root=ALICE_ROOT):
-    """Payload records (payloads moved next to placed data) below `root`."""
+    """Payload-named data objects below `root` (the pipeline keeps none next to the data)."""
     return [path for path in under(state, root) if path.endswith(names.PAYLOAD_SUFFIX)]
 
 
 def record_of(state, request_id):
-    """The payload object of a request wherever it is now (landing zone or placed record)."""
-    found = [path for path in paths(state) if path.endswith(names.PAYLOAD_SUFFIX)
-             and avus_of(state, path).get(names.AVU_REQUEST_ID) == request_id]
-    assert len(found) == 1, "request %s has %d payload objects: %s" % (request_id, len(found), found)
-    return found[0]
+    """A request's record in the records collection: the collection whose AVUs are its state."""
+    path = "%s/%s" % (RECORDS, request_id)
+    assert path in paths(state, "collections"), "request %s has no record; records: %s" % (
+        request_id, under(state, RECORDS, "collections"))
+    return path
+
+
+def request_records(state):
+    """The request records (collections directly in the records collection, but `links`)."""
+    return [path for path in under(state, RECORDS, "collections")
+            if path.count("/") == RECORDS.count("/") + 1 and path != LINKS]
+
+
+def claims(state, request_id, prefix):
+    """The numbers N of `<record>/<prefix>N` claims of a request."""
+    record = "%s/%s/" % (RECORDS, request_id)
+    return sorted(int(path[len(record) + len(prefix):]) for path in paths(state, "collections")
+                  if path.startswith(record + prefix) and path[len(record) + len(prefix):].isdigit())
+
+
+def links_of(state, request_id):
+    """[(linked root, OMERO user)] recorded for the guard."""
+    for entry in state["collections"]:
+        if entry["path"] == "%s/%s" % (LINKS, request_id):
+            return [(v, u) for a, v, u in entry["avus"] if a == names.AVU_LINKED_ROOT]
+    return []
 
 
 def ours(log):

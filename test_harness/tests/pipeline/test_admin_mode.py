@@ -1,6 +1,7 @@
 """admin_mode: a rodsadmin service account provisions a mapped user's root itself."""
 
-from pipeline_support import LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, records, under
+from pipeline_support import (LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, record_of, request_records,
+                              under)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"A" * 100}
@@ -18,7 +19,7 @@ def _scenario(tmp_path, service_type, admin_mode):
 def test_admin_mode_provisions_the_users_root_then_places_and_imports(tmp_path, run_scenario):
     request, data = _scenario(tmp_path, "rodsadmin", True)
     state = run_scenario(data)
-    (record,) = records(state)
+    (record,) = request_records(state)
     assert avus_of(state, record)[names.AVU_STATE] == names.IMPORTED, state["log"]
     root = {c["path"]: c for c in state["collections"]}["/tempZone/home/alice/omero"]
     assert root["acl"]["alice"] == "own" and root["acl"][SERVICE] == "own" and root["inherit"]
@@ -29,5 +30,5 @@ def test_without_admin_mode_a_rodsadmin_service_account_still_needs_provisioning
     request, data = _scenario(tmp_path, "rodsadmin", False)
     data["steps"][-1] = {"run_delay_queue": {"until_idle": True, "max_seconds": 1000}}
     state = run_scenario(data)
-    assert avus_of(state, request.payload_path)[names.AVU_STATE] == names.FAILED
+    assert avus_of(state, record_of(state, request.request_id))[names.AVU_STATE] == names.FAILED
     assert not under(state, "/tempZone/home/alice")

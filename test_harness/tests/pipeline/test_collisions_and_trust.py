@@ -9,8 +9,8 @@ a rename onto an existing name fails with CAT_NAME_EXISTS_AS_COLLECTION
 looks free until the rename tries it.
 """
 
-from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, delayed_runs,
-                              ours, paths, queued, records, stored_bytes, under)
+from pipeline_support import (ALICE_ROOT, LANDING, LINKS, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario,
+                              delayed_runs, links_of, ours, paths, queued, record_of, records, stored_bytes, under)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"new data"}
@@ -29,7 +29,7 @@ def test_an_existing_destination_stays_untouched_and_the_new_data_lands_at_suffi
     request = Request(tmp_path, "20261122T101500Z-0000c001", FILES, target_name="run1")
     state = run_scenario(base_scenario(tmp_path, alice_owns_run1(mine) + request.steps("prc") + [UNTIL_IDLE]))
 
-    (record,) = records(state)
+    record = record_of(state, request.request_id)
     avus = avus_of(state, record)
     assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
     assert avus[names.avu("destination")] == EXISTING + "-2"
@@ -48,7 +48,7 @@ def test_a_destination_hidden_from_the_service_account_is_not_overwritten(tmp_pa
         zone.step(step)
     state = zone.state()
 
-    (record,) = records(state)
+    record = record_of(state, request.request_id)
     avus = avus_of(state, record)
     assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
     assert avus[names.avu("destination")] == EXISTING + "-2"
@@ -93,17 +93,18 @@ def test_payloads_outside_the_landing_zone_are_ignored(tmp_path, run_scenario):
 
 
 def test_a_new_request_gets_its_own_record_after_an_old_one_was_released(tmp_path, live_zone):
-    # alice released and removed run1 as the guard's log line tells her to; its record stays
-    # (it is the service account's). A new run1 must not reuse that record: run1-2.
+    # the service account released run1's link (docs/deploy.md) and alice removed run1; the
+    # old request's record stays in the records collection, untouched, and a new run1 is
+    # placed under a record of its own.
     first = Request(tmp_path, "20261122T101500Z-0000q001", {"run1/a.tif": b"A" * 10}, target_name="run1")
     drain = {"run_delay_queue": {"until_idle": True, "max_seconds": 600}}  # the same day for both
     zone = live_zone(base_scenario(tmp_path, first.steps() + [drain]))
     state = zone.state()
-    (old_record,) = records(state)
+    old_record = record_of(state, first.request_id)
     destination = avus_of(state, old_record)[names.AVU_DESTINATION]
-    for attribute, value in avus_of(state, destination).items():
-        if attribute == names.AVU_OMERO_IMAGE:
-            zone.catalog.remove_avu("alice", destination, attribute, value)
+    assert records(state) == []  # nothing payload-named next to the data
+    for root, omero_user in links_of(state, first.request_id):
+        zone.catalog.remove_avu(SERVICE, LINKS + "/" + first.request_id, names.AVU_LINKED_ROOT, root, omero_user)
     zone.step({"remove": {"as": "alice", "path": destination + "/a.tif", "force": True}})
     zone.catalog.remove_collection("alice", destination, recursive=True, force=True)
     old_avus = avus_of(zone.state(), old_record)
@@ -112,8 +113,8 @@ def test_a_new_request_gets_its_own_record_after_an_old_one_was_released(tmp_pat
     for step in second.steps() + [drain]:
         zone.step(step)
     state = zone.state()
-    new_record = DAY + "/run1-2.omero-irods.json"
-    assert avus_of(state, new_record)[names.AVU_REQUEST_ID] == second.request_id
+    new_record = record_of(state, second.request_id)
     assert avus_of(state, new_record)[names.AVU_STATE] == names.IMPORTED
-    assert stored_bytes(state, DAY + "/run1-2/b.tif") == b"B" * 10
+    assert avus_of(state, new_record)[names.AVU_DESTINATION] == DAY + "/run1"
+    assert stored_bytes(state, DAY + "/run1/b.tif") == b"B" * 10
     assert avus_of(state, old_record) == old_avus  # the released request's record is untouched

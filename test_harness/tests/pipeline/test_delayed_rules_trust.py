@@ -7,7 +7,7 @@ server/delay_server/src/irodsDelayServer.cpp). So each rule checks its caller (c
 proxy user) and what it is asked to import.
 """
 
-from pipeline_support import (ALICE_ROOT, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, ours, queued,
+from pipeline_support import (ALICE_ROOT, RECORDS, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, ours, queued,
                               record_of)
 from omero_irods import names
 
@@ -55,7 +55,7 @@ def test_the_service_account_imports_only_records_it_keeps(tmp_path, live_zone):
     zone.step(UNTIL_IDLE)
     state = zone.state()
     assert state["imports"] == []
-    assert any("import of %s refused: not a record of the service account" % fake in line
+    assert any("%s is not a request record in %s; not processed" % (fake, RECORDS) in line
                for line in ours(state["log"]))
     assert avus_of(state, fake).get(names.AVU_ERROR) is None
 

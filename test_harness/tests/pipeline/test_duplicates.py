@@ -2,26 +2,28 @@
 
 Sources of the duplicate events: iput fires pep_api_data_obj_put_post AND acPostProcForPut
 (irods/irods server/api/src/rsDataObjPut.cpp); replication fires acPostProcForPut again,
-"legacy behavior" (server/api/src/rsDataObjRepl.cpp). The claim is an msiModAVUMetadata
-"add", which fails on an existing AVU (server/re/src/extractAvuMS.cpp over the catalog), so
-only one event per attempt wins.
+"legacy behavior" (server/api/src/rsDataObjRepl.cpp). The claims are collections created
+without parents in the request's record (`<records>/<rid>`, then `attempt-N`, `import-N`):
+the catalog's unique index on collection names (irods/irods
+scripts/irods/database/icatSysTables.sql) lets one create of a name succeed, so only one
+event per attempt wins.
 """
 
-from pipeline_support import (ALICE_ROOT, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
-                              ours, queued, record_of, records, stored_bytes, under)
+from pipeline_support import (ALICE_ROOT, LANDING, RECORDS, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, claims, ours,
+                              queued, record_of, records, request_records, stored_bytes, under)
 from omero_irods import names
 from omero_irods.pipeline import IMPORT_RULE, PROCESS_RULE
 
 FILES = {"run1/a.tif": b"A" * 1000, "run1/b.tif": b"B" * 500}
-ATTEMPT = names.avu("attempt")
 
 
 def placed_once(state, request_id):
     """The request is imported, with one claim, one destination and one import."""
     record = record_of(state, request_id)
     assert avus_of(state, record)[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
-    assert avu_values(state, record, ATTEMPT) == ["1"]
-    assert len(records(state)) == 1
+    assert claims(state, request_id, "attempt-") == [1]
+    assert claims(state, request_id, "import-") == [1]
+    assert request_records(state) == [record] and records(state) == []
     assert len(state["imports"]) == 1
     assert queued(state) == []
     return record
@@ -35,7 +37,7 @@ def test_iput_fires_two_events_and_the_request_is_placed_once(tmp_path, run_scen
 
     state = run_scenario(base_scenario(tmp_path, request.steps("iput") + [UNTIL_IDLE]))
     placed_once(state, request.request_id)
-    assert len([line for line in ours(state["log"]) if "duplicate event ignored" in line]) == 1
+    assert len([line for line in ours(state["log"]) if "duplicate" in line and "ignored" in line]) == 1
 
 
 def test_replicating_the_payload_before_processing_places_it_once(tmp_path, run_scenario):
@@ -52,14 +54,14 @@ def test_replicating_the_payload_before_processing_places_it_once(tmp_path, run_
     assert not under(state, LANDING)
 
 
-def test_replicating_a_placed_record_starts_nothing(tmp_path, run_scenario):
+def test_replicating_a_placed_payload_starts_nothing(tmp_path, run_scenario):
     request = Request(tmp_path, "20261122T101500Z-00000003", FILES, target_name="run1")
-    record = "%s/ingest/2026-01-01/run1.omero-irods.json" % ALICE_ROOT
-    steps = request.steps("prc") + [UNTIL_IDLE, {"replicate": {"as": SERVICE, "path": record, "resource": "replResc"}},
+    moved = "%s/%s/%s.omero-irods.json" % (RECORDS, request.request_id, request.request_id)
+    steps = request.steps("prc") + [UNTIL_IDLE, {"replicate": {"as": SERVICE, "path": moved, "resource": "replResc"}},
                                     UNTIL_IDLE]
     state = run_scenario(base_scenario(tmp_path, steps))
-    assert placed_once(state, request.request_id) == record
-    assert any("%s ignored by acPostProcForPut: not in the landing zone" % record in line for line in state["log"])
+    assert placed_once(state, request.request_id) == "%s/%s" % (RECORDS, request.request_id)
+    assert any("%s ignored by acPostProcForPut: not in the landing zone" % moved in line for line in state["log"])
 
 
 def test_a_duplicate_delayed_rule_after_completion_changes_nothing(tmp_path, live_zone):
@@ -77,6 +79,7 @@ def test_a_duplicate_delayed_rule_after_completion_changes_nothing(tmp_path, liv
     assert avus_of(after, record) == avus_of(before, record)
     new_lines = ours(after["log"])[len(ours(before["log"])):]
     assert any("no longer there; duplicate event ignored" in line for line in new_lines)
+    assert claims(after, request.request_id, "import-") == [1]
     assert any("import of %s skipped: state is imported" % record in line for line in new_lines)
 
 
@@ -89,16 +92,17 @@ def test_a_duplicate_event_during_a_retry_does_not_claim_the_attempt_again(tmp_p
     data["provision"] = []
     zone = live_zone(data)
     state = zone.state()
-    assert avu_values(state, request.payload_path, ATTEMPT) == ["1"]
+    assert claims(state, request.request_id, "attempt-") == [1]
     (retry,) = queued(state)
-    assert retry == 'callback.%s("%s", "2")' % (PROCESS_RULE, request.payload_path)
+    record = record_of(state, request.request_id)
+    assert retry == 'callback.%s("%s", "2")' % (PROCESS_RULE, record)
 
     zone.schedule(PROCESS_RULE, request.payload_path, "1")
     zone.step({"advance_clock": "1s"})
     zone.step({"run_delay_queue": {}})
     state = zone.state()
-    assert avu_values(state, request.payload_path, ATTEMPT) == ["1"]
-    assert any("attempt 1 already claimed; duplicate event ignored" in line for line in ours(state["log"]))
+    assert claims(state, request.request_id, "attempt-") == [1]
+    assert any("attempt-1 already claimed; duplicate ignored" in line for line in ours(state["log"]))
     assert queued(state) == [retry]
 
 
@@ -113,7 +117,7 @@ def test_fifty_requests_for_one_target_name_in_one_drain_each_get_their_own_coll
         record = record_of(state, request.request_id)
         avus = avus_of(state, record)
         assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
-        assert avu_values(state, record, ATTEMPT) == ["1"]
+        assert claims(state, request.request_id, "attempt-") == [1]
         destinations[request.request_id] = avus[names.avu("destination")]
     base = "%s/ingest/2026-01-01/run1" % ALICE_ROOT
     assert sorted(destinations.values()) == sorted([base] + ["%s-%d" % (base, n) for n in range(2, 51)])

@@ -8,8 +8,8 @@ irule prints what a rule writes to stdout with writeLine (irods/irods server/re/
 the text and a newline go to ruleExecOut's stdout buffer).
 """
 
-from pipeline_support import (ALICE_ROOT, DRAIN_FAILURES, LANDING, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of,
-                              base_scenario, ours, queued, record_of, stored_bytes, under)
+from pipeline_support import (ALICE_ROOT, DRAIN_FAILURES, LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario,
+                              claims, ours, queued, record_of, stored_bytes, under)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"A" * 100, "run1/b.tif": b"B" * 200}
@@ -70,16 +70,19 @@ def test_placement_failing_after_staging_leaves_nothing_half_visible(tmp_path, l
         zone.step(step)
     state = zone.state()
 
-    avus = avus_of(state, request.payload_path)
+    record = record_of(state, request.request_id)
+    avus = avus_of(state, record)
     assert avus[names.AVU_STATE] == names.FAILED
     assert "CAT_NO_ACCESS_PERMISSION" in avus[names.AVU_ERROR]
     assert under(state, ALICE_ROOT, "collections") == ["%s/ingest" % ALICE_ROOT, DAY]
     assert under(state, ALICE_ROOT) == []
     assert under(state, request.collection) == sorted([request.payload_path, request.tar_path])
-    assert under(state, request.collection, "collections") == []  # no staging left behind
+    assert under(state, request.collection, "collections") == []
+    assert [p for p in under(state, record, "collections") if "/staging-" in p] == []  # no staging left behind
+    assert under(state, record) == []
     assert stored_bytes(state, request.tar_path) == request.tar_bytes
     assert state["imports"] == []
-    assert queued(state) == [watcher(request.payload_path)]
+    assert queued(state) == [watcher(record)]
 
 
 def test_a_user_whose_root_is_not_provisioned_fails_with_a_clear_error(tmp_path, run_scenario):
@@ -87,7 +90,7 @@ def test_a_user_whose_root_is_not_provisioned_fails_with_a_clear_error(tmp_path,
     data = base_scenario(tmp_path, request.steps("prc") + [DRAIN_FAILURES], config=RETRY)
     data["provision"] = []
     state = run_scenario(data)
-    avus = avus_of(state, request.payload_path)
+    avus = avus_of(state, record_of(state, request.request_id))
     assert avus[names.AVU_STATE] == names.FAILED
     assert "/tempZone/home/alice/omero" in avus[names.AVU_ERROR]
     assert not under(state, "/tempZone/home/alice")
@@ -101,7 +104,7 @@ def test_a_rejected_request_is_found_by_its_request_id_even_when_its_payload_is_
     request = Request(tmp_path, "20261122T101500Z-0000e001", FILES, payload_bytes=b"{not json")
     zone = live_zone(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE]))
     status = zone.irule("omero_irods_status", request_id=request.request_id)
-    assert status["state"] == names.REJECTED and status["payload"] == request.payload_path
+    assert status["state"] == names.REJECTED and status["record"] == record_of(zone.state(), request.request_id)
     assert "not valid JSON" in status["error"]
     assert [entry["request_id"] for entry in zone.irule("omero_irods_list")] == [request.request_id]
 
@@ -122,7 +125,7 @@ def test_a_failed_placement_reprocessed_after_the_cause_is_fixed_is_placed_once(
     avus = avus_of(state, record)
     assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
     assert names.AVU_ERROR not in avus
-    assert avu_values(state, record, names.avu("attempt")) == ["1", "2", "3", "4"]
+    assert claims(state, request.request_id, "attempt-") == [1, 2, 3, 4]
     assert under(state, DAY, "collections")[0] == DAY + "/data"
     assert len(state["imports"]) == 1 and queued(state) == []
     assert not under(state, LANDING)

@@ -12,8 +12,8 @@ import sys
 import textwrap
 import time
 
-from pipeline_support import (DRAIN_FAILURES, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario, queued,
-                              record_of)
+from pipeline_support import (DRAIN_FAILURES, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario, claims,
+                              links_of, queued, record_of)
 from omero_irods import names
 from omero_irods.adapters.importer_process import run_import_command
 from omero_irods.omero_import import ImportCommand
@@ -54,9 +54,10 @@ def test_an_import_that_failed_after_creating_images_is_not_repeated(tmp_path, l
     avus = avus_of(state, record)
     assert avus[names.AVU_STATE] == names.FAILED
     assert avu_values(state, record, names.AVU_OMERO_IMAGE) == ["70"]
-    assert avu_values(state, avus[names.AVU_IMPORT_ROOT], names.AVU_OMERO_IMAGE) == ["70"]  # the guard protects it
+    assert avu_values(state, avus[names.AVU_IMPORT_ROOT], names.AVU_OMERO_IMAGE) == ["70"]  # for people
+    assert links_of(state, "20261122T101500Z-0000x001") == [(avus[names.AVU_IMPORT_ROOT], "alice")]  # guarded
     assert "after creating images 70" in avus[names.AVU_ERROR] and "Check OMERO before reprocessing" in avus[names.AVU_ERROR]
-    assert avu_values(state, record, names.AVU_IMPORT_ATTEMPT) == ["1"]  # no automatic second run
+    assert claims(state, "20261122T101500Z-0000x001", "import-") == [1]  # no automatic second run
     assert queued(state) == ['callback.%s("%s")' % (names.RULE_WATCH, record)]
 
 
@@ -66,7 +67,8 @@ def test_an_import_that_succeeds_without_images_is_a_failure(tmp_path, live_zone
     zone.step(DRAIN_FAILURES)
     avus = avus_of(zone.state(), record)
     assert avus[names.AVU_STATE] == names.FAILED and "reported no images" in avus[names.AVU_ERROR]
-    assert avu_values(zone.state(), record, names.AVU_IMPORT_ATTEMPT) == ["1"]
+    assert claims(zone.state(), "20261122T101500Z-0000x002", "import-") == [1]
+    assert links_of(zone.state(), "20261122T101500Z-0000x002")  # it may have linked something
 
 
 def test_an_import_that_created_nothing_is_retried(tmp_path, live_zone):
@@ -75,7 +77,8 @@ def test_an_import_that_created_nothing_is_retried(tmp_path, live_zone):
     zone.step(DRAIN_FAILURES)
     state = zone.state()
     assert avus_of(state, record)[names.AVU_STATE] == names.FAILED
-    assert avu_values(state, record, names.AVU_IMPORT_ATTEMPT) == ["1", "2", "3"]
+    assert claims(state, "20261122T101500Z-0000x003", "import-") == [1, 2, 3]
+    assert links_of(state, "20261122T101500Z-0000x003") == []  # nothing linked: nothing guarded
 
 
 def test_each_import_attempt_runs_once_however_often_it_is_queued(tmp_path, live_zone):

@@ -1,6 +1,6 @@
 """A put event becomes a placed, imported ingest: the real rules in the sandbox."""
 
-from pipeline_support import Request, avus_of, base_scenario, paths, unwrapped
+from pipeline_support import Request, avus_of, base_scenario, links_of, paths, record_of, records, unwrapped
 
 FILES = {"run1/a.tif": b"A" * 1000, "run1/sub/b.tif": b"B" * 2000}
 
@@ -9,10 +9,14 @@ def test_ingest_by_prc_is_placed_with_acls_avus_and_imported(tmp_path, run_scena
     request = Request(tmp_path, "20261122T101500Z-0000aaaa", FILES, target_name="run1")
     state = run_scenario(base_scenario(tmp_path, request.steps("prc") + [{"run_delay_queue": {"until_idle": True}}]))
 
-    (record,) = [p for p in paths(state) if p.startswith("/tempZone/home/alice/") and p.endswith(".omero-irods.json")]
+    record = record_of(state, request.request_id)
     avus = avus_of(state, record)
     destination = avus["omero_irods::destination"]
-    assert destination == record[: -len(".omero-irods.json")]
+    assert destination.startswith("/tempZone/home/alice/omero/ingest/")
+    # the payload moved into the record, never next to the user's data
+    assert record + "/" + request.request_id + ".omero-irods.json" in paths(state)
+    assert records(state) == []
+    assert links_of(state, request.request_id) == [(destination, "alice")]
     placed = [p[len(destination) + 1:] for p in paths(state) if p.startswith(destination + "/")]
     assert sorted(placed) == sorted(unwrapped(FILES))
     assert avus["omero_irods::state"] == "imported", state["log"]

@@ -157,7 +157,7 @@ def test_the_sweep_ignores_what_is_not_a_request(tmp_path, live_zone):
 
 
 def test_a_retry_after_the_payload_became_the_record_finishes_from_there(tmp_path, live_zone):
-    # the rule died right after moving the payload next to the data (state still `placed`,
+    # the rule died right after moving the payload into its record (state still `placed`,
     # no import queued); its retry runs on the record and only queues the import
     request = Request(tmp_path, "20261122T101500Z-0000k009", FILES)
     zone = live_zone(base_scenario(tmp_path, request.steps() + [{"advance_clock": "1s"}, {"run_delay_queue": {}}]))

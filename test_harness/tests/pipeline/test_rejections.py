@@ -2,8 +2,9 @@
 
 For each rejection reason (omero_irods.errors.REJECT_REASONS) a request is pushed as the
 push client does and the queue drained; then:
-- the payload's `omero_irods::state` is `rejected` and `omero_irods::error` names the reason
-  and the problem (for a schema error, the JSON pointer of the field);
+- the request's record (in the records collection) has `omero_irods::state` `rejected` and
+  `omero_irods::error` names the reason and the problem (for a schema error, the JSON pointer
+  of the field); nothing is written on the payload;
 - the serverLog has a line saying so;
 - nothing was placed under the user's root, no staging collection is left, nothing is queued
   or imported (a rejected request is never retried);
@@ -20,8 +21,8 @@ import tarfile
 
 import pytest
 
-from pipeline_support import (ALICE_ROOT, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours, paths, queued,
-                              stored_bytes, under)
+from pipeline_support import (ALICE_ROOT, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours, paths,
+                              queued, record_of, stored_bytes, under)
 from omero_irods import names
 
 FILES = {"run1/a.tif": b"A" * 1000, "run1/b.tif": b"B" * 500}
@@ -35,8 +36,9 @@ def reject_scenario(tmp_path, request, steps=None, before=(), **options):
 
 def assert_rejected(state, request, reason, *words, **options):
     """The contract of a rejection (see the module docstring)."""
-    avus = avus_of(state, request.payload_path)
+    avus = avus_of(state, record_of(state, request.request_id))
     assert avus[names.AVU_STATE] == names.REJECTED, ours(state["log"])
+    assert avus_of(state, request.payload_path) == {}  # the policy writes nothing on a payload
     error = avus[names.AVU_ERROR]
     assert error.startswith("rejected (%s): " % reason), error
     for word in words:
@@ -50,6 +52,8 @@ def assert_rejected(state, request, reason, *words, **options):
         uploaded[request.tar_path] = request.tar_bytes
     assert under(state, request.collection) == sorted(uploaded)
     assert under(state, request.collection, "collections") == []
+    record = record_of(state, request.request_id)
+    assert [p for p in under(state, record, "collections") if "/staging-" in p] == []  # staging removed
     for path, content in uploaded.items():
         assert stored_bytes(state, path) == content
     assert queued(state) == [] and state["imports"] == []

@@ -92,6 +92,7 @@ ZONE = ZoneConfig(
     acl=AclPolicy("own", "read", "own"),
     archive_mode="extract",
     on_collision="suffix",
+    records="/tempZone/home/omero-svc/omero-irods-records",
 )
 
 
@@ -106,10 +107,14 @@ def test_user_plan_gives_user_and_service_account_own_with_inheritance():
     ]
 
 
-def test_zone_plan_gives_the_service_account_its_landing_zone():
-    assert [(op.op, op.path, op.user) for op in plan_zone_provisioning(ZONE)] == [
-        (CREATE_COLLECTION, "/tempZone/home/omero-svc/landing", None),
-        (SET_ACL, "/tempZone/home/omero-svc/landing", "omero-svc"),
+def test_zone_plan_gives_the_service_account_its_landing_zone_and_records_only_it_may_write():
+    records = "/tempZone/home/omero-svc/omero-irods-records"
+    assert [op.to_json() for op in plan_zone_provisioning(ZONE)] == [
+        {"op": CREATE_COLLECTION, "path": "/tempZone/home/omero-svc/landing"},
+        {"op": SET_ACL, "path": "/tempZone/home/omero-svc/landing", "user": "omero-svc", "level": "own"},
+        {"op": CREATE_COLLECTION, "path": records},
+        {"op": SET_ACL, "path": records, "user": "omero-svc", "level": "own"},
+        {"op": SET_INHERITANCE, "path": records, "inherit": False},
     ]
 
 

@@ -32,29 +32,35 @@ def _landing_zone():
 
 
 def _avus(session, path):
-    """{attribute: [values]} of the data object at `path` (python-irodsclient)."""
+    """{attribute: [values]} of the request's record, a collection (python-irodsclient); {}
+    while it does not exist."""
     found = {}
-    for avu in session.data_objects.get(path).metadata.items():
+    if not session.collections.exists(path):
+        return found
+    for avu in session.collections.get(path).metadata.items():
         found.setdefault(avu.name, []).append(avu.value)
     return found
 
 
-def _wait_for_final_state(session, payload_path):
+def _wait_for_final_state(session, request_id):
+    from omero_irods.client.listing import records_collection
+
+    record = "%s/%s" % (records_collection(session), request_id)
     deadline = time.monotonic() + IMPORT_TIMEOUT_SECONDS
     avus = {}
     while time.monotonic() < deadline:
-        avus = _avus(session, payload_path)
+        avus = _avus(session, record)
         states = avus.get(names.AVU_STATE, [])
         if any(state in FINAL_STATES for state in states):
             return avus
         time.sleep(5)
     raise AssertionError("%s did not reach a final state in %d s; its AVUs: %s"
-                         % (payload_path, IMPORT_TIMEOUT_SECONDS, avus))
+                         % (record, IMPORT_TIMEOUT_SECONDS, avus))
 
 
 @pytest.fixture(scope="module")
 def ingest(stack, service_account_env, tmp_path_factory):
-    """One ingest of two small images for alice; yields (push result, payload AVUs, image ids)."""
+    """One ingest of two small images for alice; yields (push result, record AVUs, image ids)."""
     from omero_irods.adapters import prc
     from omero_irods.client.push import push
 
@@ -65,7 +71,7 @@ def ingest(stack, service_account_env, tmp_path_factory):
     try:
         result = push(session, _landing_zone(), str(dataset), names.INGEST, OMERO_USER, OMERO_GROUP,
                       target="Dataset:name:realstack")
-        avus = _wait_for_final_state(session, result.payload_path)
+        avus = _wait_for_final_state(session, result.request_id)
         yield result, avus, _image_ids(session, avus)
     finally:
         prc.close_session(session)
