@@ -14,7 +14,7 @@ import io
 import os
 import tarfile
 
-from pipeline_support import UNTIL_IDLE, Request, avus_of, base_scenario
+from pipeline_support import UNTIL_IDLE, Request, avus_of, base_scenario, record_of
 from omero_irods import names, pipeline
 from omero_irods.archive import Member
 
@@ -82,12 +82,12 @@ def test_without_the_check_the_hostile_member_overwrites_the_emulated_core_py(tm
     errors = [line for line in state["log"] if line.startswith("ERROR") and "/etc/irods/core.py" in line]
     assert errors and "outside its extraction folder" in errors[0]
     # The pipeline itself notices the missing member afterwards, but the write has happened.
-    assert avus_of(state, request.payload_path)[names.AVU_STATE] != names.IMPORTED
+    assert avus_of(state, record_of(state, RID))[names.AVU_STATE] != names.IMPORTED
 
 
 def test_with_the_check_the_request_is_rejected_and_nothing_is_written(tmp_path, run_scenario):
     request, state, core_py = _run(tmp_path, run_scenario)
-    avus = avus_of(state, request.payload_path)
+    avus = avus_of(state, record_of(state, RID))
     assert avus[names.AVU_STATE] == names.REJECTED
     assert avus[names.AVU_ERROR].startswith("rejected (unsafe_member): ") and "GNU.sparse.name" in avus[names.AVU_ERROR]
     assert core_py != FILES["run1/c.tif"] and b"stand-in" in core_py
