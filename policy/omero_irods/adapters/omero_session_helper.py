@@ -113,13 +113,14 @@ def _client(server, port):
 def _omero_failure(error):
     """HelperError for an exception of omero-py or Ice, naming its class and OMERO's message
     (an omero.ServerError's str() carries the Java stack trace)."""
-    import Glacier2
     import omero
+    import omero.clients  # noqa: F401 -- loads the Glacier2 types too
+    from Glacier2 import PermissionDeniedException
 
     name = type(error).__name__
     message = getattr(error, "message", "") or getattr(error, "reason", "") or ""
     text = "%s: %s" % (name, message) if isinstance(message, str) and message else name
-    refused = (Glacier2.PermissionDeniedException, omero.SecurityViolation, omero.ApiUsageException,
+    refused = (PermissionDeniedException, omero.SecurityViolation, omero.ApiUsageException,
                omero.RemovedSessionException)
     if isinstance(error, refused):
         return HelperError(EXIT_REFUSED, "OMERO refused: %s" % text)
