@@ -238,7 +238,14 @@ def check_packet(xml_bytes, import_root, objects):
     (another user's vault file) and have it imported or attached for the user."""
     if xml_bytes is None or len(xml_bytes) > MAX_PACKET_BYTES:
         raise Rejected("limit", "%s/%s is larger than %d bytes" % (import_root, PACKET_XML, MAX_PACKET_BYTES))
-    if b"<!DOCTYPE" in xml_bytes or b"<!ENTITY" in xml_bytes:
+    try:
+        text = xml_bytes.decode("utf-8") if b"\x00" not in xml_bytes else None
+    except UnicodeDecodeError:
+        text = None
+    if text is None:
+        raise Rejected("inconsistent", "%s/%s is not UTF-8 text, as omero-cli-transfer writes it"
+                       % (import_root, PACKET_XML))
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise Rejected("inconsistent", "%s/%s declares a DOCTYPE or entities; omero-cli-transfer writes "
                        "neither" % (import_root, PACKET_XML))
     import xml.etree.ElementTree as ElementTree

@@ -128,6 +128,9 @@ def test_a_packet_naming_anything_outside_the_snapshot_is_rejected(path):
 @pytest.mark.parametrize("xml, reason", [
     (b'<?xml version="1.0"?><!DOCTYPE OME [<!ENTITY a "aaaa">]><OME>&a;</OME>', "inconsistent"),
     (b"<OME><unclosed></OME>", "inconsistent"),
+    ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE OME [<!ENTITY a "a">]><OME/>'.encode("utf-16"),
+     "inconsistent"),
+    (b"<OME>\xff</OME>", "inconsistent"),
     (None, "limit"),
 ])
 def test_a_packet_with_entities_broken_xml_or_too_large_is_rejected(xml, reason):
