@@ -148,3 +148,11 @@ def test_a_docker_client_without_an_engine_is_not_enough(monkeypatch):
         argv, 1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n"))
     reason = realstack_support.docker_unavailable_reason()
     assert "no Docker engine reachable" in reason and "Cannot connect" in reason
+
+
+def test_the_stack_enables_the_rule_engine_with_the_installed_admin_command():
+    """The stack deploys as docs/deploy.md says: `omero-irods admin enable-rule-engine`, no
+    script of its own."""
+    entrypoint = _read("irods", "entrypoint.sh")
+    assert "omero-irods admin enable-rule-engine --server-config /etc/irods/server_config.json" in entrypoint
+    assert not os.path.exists(os.path.join(COMPOSE_DIR, "irods", "add_rule_engine.py"))
