@@ -11,6 +11,7 @@ sessions.py (SessionsStore); ome/omero-cli-transfer src/omero_cli_transfer.py.""
 
 import json
 import os
+import pathlib
 import sys
 
 import pytest
@@ -40,13 +41,21 @@ def settings(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def cli(monkeypatch):
+def cli(monkeypatch, tmp_path):
     """omero-py's CLI with every plugin it finds on sys.path (import, sessions, transfer, irods),
-    the connection faked and the Java importer's launch recorded instead of run."""
+    the connection faked and the Java importer's launch recorded instead of run. OMERODIR holds
+    a lib/client/*.jar, where `omero import` looks for the importer's jars first (src/omero/
+    plugins/import.py _get_classpath_logback), so nothing is downloaded."""
     import omero
+    import omero.cli
     import omero.java
     from omero.cli import CLI
+    from omero_ext.path import path
 
+    omero_dir = tmp_path / "OMERODIR"
+    (omero_dir / "lib" / "client").mkdir(parents=True)
+    (omero_dir / "lib" / "client" / "omero-blitz.jar").write_bytes(b"")
+    monkeypatch.setattr(omero.cli, "OMERODIR", path(str(omero_dir)))
     monkeypatch.setattr(omero, "client", fake.FakeClient)
     launched = []
 
@@ -61,14 +70,12 @@ def cli(monkeypatch):
     monkeypatch.setattr(omero.java, "popen", popen)
     instance = CLI()
     instance.loadplugins()
-    monkeypatch.setattr(type(instance.controls["import"]), "_get_classpath_logback",
-                        lambda self, args: (["/opt/omero/jars/omero-blitz.jar"], "-Dlogback.configurationFile=x"))
     instance.launched = launched
     yield instance
     instance.close()
 
 
-def _environment(monkeypatch, command):
+def _environment(command):
     environ = {"PATH": os.environ["PATH"], "PYTHONPATH": HELPERS, "FAKE_OMERO_STATE": os.environ["FAKE_OMERO_STATE"]}
     environ.update(command.env)
     return importer_login.importer_session(command.login, environ)
@@ -77,7 +84,7 @@ def _environment(monkeypatch, command):
 def test_the_import_joins_the_users_session_that_the_light_admin_opened(settings, cli, monkeypatch, capsys):
     command = build_import_command(settings, "alice", "lab", [VAULT], depth=5)
     assert fake.ADMIN_PASSWORD not in " ".join(command.argv) and "--sudo" not in command.argv
-    with _environment(monkeypatch, command) as env:
+    with _environment(command) as env:
         assert fake.ADMIN_PASSWORD not in json.dumps(env)
         (uuid,) = fake.sessions()
         monkeypatch.setenv("OMERO_SESSIONDIR", env["OMERO_SESSIONDIR"])
@@ -118,28 +125,40 @@ def test_a_wrong_admin_password_fails_before_the_importer_runs(settings, tmp_pat
         json.dump({"user": fake.ADMIN, "password": "wrong"}, handle)
     command = build_import_command(settings, "alice", "lab", [VAULT])
     with pytest.raises(Transient) as raised:
-        with _environment(None, command):
+        with _environment(command):
             pytest.fail("no import without a session")
     assert "OMERO refused: PermissionDeniedException" in str(raised.value)
     assert "wrong" not in str(raised.value) and fake.sessions() == {}
 
 
-def test_the_unpack_argv_is_what_omero_cli_transfer_parses_and_it_joins_the_same_session(settings, cli, monkeypatch):
+def test_the_unpack_argv_is_what_omero_cli_transfer_parses_and_its_imports_join_the_same_session(
+        settings, cli, monkeypatch):
+    """omero-cli-transfer's unpack imports each file with a fresh CLI and no login arguments
+    (_import_files): that import must find the same stored session, not ask for a password."""
     from omero_cli_transfer import TransferControl
 
     command = build_unpack_command(settings, "alice", "lab", VAULT)
     seen = []
-    monkeypatch.setattr(TransferControl, "_TransferControl__unpack", lambda self, args: seen.append(
-        (args.filepath, args.folder, args.ln_s_import, args.merge, self.client.getSessionId())))
+
+    def unpack(self, args):
+        seen.append((args.filepath, args.folder, args.ln_s_import, args.merge, self.client.getSessionId()))
+        # as __unpack calls it with --folder: folder = Path(args.filepath)
+        self._import_files(pathlib.Path(args.filepath), ["user-2_3/a.tif"], args.ln_s_import, None, self.gateway)
+
+    monkeypatch.setattr(TransferControl, "_TransferControl__unpack", unpack)
+    monkeypatch.setattr(TransferControl, "_get_image_ids", lambda self, file_path, conn: [])
     monkeypatch.setattr("omero_cli_transfer.BlitzGateway", lambda client_obj: _Gateway())
     monkeypatch.setattr(fake.FakeClient, "getRouter", lambda self, communicator: "router -h omero.example.org",
                         raising=False)
     monkeypatch.setattr(fake.FakeClient, "getCommunicator", lambda self: None, raising=False)
-    with _environment(monkeypatch, command) as env:
+    with _environment(command) as env:
         (uuid,) = fake.sessions()
         monkeypatch.setenv("OMERO_SESSIONDIR", env["OMERO_SESSIONDIR"])
         cli.invoke(command.argv[1:], strict=True)
     assert seen == [(VAULT, True, True, False, uuid)]
+    (java,) = cli.launched  # the inner `omero import FOLDER/./PATH --transfer=ln_s`
+    assert java[java.index("-k") + 1] == uuid
+    assert VAULT + "/./user-2_3/a.tif" in java and "--transfer=ln_s" in java
 
 
 class _Gateway(object):
