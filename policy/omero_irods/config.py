@@ -50,6 +50,8 @@ DEFAULTS = {
         "extra_args": [],
         "env": {},
         "timeout_seconds": 3600,
+        "transfer_command": ["omero", "transfer"],
+        "login": None,
     },
 }
 ZONE_DEFAULTS = {
@@ -65,7 +67,8 @@ Limits = namedtuple(
 )
 AclPolicy = namedtuple("AclPolicy", "user group service_account")
 SweepPolicy = namedtuple("SweepPolicy", "interval_seconds unclaimed_seconds idle_seconds")
-ImportSettings = namedtuple("ImportSettings", "command transfer server port sudo extra_args env timeout_seconds")
+ImportSettings = namedtuple("ImportSettings", "command transfer server port sudo extra_args env timeout_seconds "
+                                             "transfer_command login", defaults=(("omero", "transfer"), None))
 UserMap = namedtuple("UserMap", "path users groups same_name_users same_name_groups")
 UserMap.__doc__ = """`users`/`groups`: dict OMERO name -> iRODS name; `same_name_*`: frozensets."""
 
@@ -233,7 +236,7 @@ def read_config(path):
         limits=Limits(**merged["limits"]),
         retry=RetryPolicy(**merged["retry"]),
         delay_instance=merged["delay_instance"],
-        omero_import=_import_settings(merged["omero_import"]),
+        omero_import=_import_settings(path, merged["omero_import"]),
         zones=zones,
         sweep=SweepPolicy(**merged["sweep"]),
     )
@@ -325,7 +328,13 @@ def _refuse_service_account_mapping(config_file, zone_pointer, user_map, service
         )
 
 
-def _import_settings(settings):
+def _import_settings(path, settings):
+    if settings["login"] and not settings["server"]:
+        raise ConfigError(path, "/omero_import/server", "is needed with omero_import.login (the session is "
+                          "opened on that server)")
+    if settings["login"] and settings["sudo"]:
+        raise ConfigError(path, "/omero_import/sudo", "cannot be combined with omero_import.login (the "
+                          "login's light admin opens the user's session; remove sudo)")
     return ImportSettings(
         command=tuple(settings["command"]),
         transfer=settings["transfer"],
@@ -335,4 +344,6 @@ def _import_settings(settings):
         extra_args=tuple(settings["extra_args"]),
         env=dict(settings["env"]),
         timeout_seconds=settings["timeout_seconds"],
+        transfer_command=tuple(settings["transfer_command"]),
+        login=dict(settings["login"]) if settings["login"] else None,
     )

@@ -23,8 +23,13 @@ from collections import namedtuple
 
 from omero_irods.errors import Rejected, Transient
 
-#: argv, extra environment and timeout for one import run.
-ImportCommand = namedtuple("ImportCommand", "argv env timeout_seconds")
+#: argv, extra environment and timeout for one import run; `output` the --output format its
+#: stdout is read with; `login` an ImporterLogin when the runner opens the OMERO session first.
+ImportCommand = namedtuple("ImportCommand", "argv env timeout_seconds output login", defaults=("yaml", None))
+#: The session the runner opens before the import (adapters.importer_login): the light admin's
+#: credentials file, the Python that runs omero_irods.adapters.omero_session_helper, the server,
+#: and the user, group and lifetime of the session it creates.
+ImporterLogin = namedtuple("ImporterLogin", "credentials_file python server port user group ttl_seconds")
 #: What one run did: `timed_out` runs were stopped (their stdout says what they created so far).
 ImportRun = namedtuple("ImportRun", "exit_code stdout stderr timed_out")
 
@@ -54,20 +59,8 @@ def build_import_command(settings, omero_user, omero_group, paths, target=None, 
     `--depth` a directory among `paths` needs.
     """
     check_import_target(target)
-    if not paths:
-        raise ValueError("an import needs at least one file")
-    relative = [path for path in paths if not path.startswith("/")]
-    if relative:
-        # Absolute paths cannot be mistaken for options by the importer's argument parser.
-        raise ValueError("import paths must be absolute: %r" % relative[:3])
-    argv = list(settings.command)
-    if settings.server:
-        argv += ["-s", settings.server]
-    if settings.port:
-        argv += ["-p", str(settings.port)]
-    if settings.sudo:
-        argv += ["--sudo", settings.sudo]
-    argv += ["-u", omero_user, "-g", omero_group]
+    _check_paths(paths)
+    argv = list(settings.command) + _login_arguments(settings, omero_user, omero_group)
     argv.append("--transfer=%s" % settings.transfer)
     if target:
         argv += ["-T", target]
@@ -76,11 +69,78 @@ def build_import_command(settings, omero_user, omero_group, paths, target=None, 
         argv.append("--depth=%d" % depth)
     argv += list(settings.extra_args)
     argv += list(paths)
+    return _command(settings, argv, len(paths), output, omero_user, omero_group)
+
+
+def build_unpack_command(settings, omero_user, omero_group, folder):
+    """`omero transfer [login] unpack --folder --ln_s_import FOLDER`: omero-cli-transfer
+    restores the packet in FOLDER (its transfer.xml and the files it names, in place) for the
+    mapped user (ome/omero-cli-transfer src/omero_cli_transfer.py: the login arguments belong
+    to `transfer`, before the sub-command; `--folder` takes a folder instead of a zip or tar,
+    `--ln_s_import` imports each file with --transfer=ln_s). Each file's import prints its
+    `--output ids` line (`Image:7,8`), the default of the `omero import` it invokes."""
+    _check_paths([folder])
+    argv = list(settings.transfer_command) + _login_arguments(settings, omero_user, omero_group)
+    argv += ["unpack", "--folder", "--ln_s_import", folder]
+    return _command(settings, argv, 1, "ids", omero_user, omero_group)
+
+
+def _check_paths(paths):
+    if not paths:
+        raise ValueError("an import needs at least one file")
+    relative = [path for path in paths if not path.startswith("/")]
+    if relative:
+        # Absolute paths cannot be mistaken for options by the importer's argument parser.
+        raise ValueError("import paths must be absolute: %r" % relative[:3])
+
+
+def _login_arguments(settings, omero_user, omero_group):
+    """`-s -p [--sudo ADMIN] -u USER -g GROUP`, every value checked first (see check_argv_name).
+    With a login the runner opens the session beforehand, stored in the importer's private
+    OMERO_SESSIONDIR, where omero-py's login finds it for this user, server and port."""
+    check_argv_name(omero_user, "OMERO user", "/omero/user")
+    check_argv_name(omero_group, "OMERO group", "/omero/group")
+    argv = []
+    if settings.server:
+        argv += ["-s", settings.server]
+    if settings.port:
+        argv += ["-p", str(settings.port)]
+    if settings.sudo and not settings.login:
+        check_argv_name(settings.sudo, "sudo admin", None)
+        argv += ["--sudo", settings.sudo]
+    return argv + ["-u", omero_user, "-g", omero_group]
+
+
+def _command(settings, argv, count, output, omero_user, omero_group):
     size = sum(len(arg.encode("utf-8")) + 1 for arg in argv)
     if size > MAX_ARGV_BYTES:
         raise Rejected("limit", "importing these %d files needs a %d-byte command line; at most %d fit: "
-                                "import a smaller collection" % (len(paths), size, MAX_ARGV_BYTES))
-    return ImportCommand(argv, dict(settings.env), settings.timeout_seconds)
+                                "import a smaller collection" % (count, size, MAX_ARGV_BYTES))
+    login = None
+    if settings.login:
+        login = ImporterLogin(settings.login["credentials_file"], settings.login["python"], settings.server,
+                              settings.port, omero_user, omero_group,
+                              settings.timeout_seconds + SESSION_GRACE_SECONDS)
+    return ImportCommand(argv, dict(settings.env), settings.timeout_seconds, output, login)
+
+
+#: The session lives this much longer than the import may run, then OMERO ends it by itself
+#: (the runner closes it as soon as the import ends).
+SESSION_GRACE_SECONDS = 300
+
+#: An OMERO user or group name as it may reach the importer's argv: OMERO keeps names up to
+#: 255 characters (ome/omero-model: Experimenter.omeName, ExperimenterGroup.name); here no
+#: control characters or '/', and neither a leading '-' (it would be read as an option: an
+#: unmapped group "--sudo" became `-g --sudo`) nor leading or trailing white space.
+ARGV_NAME = re.compile(r"^(?![-\s])[^\x00-\x1f\x7f/]{1,255}(?<!\s)\Z")
+
+
+def check_argv_name(value, what, pointer):
+    """Rejected (never retried) unless `value` is a name that can only be read as a value."""
+    if not (isinstance(value, str) and ARGV_NAME.match(value)):
+        raise Rejected("inconsistent", "the %s %s cannot be passed to the importer: an OMERO name has 1-255 "
+                       "characters, no control characters or '/', and does not start with '-' or white "
+                       "space" % (what, json.dumps(value)), pointer=pointer)
 
 
 @functools.lru_cache(maxsize=1)
@@ -120,6 +180,119 @@ def vault_directory(logical_root, objects):
     if not posixpath.isabs(directory):
         return None
     return directory, max(DEFAULT_SCAN_DEPTH, deepest + 1)
+
+
+#: omero-cli-transfer's packet: transfer.xml at the snapshot's top and the files it attaches
+#: under file_annotations/<id>/<name> (ome/omero-cli-transfer src/generate_xml.py
+#: create_filepath_annotations, src/omero_cli_transfer.py _copy_files).
+PACKET_XML = "transfer.xml"
+PACKET_ANNOTATIONS = "file_annotations"
+#: A transfer.xml larger than this is refused rather than read into the rule's memory.
+MAX_PACKET_BYTES = 64 << 20
+#: How the importer is run: `kind` "import" (`paths`, `depth`) or "unpack" (`paths` = [the
+#: snapshot's vault folder], `packet` = the transfer.xml's iRODS path).
+ImportPlan = namedtuple("ImportPlan", "kind paths depth packet")
+
+
+def plan_import(operation, import_root, objects):
+    """How to import the data objects below `import_root` ({'path', 'physical_path'} each).
+
+    A load of a snapshot holding an omero-cli-transfer packet, laid out in ONE vault folder,
+    is unpacked there (the packet restores the hierarchy, annotations and ROIs). Without the
+    one folder the packet cannot be unpacked in place: its images are imported as files, and
+    neither transfer.xml nor its attachments ever reach a plain import (OMERO would import
+    them as images). An ingest laid out in one folder is imported as that folder.
+    """
+    packet = "%s/%s" % (import_root, PACKET_XML)
+    has_packet = operation == "load" and any(obj["path"] == packet for obj in objects)
+    layout = vault_directory(import_root, objects) if operation == "ingest" or has_packet else None
+    if has_packet and layout:
+        return ImportPlan("unpack", [layout[0]], None, packet)
+    if has_packet:
+        objects = [obj for obj in objects if not _is_packet_file(import_root, obj["path"])]
+        if not objects:
+            raise Rejected("not_found", "%s holds only an omero-cli-transfer packet, no images" % import_root)
+    if layout:
+        return ImportPlan("import", [layout[0]], layout[1], None)
+    return ImportPlan("import", sorted(obj["physical_path"] for obj in objects), None, None)
+
+
+def _is_packet_file(import_root, path):
+    relative = path[len(import_root) + 1:]
+    return relative == PACKET_XML or relative.startswith(PACKET_ANNOTATIONS + "/")
+
+
+def command_for_plan(settings, plan, omero_user, omero_group, target=None):
+    """The ImportCommand of an ImportPlan (the packet already checked: check_packet)."""
+    if plan.kind == "unpack":
+        return build_unpack_command(settings, omero_user, omero_group, plan.paths[0])
+    return build_import_command(settings, omero_user, omero_group, plan.paths, target=target, depth=plan.depth)
+
+
+def check_packet(xml_bytes, import_root, objects):
+    """Rejected unless every path transfer.xml names (its CLITransferServerPath elements, which
+    omero-cli-transfer's unpack joins to the folder and imports or attaches: src/
+    generate_omero_objects.py get_server_path, create_original_file) is a file of this
+    snapshot, or a folder of it for a multi-file image ('<folder>/mock_folder'). The file is
+    the user's: without this check it could name any file the delay server's account can read
+    (another user's vault file) and have it imported or attached for the user."""
+    if xml_bytes is None or len(xml_bytes) > MAX_PACKET_BYTES:
+        raise Rejected("limit", "%s/%s is larger than %d bytes" % (import_root, PACKET_XML, MAX_PACKET_BYTES))
+    try:
+        text = xml_bytes.decode("utf-8") if b"\x00" not in xml_bytes else None
+    except UnicodeDecodeError:
+        text = None
+    if text is None:
+        raise Rejected("inconsistent", "%s/%s is not UTF-8 text, as omero-cli-transfer writes it"
+                       % (import_root, PACKET_XML))
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise Rejected("inconsistent", "%s/%s declares a DOCTYPE or entities; omero-cli-transfer writes "
+                       "neither" % (import_root, PACKET_XML))
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        document = ElementTree.fromstring(xml_bytes)
+    except ElementTree.ParseError as error:
+        raise Rejected("inconsistent", "%s/%s is not well-formed XML: %s" % (import_root, PACKET_XML, error))
+    files = {obj["path"][len(import_root) + 1:] for obj in objects}
+    folders = {posixpath.dirname(name) for name in files}
+    folders |= {prefix for folder in folders for prefix in _parents(folder)}
+    for server_path in _server_paths(document):
+        if not _packet_path_is_inside(server_path, files, folders):
+            raise Rejected("unsafe_member", "%s/%s names %s, which is not a file or folder of the snapshot"
+                           % (import_root, PACKET_XML, json.dumps(server_path)), pointer=None)
+
+
+def _server_paths(document):
+    for element in document.iter():
+        if _local_name(element.tag) == "CLITransferServerPath":
+            for child in element:
+                if _local_name(child.tag) == "Path":
+                    yield (child.text or "").strip()
+
+
+def _local_name(tag):
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _parents(folder):
+    while folder:
+        yield folder
+        folder = posixpath.dirname(folder)
+
+
+def _packet_path_is_inside(path, files, folders):
+    if path.endswith("mock_folder"):
+        # omero-cli-transfer imports `path.rstrip("mock_folder")` (characters, not a suffix:
+        # src/omero_cli_transfer.py _create_image_map), a folder of the snapshot or its top.
+        folder = path.rstrip("mock_folder").rstrip("/")
+        return folder == "" or (_is_clean_relative(folder) and folder in folders)
+    return _is_clean_relative(path) and path in files
+
+
+def _is_clean_relative(path):
+    return (bool(path) and not path.startswith("/") and "\\" not in path
+            and all(part not in ("", ".", "..") for part in path.split("/")))
 
 
 def parse_import_output(stdout, output="yaml"):

@@ -37,8 +37,8 @@ from omero_irods.config import check_payload_limits
 from omero_irods.errors import ConfigError, Rejected, Transient
 from omero_irods.manifest import PlacedObject, compare_with_members, compare_with_objects, hex_to_irods_checksum
 from omero_irods.mapping import map_identity
-from omero_irods.omero_import import (build_import_command, import_failure, parse_import_output, stderr_tail,
-                                     vault_directory)
+from omero_irods.omero_import import (MAX_PACKET_BYTES, check_packet, command_for_plan, import_failure,
+                                     parse_import_output, plan_import, stderr_tail)
 from omero_irods.payload import parse_payload, payload_name
 from omero_irods.placement import check_fits, check_inside_roots, choose_destination, placement_path
 from omero_irods.ports import AlreadyExists, ZoneError
@@ -539,7 +539,7 @@ def _import(job, avus, runner):
     command, import_root, omero_user = _import_command(job, avus)
     link = (names.AVU_LINKED_ROOT, import_root, omero_user)
     _record_link(job, import_root, link)  # guarded before OMERO links anything
-    _record_import(job, import_root, link, runner(command))
+    _record_import(job, import_root, link, runner(command), command.output)
 
 
 def _import_command(job, avus):
@@ -555,11 +555,11 @@ def _import_command(job, avus):
     if not objects:
         raise Rejected("not_found", "%s holds no files the service account can read" % import_root)
     _check_readable(zone, import_root, objects, identity.irods_user)
-    is_ingest = records.value(avus, names.AVU_OPERATION) == names.INGEST
-    layout = vault_directory(import_root, objects) if is_ingest else None
-    paths, depth = ([layout[0]], layout[1]) if layout else (sorted(obj["physical_path"] for obj in objects), None)
-    command = build_import_command(job.config.omero_import, omero_user, omero_group, paths,
-                                   target=records.value(avus, names.AVU_OMERO_TARGET), depth=depth)
+    plan = plan_import(records.value(avus, names.AVU_OPERATION), import_root, objects)
+    if plan.packet:
+        check_packet(zone.read(plan.packet, MAX_PACKET_BYTES), import_root, objects)
+    command = command_for_plan(job.config.omero_import, plan, omero_user, omero_group,
+                               target=records.value(avus, names.AVU_OMERO_TARGET))
     return command, import_root, omero_user
 
 
@@ -580,11 +580,11 @@ def _record_link(job, import_root, link):
     zone.add_avus(links, [(names.AVU_LINKED_UNDER, root, "") for root in roots])
 
 
-def _record_import(job, import_root, link, run):
+def _record_import(job, import_root, link, run, output):
     """Imported with its image ids; or, if the importer may have created anything, `failed`
     for an admin to check OMERO first (never imported twice by itself); or a retry."""
     zone = job.zone
-    image_ids = parse_import_output(run.stdout).image_ids
+    image_ids = parse_import_output(run.stdout, output).image_ids
     if image_ids:
         images = [(names.AVU_OMERO_IMAGE, str(image), "") for image in image_ids]
         zone.add_avus(import_root, images)  # for people: what OMERO made of this data

@@ -24,8 +24,11 @@ def add_arguments(parser, name):
     demo_parser = actions.add_parser(
         "demo", help="run the bundled demo scenario and print what happened",
         description="Run the bundled demo scenario: one upload by each client kind (iput, "
-                    "python-irodsclient, python-irodsclient parallel) and print the PEPs fired, "
-                    "the tree with owners, ACLs and AVUs, imports and errors.")
+                    "python-irodsclient, python-irodsclient parallel) and an instrument run pushed "
+                    "as the service account; print each request's story (placed with its ACLs "
+                    "and AVUs, imported), the tree, imports, errors and the server log.")
+    demo_parser.add_argument("--pep-trace", action="store_true",
+                             help="also print the PEPs the server consulted for each upload, in order")
     for sub in (run_parser, demo_parser):
         sub.add_argument("--dump", metavar="STATE.json", help="write the final state here (JSON)")
         sub.add_argument("--rules", metavar="DIR",
@@ -53,7 +56,7 @@ def run(args):
     if args.dump:
         dump.write(result.state, args.dump)
     if args.sandbox_action == "demo":
-        print(demo.summary(result.state), end="")
+        print(demo.summary(result.state, pep_trace=args.pep_trace), end="")
     else:
         print(result.report(), end="")
     for problem in result.unexpected:

@@ -49,12 +49,70 @@ def _is_system(path, zone):
         ("/%s/trash/" % zone, "/%s/home/public" % zone, "/%s/home/rods" % zone))
 
 
-def summary(state):
-    """The dump as text: PEPs consulted (and which rules ran), the tree, imports, errors, log."""
-    out = ["PEPs the server consulted, in order (* = a rule ran):"]
-    out += _pep_lines(state) or ["  (none)"]
+def summary(state, pep_trace=False):
+    """The dump as text: each request's story first (pushed, placed with its ACLs and AVUs,
+    imported), then the importer runs, client errors, the whole tree and the server log; the
+    PEPs the server consulted (and which rules ran) only with `pep_trace`."""
+    out = ["What happened to each request:"]
+    out += _stories(state) or ["  (no request)"]
     out.append("")
-    out.append("Collections (owner; ACL), system collections left out:")
+    out.append("OMERO imports:")
+    out += ["  exit %s images %s: %s" % (i["exit"], i["images"], " ".join(i["argv"])) for i in state["imports"]] \
+        or ["  (none)"]
+    out.append("Errors clients saw:")
+    out += ["  step %s %s: %s" % (e["step"], e["kind"], e["message"]) for e in state["client_errors"]] \
+        or ["  (none)"]
+    out.append("Still in the delay queue: %d" % len(state["delay_queue"]))
+    out.append("")
+    out += _tree(state)
+    out.append("Server log:")
+    out += ["  " + line.splitlines()[0] if line else "" for line in state["log"]] or ["  (empty)"]
+    out.append("")
+    if pep_trace:
+        out.append("PEPs the server consulted, in order (* = a rule ran):")
+        out += _pep_lines(state) or ["  (none)"]
+    else:
+        out.append("(The PEPs each upload fired, and which rules ran: add --pep-trace.)")
+    return "\n".join(out) + "\n"
+
+
+def _stories(state):
+    """Per payload: request -> where its data was placed (ACL, AVUs, files) -> OMERO images."""
+    from omero_irods import names
+
+    entries = {e["path"]: e for e in state["collections"] + state["data_objects"]}
+    lines = []
+    for entry in state["data_objects"]:
+        if not entry["path"].endswith(names.PAYLOAD_SUFFIX):
+            continue
+        avus = {}
+        for attribute, value, _units in entry["avus"]:
+            avus.setdefault(attribute, []).append(value)
+        first = lambda name: (avus.get(name) or ["?"])[0]  # noqa: E731
+        if names.AVU_STATE not in avus:
+            lines.append("  Payload %s: never processed (no state AVU: did the rules run?)" % entry["path"])
+            continue
+        lines.append("  Request %s: %s for OMERO user %s (group %s), now %s" % (
+            first(names.AVU_REQUEST_ID), first(names.AVU_OPERATION), first(names.AVU_OMERO_USER),
+            first(names.AVU_OMERO_GROUP), first(names.AVU_STATE)))
+        lines.append("    payload %s (owner %s)" % (entry["path"], entry["owner"]))
+        if names.AVU_ERROR in avus:
+            lines.append("    error: %s" % first(names.AVU_ERROR))
+        placed = entries.get(first(names.AVU_DESTINATION))
+        if placed:
+            lines.append("    placed at %s  (owner %s; ACL %s)%s" % (placed["path"], placed["owner"], _acl(placed),
+                                                                   _avus(placed).replace("\n      ", "\n        ")))
+            files = [e for e in state["data_objects"] if e["path"].startswith(placed["path"] + "/")]
+            for item in files:
+                lines.append("      %s  (%d bytes; ACL %s)" % (item["path"][len(placed["path"]) + 1:], item["size"],
+                                                            _acl(item)))
+        if names.AVU_OMERO_IMAGE in avus:
+            lines.append("    imported into OMERO: images %s" % ", ".join(avus[names.AVU_OMERO_IMAGE]))
+    return lines
+
+
+def _tree(state):
+    out = ["Everything in the zone -- collections (owner; ACL), system collections left out:"]
     zone = state.get("zone", "")
     out += ["  %s  (%s; %s)%s" % (c["path"], c["owner"], _acl(c), _avus(c))
             for c in state["collections"] if not _is_system(c["path"], zone)]
@@ -63,13 +121,4 @@ def summary(state):
         replicas = ", ".join("%s#%d %s" % (r["resource"], r["number"], r["status"]) for r in entry["replicas"])
         out.append("  %s  (%d bytes, %s; %s; %s)%s" % (entry["path"], entry["size"], entry["owner"],
                                                        _acl(entry), replicas, _avus(entry)))
-    out.append("OMERO imports:")
-    out += ["  exit %s images %s: %s" % (i["exit"], i["images"], " ".join(i["argv"])) for i in state["imports"]] \
-        or ["  (none)"]
-    out.append("Errors clients saw:")
-    out += ["  step %s %s: %s" % (e["step"], e["kind"], e["message"]) for e in state["client_errors"]] \
-        or ["  (none)"]
-    out.append("Still in the delay queue: %d" % len(state["delay_queue"]))
-    out.append("Server log:")
-    out += ["  " + line.splitlines()[0] if line else "" for line in state["log"]] or ["  (empty)"]
-    return "\n".join(out) + "\n"
+    return out

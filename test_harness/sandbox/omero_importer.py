@@ -2,6 +2,8 @@
 
     python -m omero_irods_sandbox.omero_importer [--sandbox-log FILE] [--sandbox-mode MODE]
         import [omero import options] PATH...
+    python -m omero_irods_sandbox.omero_importer [--sandbox-log FILE] [--sandbox-mode MODE]
+        transfer [login options] unpack --folder [--ln_s_import] FOLDER
 
 It connects to nothing. It parses the `omero import` options the project uses, checks that
 every PATH exists (an in-place import must see the file at the same path), scans a directory
@@ -26,6 +28,17 @@ Sources of the emulated behaviour:
   "Image:a,b"; the "==> Summary" line on stderr) and `CommandLineImporter.java` (start():
   exit 0 on success, 2 when an import failed; no importable file: "No imports found" and
   usage() exits 1). omero-py's `omero import` exits with the Java process' code.
+- `transfer unpack` (omero-cli-transfer): ome/omero-cli-transfer `src/omero_cli_transfer.py`
+  (TransferControl._configure: login options on `transfer`, before the sub-command; unpack's
+  FILEPATH, --ln_s_import, --merge, --figure, --folder, --output, --skip, --metadata;
+  __unpack: with --folder, FOLDER/transfer.xml is read; _create_image_map: each Image's
+  XMLAnnotation CLITransferServerPath names its file, or `<folder>/mock_folder` for a
+  multi-file image, imported as `path.rstrip("mock_folder")`; _import_files: one
+  `omero import FOLDER/./PATH [--transfer=ln_s]` per distinct path, whose Java importer prints
+  its `Image:a,b` line on the same stdout) and `src/generate_omero_objects.py`
+  (populate_omero: the Projects, Datasets, Screens and Plates of transfer.xml are created and
+  linked; recorded here as `restored`). Here each distinct path is one fileset with one image
+  per Image element that names it.
 """
 
 import argparse
@@ -75,13 +88,7 @@ def command_prefix(log_path, mode, python=None):
 
 def _import_parser():
     parser = argparse.ArgumentParser(prog="omero import", add_help=True)
-    # login options: omero-py src/omero/cli.py add_login_arguments
-    parser.add_argument("-C", "--create", action="store_true")
-    for short, long_name in (("-s", "--server"), ("-p", "--port"), ("-g", "--group"),
-                             ("-u", "--user"), ("-w", "--password"), ("-k", "--key")):
-        parser.add_argument(short, long_name)
-    parser.add_argument("--sudo", metavar="ADMINUSER")
-    parser.add_argument("-q", "--quiet", action="store_true")
+    _add_login_arguments(parser)
     # naming / target / output: omero-py src/omero/plugins/import.py
     parser.add_argument("-n", "--name")
     parser.add_argument("-x", "--description")
@@ -162,6 +169,116 @@ def _answer(args, image_ids, fileset_ids, out, err):
     err.write(_summary(len(image_ids), len(fileset_ids), len(image_ids), 0))
 
 
+def _transfer_parser():
+    # ome/omero-cli-transfer src/omero_cli_transfer.py TransferControl._configure
+    parser = argparse.ArgumentParser(prog="omero transfer", add_help=True)
+    _add_login_arguments(parser)
+    sub = parser.add_subparsers(dest="command")
+    sub.required = True
+    unpack = sub.add_parser("unpack")
+    unpack.add_argument("filepath", type=str)
+    for flag in ("--ln_s_import", "--merge", "--figure", "--folder"):
+        unpack.add_argument(flag, action="store_true")
+    unpack.add_argument("--output", type=str)
+    unpack.add_argument("--skip", choices=["all", "checksum", "thumbnails", "minmax", "upgrade"])
+    unpack.add_argument("--metadata", nargs="+", choices=[
+        "all", "none", "img_id", "plate_id", "timestamp", "software", "version", "md5", "hostname", "db_id",
+        "orig_user", "orig_group"])
+    for name in ("pack", "prepare"):
+        sub.add_parser(name).add_argument("rest", nargs="*")
+    return parser
+
+
+def _add_login_arguments(parser):
+    # omero-py src/omero/cli.py Parser.add_login_arguments
+    parser.add_argument("-C", "--create", action="store_true")
+    for short, long_name in (("-s", "--server"), ("-p", "--port"), ("-g", "--group"),
+                             ("-u", "--user"), ("-w", "--password"), ("-k", "--key")):
+        parser.add_argument(short, long_name)
+    parser.add_argument("--sudo", metavar="ADMINUSER")
+    parser.add_argument("-q", "--quiet", action="store_true")
+
+
+def parse_packet(xml_text):
+    """(image map {server path: [source image ids]}, restored {kind: [names]}) of a transfer.xml,
+    read as omero-cli-transfer's _create_image_map reads it (see the module docstring)."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(xml_text)
+    local = lambda element: element.tag.rpartition("}")[2]  # noqa: E731
+    paths = {}
+    for annotation in root.iter():
+        if local(annotation) == "XMLAnnotation":
+            for element in annotation.iter():
+                if local(element) == "CLITransferServerPath":
+                    for child in element:
+                        if local(child) == "Path":
+                            paths[annotation.get("ID")] = (child.text or "").strip()
+    image_map, restored = {}, {}
+    for element in root:
+        kind = local(element)
+        if kind in ("Project", "Dataset", "Screen", "Plate"):
+            restored.setdefault(kind, []).append(element.get("Name", ""))
+        if kind != "Image":
+            continue
+        refs = [ref.get("ID") for ref in element if local(ref) == "AnnotationRef"]
+        server_path = next((paths[ref] for ref in refs if ref in paths), None)
+        if server_path is None:
+            raise ValueError("Image %s has no CLITransferServerPath" % element.get("ID"))
+        if server_path.endswith("mock_folder"):
+            server_path = server_path.rstrip("mock_folder")
+        image_map.setdefault(server_path, []).append(element.get("ID"))
+    return image_map, restored
+
+
+def run_unpack(argv, log_path, mode, out, err):
+    """Emulate `omero transfer ARGV...` for its `unpack` sub-command; returns the exit code."""
+    parser = _transfer_parser()
+    args = parser.parse_args(argv)  # SystemExit(2) with argparse's message, like omero's CLI
+    if args.command != "unpack":
+        parser.error("the sandbox emulates `transfer unpack` only")
+    previous = _read_log(log_path)
+    record = {"argv": ["transfer"] + list(argv), "exit": None, "images": [], "filesets": [], "missing": []}
+    folder = args.filepath
+    packet = os.path.join(folder, "transfer.xml")
+    if not args.folder:
+        err.write("the sandbox emulates `transfer unpack --folder` only (a zip or tar is unpacked to a copy)\n")
+        exit_code = EXIT_USAGE
+    elif not os.path.isfile(packet):
+        err.write("FileNotFoundError: [Errno 2] No such file or directory: '%s'\n" % packet)
+        exit_code = EXIT_USAGE
+    elif _should_fail(mode, previous):
+        err.write("Import failed: emulated OMERO importer failure (sandbox mode %s)\n"
+                  % ":".join(str(p) for p in mode if p))
+        exit_code = EXIT_IMPORT_FAILED
+    else:
+        with open(packet, encoding="utf-8") as handle:
+            image_map, restored = parse_packet(handle.read())
+        # _import_files: os.path.join(cwd, folder, '.', path); an absolute path replaces the rest
+        targets = {path: os.path.join(os.getcwd(), folder, ".", path) for path in sorted(set(image_map))}
+        record["missing"] = [target for target in targets.values() if not os.path.exists(target)]
+        record["files"] = sorted(targets.values())
+        record["ln_s"] = bool(args.ln_s_import)
+        record["restored"] = restored
+        image_id, fileset_id = _next_id(previous, "images"), _next_id(previous, "filesets")
+        for path, target in sorted(targets.items()):
+            if target in record["missing"]:
+                err.write("File not found: %s\nNo imports found\n" % target)
+                continue
+            ids = list(range(image_id, image_id + len(image_map[path])))
+            image_id += len(ids)
+            record["images"] += ids
+            record["filesets"].append(fileset_id)
+            fileset_id += 1
+            out.write("Image:%s\n" % ",".join(str(i) for i in ids))
+            err.write(_summary(1, 1, len(ids), 0))
+        exit_code = EXIT_OK if not record["missing"] else EXIT_USAGE
+    record["exit"] = exit_code
+    with open(log_path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+    return exit_code
+
+
 def run_import(argv, log_path, mode, out, err):
     """Emulate `omero import ARGV...`; returns the exit code. argv excludes 'import'."""
     parser = _import_parser()
@@ -235,12 +352,13 @@ def main(argv=None, out=None, err=None):
         if not options.sandbox_log:
             raise ImporterUsageError("no import log: pass --sandbox-log FILE or set %s" % LOG_ENV)
         mode = parse_mode(options.sandbox_mode)
-        if not rest or rest[0] != "import":
-            raise ImporterUsageError("expected the sub-command 'import', got %r" % (rest[:1],))
+        if not rest or rest[0] not in ("import", "transfer"):
+            raise ImporterUsageError("expected the sub-command 'import' or 'transfer', got %r" % (rest[:1],))
     except ImporterUsageError as error:
         err.write("omero_irods_sandbox.omero_importer: %s\n" % error)
         return EXIT_USAGE
-    return run_import(rest[1:], options.sandbox_log, mode, out, err)
+    run = run_import if rest[0] == "import" else run_unpack
+    return run(rest[1:], options.sandbox_log, mode, out, err)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,12 @@ import jsonschema
 
 from omero_irods.names import CONFIG_PATH_ENV
 from omero_irods_sandbox import dump as dump_module
-from omero_irods_sandbox import omero_importer
+from omero_irods_sandbox import omero_importer, scenario_load
 from omero_irods_sandbox.error_codes import IrodsError
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios",
                            "scenario.schema.json")
-STEP_KINDS = ("put", "push", "mkdir", "replicate", "rename", "remove", "trim", "phymv", "irule",
+STEP_KINDS = ("put", "push", "load", "mkdir", "replicate", "rename", "remove", "trim", "phymv", "irule",
               "run_delay_queue", "advance_clock")
 DEFAULT_ZONE = "tempZone"
 DEFAULT_RESOURCES = ("demoResc", "replResc")
@@ -294,6 +294,7 @@ class _ZoneRun(object):
         importer = config.setdefault("omero_import", {})
         importer["command"] = omero_importer.command_prefix(
             self.import_log, omero_importer.mode_text(self.scenario.import_mode)) + ["import"]
+        importer["transfer_command"] = importer["command"][:-1] + ["transfer"]
         return config
 
     def _add_users(self):
@@ -431,6 +432,8 @@ class _ZoneRun(object):
         # a retry's wait passes on the zone clock instead of the wall clock
         options.setdefault("sleep", lambda seconds: self.runtime.advance_clock(int(math.ceil(seconds))))
         push(self._session(arguments["as"]), landing_zone, files_or_dir, **options)
+
+    _step_load = scenario_load.step_load
 
     def _step_irule(self, arguments):
         """`irule -r <python instance> RULE '*x="v"' ruleExecOut`: the plugin calls core's

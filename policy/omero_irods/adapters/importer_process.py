@@ -19,8 +19,15 @@ def run_import_command(command):
     importer as its child, and on a timeout the whole group is killed, not only the wrapper
     (killing the wrapper alone leaves the Java process importing). What it printed until
     then is kept: it names the images it created."""
+    from omero_irods.adapters.importer_login import importer_session
+
     env = dict(os.environ)
     env.update(command.env)
+    with importer_session(command.login, env) as env:  # the OMERO session, when the config has a login
+        return _run_importer(command, env)
+
+
+def _run_importer(command, env):
     try:
         process = subprocess.Popen(command.argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    encoding="utf-8", errors="replace", start_new_session=True)

@@ -6,6 +6,8 @@
                                            as a rodsadmin from --irods-env)
   install-rules [--etc DIR]                copy rules/omero_irods_rules.py (and an example
                                            core.py where there is none) into /etc/irods
+  enable-rule-engine [--dry-run]           put the Python rule engine first in server_config.json
+                                           (backup kept; unchanged when already right)
 """
 
 import json
@@ -13,7 +15,7 @@ import sys
 
 from omero_irods import names
 
-ACTIONS = ("validate-config", "provision", "install-rules")
+ACTIONS = ("validate-config", "provision", "install-rules", "enable-rule-engine")
 
 
 def add_arguments(parser, _name):
@@ -30,6 +32,13 @@ def add_arguments(parser, _name):
     install = actions.add_parser("install-rules", help="copy the rule files into /etc/irods")
     install.add_argument("--etc", default="/etc/irods", help="the server's config folder (default /etc/irods)")
     install.add_argument("--rules", help="take the rule files from this folder")
+    enable = actions.add_parser("enable-rule-engine",
+                                help="put the Python rule engine first in server_config.json")
+    enable.add_argument("--server-config", default="/etc/irods/server_config.json",
+                        help="the server's config (default /etc/irods/server_config.json)")
+    enable.add_argument("--stanzas", help="the rule engine fragment (default: the package's %s)"
+                        % "server_config.rule_engine.json")
+    enable.add_argument("--dry-run", action="store_true", help="print the change as a diff, write nothing")
 
 
 def _config_option(parser):
@@ -44,12 +53,16 @@ class ProvisioningFailed(Exception):
 
 
 def run(args):
+    from omero_irods.admin.server_config import ServerConfigError
     from omero_irods.client.credentials import CredentialsError
     from omero_irods.errors import ConfigError
 
+    actions = {"validate-config": _validate, "provision": _provision, "install-rules": _install,
+               "enable-rule-engine": _enable_rule_engine}
     try:
-        return {"validate-config": _validate, "provision": _provision, "install-rules": _install}[args.action](args)
-    except (ConfigError, CredentialsError, ProvisioningFailed, FileNotFoundError, PermissionError) as error:
+        return actions[args.action](args)
+    except (ConfigError, CredentialsError, ProvisioningFailed, ServerConfigError, FileNotFoundError,
+            PermissionError) as error:
         print("omero-irods admin %s: %s" % (args.action, error), file=sys.stderr)
         return 1
 
@@ -142,5 +155,21 @@ def _install(args):
 
     for name, action in install_rules(args.etc, args.rules):
         print("%s/%s: %s" % (args.etc.rstrip("/"), name, action))
-    print("Next: add the Python rule engine to server_config.json (see irods_config/server_config.rule_engine.json)")
+    print("Next: omero-irods admin enable-rule-engine (puts the Python rule engine first in server_config.json)")
+    return 0
+
+
+def _enable_rule_engine(args):
+    from omero_irods.admin.server_config import enable_rule_engine, find_fragment
+
+    changed, diff, backup = enable_rule_engine(args.server_config, find_fragment(args.stanzas), dry_run=args.dry_run)
+    if not changed:
+        print("%s: the rule engines are already in omero-irods' order; nothing changed" % args.server_config)
+    elif args.dry_run:
+        sys.stdout.write(diff)
+        print("(dry run: %s not changed)" % args.server_config)
+    else:
+        sys.stdout.write(diff)
+        print("%s updated; the previous file is %s. Restart the server (4.3) or send it SIGHUP (5.0)"
+              % (args.server_config, backup))
     return 0

@@ -47,7 +47,7 @@ deploy_omero_irods() {
     jq -r '[.zones[].user_map.file] | unique | .[]' /etc/irods/omero_irods.json | while read -r map; do
         install -o irods -g irods -m 0640 "${project}/irods_config/${map}" "/etc/irods/${map}"
     done
-    as_irods "python3 ${bin}/add_rule_engine.py /etc/irods/server_config.json ${project}/irods_config/server_config.rule_engine.json"
+    as_irods "omero-irods admin enable-rule-engine --server-config /etc/irods/server_config.json --stanzas ${project}/irods_config/server_config.rule_engine.json"
     if [ "${OMERO_IRODS_PEP_TRACE:-0}" = 1 ]; then
         say "PEP tracing on: /etc/irods/core.py logs every put-related PEP (test stack only)"
         install -o irods -g irods -m 0644 /etc/irods/core.py /etc/irods/omero_irods_traced_core.py

@@ -1,5 +1,7 @@
-"""`omero irods`: the CLI plugin, loaded the way omero-py loads plugins (CLI.loadpath execs
-omero/plugins/*.py with `register` injected: omero-py src/omero/cli.py)."""
+"""`omero irods`: the CLI plugin, found the way omero-py finds plugins: CLI.loadplugins looks
+for omero/plugins/ in every sys.path folder and execs each *.py there with `register`
+injected (omero-py src/omero/cli.py). The venv's install (editable or not, see the Makefile)
+must put irods.py where that search finds it."""
 
 import json
 import os
@@ -12,15 +14,14 @@ from omero_irods.payload import parse_payload
 
 pytestmark = pytest.mark.omero
 
-PLUGIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir,
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir,
                       "omero_plugins", "irods.py")
 
 
 @pytest.fixture
 def omero_cli(monkeypatch):
-    """A CLI with the plugin loaded from its file, logged in as alice (a gateway double)."""
+    """omero-py's CLI with the plugins it finds itself, logged in as alice (a gateway double)."""
     from omero.cli import CLI
-    from omero_ext.path import path
 
     from omero_irods.client import omero_cli as plugin_module
 
@@ -28,16 +29,25 @@ def omero_cli(monkeypatch):
         user="alice", group="lab", images={("Image", 5): [(5, 50)]},
         filesets={50: [FakeOriginalFile("user-2_3/2026-01/01/", "img.tif", b"img")]})
     cli = CLI()
-    cli.loadpath(path(PLUGIN))
-    cli.configure_plugins()
+    cli.loadplugins()
     monkeypatch.setattr(cli, "conn", lambda args=None: "client")
     monkeypatch.setattr(plugin_module, "BlitzGateway", lambda client_obj: gateway)
     cli.gateway = gateway
-    return cli
+    yield cli
+    cli.close()
 
 
-def test_the_plugin_file_registers_the_irods_command(omero_cli):
-    assert "irods" in omero_cli.controls
+def test_omero_py_finds_the_irods_command_on_its_plugin_path(omero_cli):
+    import sys
+
+    from omero_irods.client.omero_cli import IrodsControl
+
+    assert isinstance(omero_cli.controls["irods"], IrodsControl)
+    found = [os.path.join(folder, "omero", "plugins", "irods.py") for folder in sys.path
+             if os.path.isfile(os.path.join(folder, "omero", "plugins", "irods.py"))]
+    assert found, "no omero/plugins/irods.py on sys.path: reinstall the venv (make test-omero)"
+    assert all(os.path.realpath(f) == os.path.realpath(SOURCE) or open(f).read() == open(SOURCE).read()
+               for f in found), "a stale irods.py is installed: %s" % found
 
 
 def test_save_snapshots_for_the_logged_in_user(omero_cli, irods, landing, capsys):

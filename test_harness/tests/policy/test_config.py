@@ -178,7 +178,9 @@ def test_example_config_and_user_map_load():
     config = read_config(str(EXAMPLES / "omero_irods.example.json"))
     zone = config.zone("tempZone")
     assert zone.user_map.users["bob.smith"] == "bsmith"
-    assert config.omero_import.sudo == "root"
+    assert config.omero_import.sudo is None
+    assert config.omero_import.login == {"credentials_file": "/etc/irods/omero_importer.json",
+                                         "python": "/opt/omero/server/venv3/bin/python"}
 
 
 @pytest.mark.parametrize(
@@ -209,3 +211,22 @@ def test_rule_engine_stanza_puts_python_first_with_the_configured_instance():
     assert engines[1]["plugin_name"] == "irods_rule_engine_plugin-irods_rule_language"
     example = json.loads((EXAMPLES / "omero_irods.example.json").read_text())
     assert example["delay_instance"] == engines[0]["instance_name"]
+
+
+@pytest.mark.parametrize("importer, pointer", [
+    ({"login": {"credentials_file": "/etc/irods/c.json", "python": "/opt/omero/bin/python"}}, "/omero_import/server"),
+    ({"server": "omero", "sudo": "root",
+      "login": {"credentials_file": "/etc/irods/c.json", "python": "/opt/omero/bin/python"}}, "/omero_import/sudo"),
+    ({"server": "omero", "login": {"credentials_file": "relative.json", "python": "/opt/omero/bin/python"}},
+     "/omero_import/login"),
+])
+def test_an_importer_login_needs_a_server_excludes_sudo_and_absolute_paths(tmp_path, importer, pointer):
+    document = json.loads((EXAMPLES / "omero_irods.example.json").read_text())
+    document["omero_import"] = importer
+    for zone in document["zones"].values():
+        zone["user_map"]["file"] = str(EXAMPLES / zone["user_map"]["file"])
+    path = tmp_path / "omero_irods.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ConfigError) as raised:
+        read_config(str(path))
+    assert pointer in str(raised.value)

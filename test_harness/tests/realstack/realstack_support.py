@@ -17,7 +17,6 @@ import types
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 COMPOSE_DIR = os.path.join(REPO_ROOT, "test_harness", "compose")
 PEP_TRACER_PATH = os.path.join(COMPOSE_DIR, "irods", "pep_trace_core.py")
-ADD_RULE_ENGINE_PATH = os.path.join(COMPOSE_DIR, "irods", "add_rule_engine.py")
 PROJECT_NAME = "omero-irods-realstack-test"
 ZONE = "tempZone"
 SERVICE_ACCOUNT = "omero-svc"

@@ -1,127 +1,21 @@
 """The compose stack's own scripts and files, checked without Docker.
 
 These run everywhere: they prove that what the stack deploys is what the project ships (the
-rule engine stanza goes first, the merged policy config is one the policy accepts, the vault
+merged policy config is one the policy accepts, the vault
 sits at the same path in iRODS and OMERO) and that the docker tests skip cleanly.
 """
 
 import json
 import os
 import re
-import stat
 import types
 
 import pytest
 
 import realstack_support
-from realstack_support import (ADD_RULE_ENGINE_PATH, COMPOSE_DIR, REPO_ROOT, load_pep_tracer,
-                               load_script)
+from realstack_support import COMPOSE_DIR, REPO_ROOT, load_pep_tracer
 
-PYTHON_STANZA = {"instance_name": "irods_rule_engine_plugin-python-instance",
-                 "plugin_name": "irods_rule_engine_plugin-python",
-                 "plugin_specific_configuration": {}}
-NATIVE = {"instance_name": "irods_rule_engine_plugin-irods_rule_language-instance",
-          "plugin_name": "irods_rule_engine_plugin-irods_rule_language"}
-CPP_DEFAULT = {"instance_name": "irods_rule_engine_plugin-cpp_default_policy-instance",
-               "plugin_name": "irods_rule_engine_plugin-cpp_default_policy"}
 VAULT = "/data/irods/vault"
-
-
-@pytest.fixture
-def add_rule_engine():
-    return load_script(ADD_RULE_ENGINE_PATH, "add_rule_engine_under_test")
-
-
-@pytest.fixture
-def server_config(tmp_path):
-    path = tmp_path / "server_config.json"
-    path.write_text(json.dumps({"zone_name": "tempZone", "plugin_configuration": {
-        "database": {"postgres": {"db_password": "secret"}},
-        "rule_engines": [NATIVE, CPP_DEFAULT]}}))
-    os.chmod(str(path), 0o600)
-    return path
-
-
-def _write(path, document):
-    path.write_text(document if isinstance(document, str) else json.dumps(document))
-    return str(path)
-
-
-def _engines(path):
-    return [engine["instance_name"] for engine in
-            json.loads(path.read_text())["plugin_configuration"]["rule_engines"]]
-
-
-# ---------------------------------------------------------------- add_rule_engine.py
-# Order rule: irods/irods_rule_engine_plugin_python README.md, "Configuration", "Default PEPs".
-
-
-def _fragment(*stanzas):
-    return {"plugin_configuration": {"rule_engines": list(stanzas)}}
-
-
-def test_python_stanza_goes_before_the_native_and_default_policy_engines(add_rule_engine, server_config, tmp_path):
-    stanzas = _write(tmp_path / "stanzas.json", _fragment(PYTHON_STANZA))
-    assert add_rule_engine.main([str(server_config), stanzas]) == 0
-    assert _engines(server_config) == [PYTHON_STANZA["instance_name"], NATIVE["instance_name"],
-                                       CPP_DEFAULT["instance_name"]]
-    assert json.loads(server_config.read_text())["plugin_configuration"]["database"] == {
-        "postgres": {"db_password": "secret"}}
-
-
-def test_adding_twice_changes_nothing_and_keeps_the_file_private(add_rule_engine, server_config, tmp_path):
-    stanzas = _write(tmp_path / "stanzas.json", _fragment(PYTHON_STANZA))
-    add_rule_engine.main([str(server_config), stanzas])
-    once = server_config.read_text()
-    add_rule_engine.main([str(server_config), stanzas])
-    assert server_config.read_text() == once
-    assert stat.S_IMODE(os.stat(str(server_config)).st_mode) == 0o600
-
-
-def test_engines_are_reordered_but_keep_the_sites_own_settings(add_rule_engine, tmp_path):
-    site_native = dict(NATIVE, plugin_specific_configuration={"re_rulebase_set": ["site", "core"]})
-    audit = {"instance_name": "audit-instance", "plugin_name": "irods_rule_engine_plugin-audit_amqp"}
-    config = tmp_path / "server_config.json"
-    config.write_text(json.dumps(_fragment(site_native, audit, PYTHON_STANZA, CPP_DEFAULT)))
-    _write(tmp_path / "stanzas.json", [PYTHON_STANZA, NATIVE, CPP_DEFAULT])
-    add_rule_engine.add_rule_engines(str(config), str(tmp_path / "stanzas.json"))
-    engines = json.loads(config.read_text())["plugin_configuration"]["rule_engines"]
-    assert [engine["instance_name"] for engine in engines] == [
-        PYTHON_STANZA["instance_name"], NATIVE["instance_name"], CPP_DEFAULT["instance_name"], "audit-instance"]
-    assert engines[1] == site_native
-
-
-@pytest.mark.parametrize("stanzas, complaint", [
-    ("{not json", "not valid JSON"),
-    ({"rule_engines": [PYTHON_STANZA]}, 'expected {"plugin_configuration": {"rule_engines"'),
-    ([{"plugin_name": "irods_rule_engine_plugin-python"}], 'stanza 0: "instance_name" must be a non-empty string'),
-    ([], "holds no rule engine stanza"),
-    (["text"], "stanza 0: a stanza must be a JSON object"),
-])
-def test_a_bad_stanza_file_is_named_and_changes_nothing(add_rule_engine, server_config, tmp_path,
-                                                        capsys, stanzas, complaint):
-    before = server_config.read_text()
-    stanza_file = _write(tmp_path / "stanzas.json", stanzas)
-    assert add_rule_engine.main([str(server_config), stanza_file]) == 1
-    error = capsys.readouterr().err
-    assert stanza_file in error and complaint in error
-    assert server_config.read_text() == before
-
-
-def test_a_file_without_rule_engines_is_refused(add_rule_engine, tmp_path, capsys):
-    not_a_server_config = _write(tmp_path / "other.json", {"zone_name": "tempZone"})
-    stanzas = _write(tmp_path / "stanzas.json", [PYTHON_STANZA])
-    assert add_rule_engine.main([not_a_server_config, stanzas]) == 1
-    assert "plugin_configuration.rule_engines" in capsys.readouterr().err
-    assert json.loads(open(not_a_server_config).read()) == {"zone_name": "tempZone"}
-
-
-def test_the_shipped_rule_engine_fragment_puts_python_first(add_rule_engine, server_config):
-    shipped = os.path.join(REPO_ROOT, "irods_config", "server_config.rule_engine.json")
-    names = add_rule_engine.add_rule_engines(str(server_config), shipped)
-    assert names[0] == PYTHON_STANZA["instance_name"]
-    assert _engines(server_config) == [PYTHON_STANZA["instance_name"], NATIVE["instance_name"],
-                                       CPP_DEFAULT["instance_name"]]
 
 
 # ---------------------------------------------------------------- pep_trace_core.py
@@ -232,7 +126,8 @@ def test_the_stacks_policy_config_is_one_the_policy_accepts(tmp_path):
     (tmp_path / "omero_irods.json").write_text(json.dumps(merged))
     loaded = config.read_config(str(tmp_path / "omero_irods.json"))  # raises ConfigError if not
     assert loaded.omero_import.server == "omero-server"
-    assert loaded.omero_import.env["OMERO_SESSIONDIR"] == "/var/lib/irods/.omero/sessions"
+    # the throw-away stack logs in as OMERO's root (docs/deploy.md: a real zone uses the login)
+    assert loaded.omero_import.login is None and loaded.omero_import.sudo == "root"
     assert "OMERO_PASSWORD" in loaded.omero_import.env
     # The importer path of the example config is where the stack's image installs omero-py.
     assert loaded.omero_import.command[0] == "/opt/omero/server/venv3/bin/omero"
@@ -253,3 +148,11 @@ def test_a_docker_client_without_an_engine_is_not_enough(monkeypatch):
         argv, 1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n"))
     reason = realstack_support.docker_unavailable_reason()
     assert "no Docker engine reachable" in reason and "Cannot connect" in reason
+
+
+def test_the_stack_enables_the_rule_engine_with_the_installed_admin_command():
+    """The stack deploys as docs/deploy.md says: `omero-irods admin enable-rule-engine`, no
+    script of its own."""
+    entrypoint = _read("irods", "entrypoint.sh")
+    assert "omero-irods admin enable-rule-engine --server-config /etc/irods/server_config.json" in entrypoint
+    assert not os.path.exists(os.path.join(COMPOSE_DIR, "irods", "add_rule_engine.py"))

@@ -54,9 +54,23 @@ def test_missing_rules_dir_exits_2(tmp_path, capsys):
     assert "core.py" in capsys.readouterr().err
 
 
+def test_demo_tells_the_requests_story_first_and_keeps_the_pep_trace_for_the_flag(capsys):
+    assert _main(["demo"]) == 0  # the project's own rules
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == "What happened to each request:"
+    assert lines[1].startswith("  Request 20260101T000000Z-0000demo: ingest for OMERO user alice (group lab), now "
+                               "imported")
+    placed = next(line for line in lines if line.startswith("    placed at "))
+    assert "/home/alice/omero/ingest/" in placed and "alice:own" in placed
+    assert "imported into OMERO: images 1, 2" in text
+    assert text.index("imported into OMERO") < text.index("Server log:")
+    assert "pep_api_" not in text and "--pep-trace" in text
+
+
 def test_demo_shows_each_client_kinds_pep_sequence(tmp_path, capsys):
     dump_path = tmp_path / "demo.json"
-    assert _main(["demo", "--rules", _rules(tmp_path), "--dump", str(dump_path)]) == 0
+    assert _main(["demo", "--pep-trace", "--rules", _rules(tmp_path), "--dump", str(dump_path)]) == 0
     text = capsys.readouterr().out
     assert "pep_api_data_obj_put" in text            # iput
     assert "pep_api_data_obj_close" in text          # python-irodsclient
