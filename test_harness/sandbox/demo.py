@@ -77,25 +77,22 @@ def summary(state, pep_trace=False):
 
 
 def _stories(state):
-    """Per payload: request -> where its data was placed (ACL, AVUs, files) -> OMERO images."""
+    """Per request record: request -> where its data was placed (ACL, AVUs, files) -> OMERO
+    images; then any payload that no record claimed."""
     from omero_irods import names
 
     entries = {e["path"]: e for e in state["collections"] + state["data_objects"]}
-    lines = []
-    for entry in state["data_objects"]:
-        if not entry["path"].endswith(names.PAYLOAD_SUFFIX):
+    lines, told = [], set()
+    for entry in state["collections"]:
+        avus = _values(entry)
+        if names.AVU_STATE not in avus:  # records are the collections that carry a state
             continue
-        avus = {}
-        for attribute, value, _units in entry["avus"]:
-            avus.setdefault(attribute, []).append(value)
         first = lambda name: (avus.get(name) or ["?"])[0]  # noqa: E731
-        if names.AVU_STATE not in avus:
-            lines.append("  Payload %s: never processed (no state AVU: did the rules run?)" % entry["path"])
-            continue
+        told.add(first(names.AVU_REQUEST_ID))
         lines.append("  Request %s: %s for OMERO user %s (group %s), now %s" % (
             first(names.AVU_REQUEST_ID), first(names.AVU_OPERATION), first(names.AVU_OMERO_USER),
             first(names.AVU_OMERO_GROUP), first(names.AVU_STATE)))
-        lines.append("    payload %s (owner %s)" % (entry["path"], entry["owner"]))
+        lines.append("    record %s (owner %s)" % (entry["path"], entry["owner"]))
         if names.AVU_ERROR in avus:
             lines.append("    error: %s" % first(names.AVU_ERROR))
         placed = entries.get(first(names.AVU_DESTINATION))
@@ -108,7 +105,18 @@ def _stories(state):
                                                             _acl(item)))
         if names.AVU_OMERO_IMAGE in avus:
             lines.append("    imported into OMERO: images %s" % ", ".join(avus[names.AVU_OMERO_IMAGE]))
+    for entry in state["data_objects"]:
+        name = entry["path"].rsplit("/", 1)[-1]
+        if name.endswith(names.PAYLOAD_SUFFIX) and name[: -len(names.PAYLOAD_SUFFIX)] not in told:
+            lines.append("  Payload %s: never processed (no record: did the rules run?)" % entry["path"])
     return lines
+
+
+def _values(entry):
+    values = {}
+    for attribute, value, _units in entry["avus"]:
+        values.setdefault(attribute, []).append(value)
+    return values
 
 
 def _tree(state):

@@ -7,7 +7,8 @@ the client's real request (omero_irods.client.push.request_load).
 Sources: ome/omero-cli-transfer src/omero_cli_transfer.py (unpack's arguments,
 _create_image_map, _import_files), src/generate_xml.py (the packet's layout)."""
 
-from pipeline_support import ALICE_ROOT, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario, paths
+from pipeline_support import (ALICE_ROOT, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
+                              request_records)
 from omero_irods import names
 
 SAVE_ID = "20261122T090000Z-0000s101"
@@ -48,9 +49,9 @@ def _scenario(tmp_path, files, load_source=SNAPSHOT, **load):
 
 
 def _load_record(state):
-    """The load request's payload: the one payload whose operation AVU says load."""
-    (record,) = [path for path in paths(state) if path.endswith(names.PAYLOAD_SUFFIX)
-                 and avus_of(state, path).get(names.AVU_OPERATION) == names.LOAD]
+    """The load request's record: the one record whose operation AVU says load."""
+    (record,) = [path for path in request_records(state)
+                 if avus_of(state, path).get(names.AVU_OPERATION) == names.LOAD]
     return record
 
 
