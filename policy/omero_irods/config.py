@@ -92,6 +92,10 @@ def check_payload_limits(payload, limits):
             _over("/manifest/%d/size" % index, "file of %d bytes" % entry.size, limits.member_bytes, "bytes")
         if len(entry.path) > limits.path_length:
             _over("/manifest/%d/path" % index, "path of %d characters" % len(entry.path), limits.path_length, "characters")
+        longest = max(entry.path.split("/"), key=lambda part: len(part.encode("utf-8")))
+        if len(longest.encode("utf-8")) > limits.name_length:  # a vault file system's limit on one name
+            _over("/manifest/%d/path" % index, "name %r of %d bytes" % (longest[:40] + "...", len(longest.encode("utf-8"))),
+                  limits.name_length, "bytes")
         total += entry.size
     if total > limits.expanded_bytes:
         _over("/manifest", "%d bytes in all" % total, limits.expanded_bytes, "bytes")

@@ -188,10 +188,24 @@ def test_collision_with_fail_mode_is_rejected_with_advice():
     assert caught.value.reason == "collision" and "another target name" in caught.value.message
 
 
-def test_suffix_keeps_the_name_within_the_length_limit():
-    long_name = "n" * 255
+def test_suffix_keeps_the_name_and_its_records_name_within_the_length_limit():
+    long_name = "n" * 238
     suffixed = list(candidates("/z/" + long_name, "suffix"))[1]
-    assert suffixed.endswith("-2") and len(suffixed.rsplit("/", 1)[1]) == 255
+    assert suffixed.endswith("-2") and len(suffixed.rsplit("/", 1)[1] + ".omero-irods.json") == 255
+
+
+def test_a_long_target_name_is_shortened_so_that_its_record_name_fits():
+    # the record <name>.omero-irods.json must be a valid name too (255 bytes on a vault file system)
+    path = placement_path(ZONE, Identity("alice", "lab"), payload(target_name="é" * 200), NOW)
+    record_name = path.rsplit("/", 1)[1] + ".omero-irods.json"
+    assert len(record_name.encode("utf-8")) <= 255 and path.rsplit("/", 1)[1] == "é" * 119
+
+
+def test_a_template_whose_last_name_cannot_fit_its_record_is_refused_at_once():
+    zone = ZONE._replace(placement_template="{user_root}/" + "x" * 230 + "-{request_id}")
+    with pytest.raises(Rejected) as caught:
+        placement_path(zone, Identity("alice", "lab"), payload(), NOW)
+    assert caught.value.reason == "limit" and "record" in caught.value.message
 
 
 def test_member_paths_must_fit_irods_path_limit():
