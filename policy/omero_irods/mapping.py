@@ -109,3 +109,23 @@ def check_in_zone(identity, service_account, user_info):
         raise Rejected("unmapped_user", "the user map gives iRODS group %r, and iRODS user %r is not a member "
                                         "of it; ask your iRODS administrator to add them or fix the user map"
                        % (group, user))
+
+
+def zone_problems(user_map, service_account, user_info):
+    """What the zone says against a user map, as texts (`admin validate-config --irods-env`):
+    each mapped user as check_in_zone sees it, each mapped group an existing rodsgroup.
+    Whether a user is in a group is a property of a request (which group it names), checked then."""
+    problems = []
+    users = dict(user_map.users, **{name: name for name in user_map.same_name_users})
+    for omero_user, irods_user in sorted(users.items()):
+        try:
+            check_in_zone(Identity(irods_user, None), service_account, user_info)
+        except Rejected as error:
+            problems.append("OMERO user %r: %s" % (omero_user, error.message))
+    groups = dict(user_map.groups, **{name: name for name in user_map.same_name_groups})
+    for omero_group, irods_group in sorted(groups.items()):
+        info = None if irods_group is None else user_info(irods_group)
+        if irods_group is not None and (info is None or info["type"] != "rodsgroup"):
+            problems.append("OMERO group %r: the user map gives iRODS group %r, which %s" % (
+                omero_group, irods_group, "does not exist in this zone" if info is None else "is a " + info["type"]))
+    return problems

@@ -221,3 +221,18 @@ def test_quotes_and_backslashes_in_a_target_name_are_replaced():
     from omero_irods.placement import sanitise_name
 
     assert sanitise_name("Alice's \\cells\\") == "Alice_s _cells_"
+
+
+def test_zone_problems_name_each_mapping_the_zone_does_not_back():
+    from omero_irods.mapping import zone_problems
+
+    user_map = USER_MAP._replace(users={"alice": "alice", "boss": "lead", "ghost": "nobody"},
+                                 groups={"lab": "lab", "x": "alice", "v": None},
+                                 same_name_users=frozenset(), same_name_groups=frozenset())
+    problems = zone_problems(user_map, "omero-svc", PLAIN)
+    assert problems == [
+        "OMERO user 'boss': the user map gives iRODS user 'lead', a groupadmin; only a rodsuser may stand for an "
+        "OMERO user",
+        "OMERO user 'ghost': the user map gives iRODS user 'nobody', which does not exist in this zone; ask your "
+        "iRODS administrator to fix the user map",
+        "OMERO group 'x': the user map gives iRODS group 'alice', which is a rodsuser"]
