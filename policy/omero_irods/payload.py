@@ -234,8 +234,8 @@ def parse_payload(raw_bytes, max_bytes):
         raise Rejected("not_utf8", "payload is not UTF-8 (byte %d)" % error.start)
     try:
         document = strict_json_loads(text)
-    except RecursionError:
-        raise Rejected("not_json", "payload is not usable JSON: nested too deeply")
+    except RecursionError:  # json's own limit differs between Python versions: say what _nesting_problem says
+        raise Rejected("schema", "invalid payload: " + format_problems([_NESTED_TOO_DEEP]), pointer="")
     except ValueError as error:
         raise Rejected("not_json", "payload is not valid JSON: %s" % _shorten(str(error)))
     return validate_document(document, text)
@@ -286,7 +286,10 @@ def _nesting_problem(document):
         if not deeper:
             return None
         level = deeper
-    return "", "is nested more than %d levels deep" % MAX_NESTING
+    return _NESTED_TOO_DEEP
+
+
+_NESTED_TOO_DEEP = ("", "is nested more than %d levels deep" % MAX_NESTING)
 
 
 def _string_problems(document):

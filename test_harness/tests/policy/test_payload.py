@@ -91,7 +91,7 @@ def test_duplicate_keys_are_rejected_not_silently_merged():
 
 def test_deep_nesting_is_a_clear_rejection_not_a_crash():
     error = rejection(b"[" * 100000 + b"]" * 100000, max_bytes=1 << 21)
-    assert error.reason == "not_json"
+    assert error.summary() == "rejected (schema): invalid payload: /: is nested more than 8 levels deep"
 
 
 def test_schema_error_names_pointer_and_reason():
@@ -243,8 +243,8 @@ def test_make_payload_refuses_bad_arguments_with_the_field_named():
 def test_nesting_beyond_the_bound_is_a_clear_rejection_at_any_depth(depth):
     # deeper than any payload value, shallower or deeper than json's own recursion limit
     raw = encode(ingest_document(target={"name": "HERE"})).replace(b'"HERE"', b"[" * depth + b"]" * depth)
-    error = rejection(raw)
-    assert error.reason in ("schema", "not_json") and "nested" in error.message
+    # the same words on every Python, whichever of json's limit or ours is met first
+    assert rejection(raw).summary() == "rejected (schema): invalid payload: /: is nested more than 8 levels deep"
 
 
 def test_a_payload_full_of_errors_reports_a_bounded_number_of_them():
