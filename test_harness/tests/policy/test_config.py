@@ -209,3 +209,13 @@ def test_rule_engine_stanza_puts_python_first_with_the_configured_instance():
     assert engines[1]["plugin_name"] == "irods_rule_engine_plugin-irods_rule_language"
     example = json.loads((EXAMPLES / "omero_irods.example.json").read_text())
     assert example["delay_instance"] == engines[0]["instance_name"]
+
+
+def test_the_user_map_takes_omero_names_as_the_payload_does():
+    # one pattern for both: a name the payload refuses (e.g. '--sudo') cannot be mapped either
+    from omero_irods.payload import schema_validator
+
+    def pattern(schema_file):
+        return schema_validator(schema_file).schema["$defs"]["omero_name"]["pattern"]
+
+    assert pattern("user_map.v1.schema.json") == pattern("payload.v1.schema.json")
