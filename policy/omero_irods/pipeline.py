@@ -430,8 +430,8 @@ def _apply_acls(zone, zcfg, identity, collection, tree):
     picked up on its way (a new entry copies its parent's ACL where inheritance is on, as in a
     landing zone an admin opened to others) is removed. `tree` is where to look for holders:
     the staging collection, which holds `collection` (queryable even when the content's own
-    name, taken from a tar member, is not). The service account's own grant comes last: it
-    may be lower than the `own` it needs for the others."""
+    name, taken from a tar member, is not). The service account keeps `own` throughout: it
+    needs it for every grant and for the rename that follows."""
     decided = [(identity.irods_user, zcfg.acl.user)]
     if identity.irods_group and zcfg.acl.group != "null":
         decided.append((identity.irods_group, zcfg.acl.group))
