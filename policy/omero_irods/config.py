@@ -2,8 +2,8 @@
 
 The config is checked against schemas/config.v1.schema.json, each zone's user map against
 schemas/user_map.v1.schema.json, then against the rules a schema cannot say (template fields,
-nobody mapped to the service account). Every problem is a ConfigError naming the file and the
-JSON pointer. Anything left out takes the default documented in DEFAULTS / ZONE_DEFAULTS.
+nobody mapped to the service account or `rods`: mapping.static_problems). Every problem is a
+ConfigError naming the file and the JSON pointer. Anything left out takes the default documented in DEFAULTS / ZONE_DEFAULTS.
 
 `load_config()` caches the result keyed on (path, mtime, size) of the config and of every user
 map it names, so a PEP that fires on every put re-reads nothing while the files are unchanged.
@@ -17,6 +17,7 @@ from collections import namedtuple
 from omero_irods import names
 from omero_irods.archive import ArchiveLimits
 from omero_irods.errors import ConfigError, Rejected
+from omero_irods.mapping import static_problems
 from omero_irods.payload import format_problems, json_pointer, schema_problems, schema_validator, strict_json_loads
 from omero_irods.placement import check_template
 
@@ -95,6 +96,10 @@ def check_payload_limits(payload, limits):
             _over("/manifest/%d/size" % index, "file of %d bytes" % entry.size, limits.member_bytes, "bytes")
         if len(entry.path) > limits.path_length:
             _over("/manifest/%d/path" % index, "path of %d characters" % len(entry.path), limits.path_length, "characters")
+        longest = max(entry.path.split("/"), key=lambda part: len(part.encode("utf-8")))
+        if len(longest.encode("utf-8")) > limits.name_length:  # a vault file system's limit on one name
+            _over("/manifest/%d/path" % index, "name %r of %d bytes" % (longest[:40] + "...", len(longest.encode("utf-8"))),
+                  limits.name_length, "bytes")
         total += entry.size
     if total > limits.expanded_bytes:
         _over("/manifest", "%d bytes in all" % total, limits.expanded_bytes, "bytes")
@@ -276,7 +281,7 @@ def _zone(path, zone_name, zone):
         if problem:
             raise ConfigError(path, "%s/%s" % (pointer, field), problem)
     user_map = _user_map(path, zone)
-    _refuse_service_account_mapping(path, pointer, user_map, zone["service_account"])
+    _refuse_forbidden_mappings(path, pointer, user_map, zone["service_account"])
     return ZoneConfig(
         name=zone_name,
         service_account=zone["service_account"],
@@ -311,21 +316,13 @@ def _user_map(config_file, zone):
     )
 
 
-def _refuse_service_account_mapping(config_file, zone_pointer, user_map, service_account):
-    # Mapping an OMERO user onto the service account would hand them its rights everywhere.
-    for omero_user, irods_user in sorted(user_map.users.items()):
-        if irods_user == service_account:
-            raise ConfigError(
-                user_map.path,
-                json_pointer(["users", omero_user]),
-                "maps to the service account %r; map this OMERO user to their own iRODS user" % service_account,
-            )
-    if service_account in user_map.same_name_users:
-        raise ConfigError(
-            config_file,
-            zone_pointer + "/user_map/same_name/users",
-            "lists the service account %r; it may not stand for an OMERO user" % service_account,
-        )
+def _refuse_forbidden_mappings(config_file, zone_pointer, user_map, service_account):
+    # Mapping an OMERO user onto the service account or rods would hand them rights everywhere
+    # (mapping.static_problems says what else); the catalog's part is checked per request.
+    for where, pointer, problem in static_problems(user_map, service_account):
+        if where == "map":
+            raise ConfigError(user_map.path, pointer, problem)
+        raise ConfigError(config_file, zone_pointer + "/user_map/same_name" + pointer, problem)
 
 
 def _import_settings(path, settings):

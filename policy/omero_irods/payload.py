@@ -6,11 +6,18 @@ UTF-8, JSON (no duplicate keys, no NaN), control characters, the JSON Schema
 is a `Rejected` whose message names the JSON pointer and the problem, e.g.
 `/data/sha256: '12' does not match '^[0-9a-f]{64}$'`.
 
+Bad input costs little: nesting is bounded (MAX_NESTING) before anything recurses, at most
+MAX_PROBLEMS problems are collected, and the manifest -- nearly all of a large payload -- is
+checked by a plain loop with the schema's own `$defs/manifest_entry` (jsonschema takes about
+220 us per entry, over 30 s for a payload at the 16 MiB cap; this loop about 8 us, both
+measured on a loaded 2-core machine).
+
 The push side builds payloads with `make_payload` and uploads `payload.to_json_bytes()`, so
 both sides agree by construction.
 """
 
 import datetime
+import itertools
 import json
 import os
 import re
@@ -28,6 +35,18 @@ SCHEMA_VERSION = 1
 
 _SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+#: JSON's \\uD800 escapes decode to lone surrogates, which no UTF-8 path, AVU or log line can hold.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: The payload's deepest value is 3 containers down (/manifest/0/path); deeper is refused
+#: before any recursive code (jsonschema, the walks here) sees it. json.loads itself recurses
+#: in C and raises RecursionError at a depth that differs between Python versions.
+MAX_NESTING = 8
+#: Where parsed JSON can hold a control character or a lone surrogate: an escape for one
+#: (\\n, \\u0001, \\ud800...) or a raw DEL; a match may be harmless (an escaped backslash
+#: before an 'n', a surrogate pair), and then only costs a walk of the strings.
+_SUSPICIOUS_ESCAPE = re.compile(r"\\[bfnrt]|\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u[dD][89a-fA-F]|\x7f")
+#: Collect at most this many problems: a payload full of errors costs as little as one with a few.
+MAX_PROBLEMS = 20
 _MAX_PROBLEMS_SHOWN = 3
 _MAX_VALUE_CHARS = 120
 _READABLE_PATTERN_CHARS = 40
@@ -55,9 +74,10 @@ def json_pointer(parts):
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
-def schema_problems(validator, document):
-    """All schema violations as (pointer, text), in document order."""
-    problems = [_describe(error) for error in validator.iter_errors(document)]
+def schema_problems(validator, document, limit=None):
+    """Schema violations as (pointer, text), sorted by pointer: all of them, or the first
+    `limit` that jsonschema finds (it finds them lazily, so a bound stops its walk)."""
+    problems = [_describe(error) for error in itertools.islice(validator.iter_errors(document), limit)]
     return sorted(set(problems), key=lambda problem: problem[0])
 
 
@@ -86,11 +106,14 @@ def _shorten(text):
     return text[:_MAX_VALUE_CHARS] + "..." + text[-_MAX_VALUE_CHARS:]
 
 
-def format_problems(problems):
-    """'/a: x; /b: y (and 3 more)' -- the first few problems, pointer first."""
+def format_problems(problems, complete=True):
+    """'/a: x; /b: y (and 3 more)' -- the first few problems, pointer first; `complete` is
+    False when the list was cut at MAX_PROBLEMS ('and at least N more')."""
     shown = ["%s: %s" % (pointer or "/", text) for pointer, text in problems[:_MAX_PROBLEMS_SHOWN]]
     more = len(problems) - _MAX_PROBLEMS_SHOWN
-    return "; ".join(shown) + (" (and %d more)" % more if more > 0 else "")
+    if more <= 0:
+        return "; ".join(shown)
+    return "; ".join(shown) + " (and %s%d more)" % ("" if complete else "at least ", more)
 
 
 def strict_json_loads(text):
@@ -99,11 +122,13 @@ def strict_json_loads(text):
 
 
 def _refuse_duplicate_keys(pairs):
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError("duplicate key %r" % (key,))
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # the per-object cost stays in C unless a key repeats
+        seen = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise ValueError("duplicate key %r" % (key,))
+            seen.add(key)
     return result
 
 
@@ -210,44 +235,199 @@ def parse_payload(raw_bytes, max_bytes):
         raise Rejected("not_utf8", "payload is not UTF-8 (byte %d)" % error.start)
     try:
         document = strict_json_loads(text)
-    except RecursionError:
-        raise Rejected("not_json", "payload is not usable JSON: nested too deeply")
+    except RecursionError:  # json's own limit differs between Python versions: say what _nesting_problem says
+        raise Rejected("schema", "invalid payload: " + format_problems([_NESTED_TOO_DEEP]), pointer="")
     except ValueError as error:
         raise Rejected("not_json", "payload is not valid JSON: %s" % _shorten(str(error)))
-    return validate_document(document)
+    return validate_document(document, text)
 
 
-def validate_document(document):
-    """Check an already-parsed payload document; return a Payload or raise Rejected."""
+def validate_document(document, text=None):
+    """Check an already-parsed payload document (parsed from `text`, when given); return a
+    Payload or raise Rejected."""
     reason = "schema"
-    problems = _control_character_problems(document, []) or schema_problems(
-        schema_validator(PAYLOAD_SCHEMA_FILE), document
-    )
+    problems = _text_problems(document, json.dumps(document) if text is None else text)
+    if not problems:
+        problems = schema_problems(_outer_validator(), document, MAX_PROBLEMS)
+        if isinstance(document, dict) and isinstance(document.get("manifest"), list):
+            room = MAX_PROBLEMS - len(problems)
+            problems += _manifest_checker().problems(document["manifest"], room)
+            problems.sort(key=lambda problem: problem[0])
     if not problems:
         reason, problems = "inconsistent", _consistency_problems(document)
     if problems:
-        raise Rejected(reason, "invalid payload: " + format_problems(problems), pointer=problems[0][0])
+        raise Rejected(reason, "invalid payload: " + format_problems(problems, len(problems) < MAX_PROBLEMS),
+                       pointer=problems[0][0])
     return _view(document)
 
 
-def _control_character_problems(value, path):
-    # Python's `$` matches before a final '\n', so schema patterns alone would let "abc\n"
-    # through; no payload string has a reason to hold a control character.
-    if isinstance(value, str):
-        if _CONTROL_CHARACTER.search(value):
-            return [(json_pointer(path), "contains a control character")]
-        return []
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+def _text_problems(document, text):
+    """Nesting deeper than MAX_NESTING, control characters and lone surrogates (Python's `$`
+    matches before a final '\\n', so schema patterns alone would let "abc\\n" through).
+
+    Parsed JSON can hold either only where its text has an escape for it (or a raw DEL), so
+    strings are walked only when `text` (the JSON, ASCII-escaped or not) has such a sign."""
+    problem = _nesting_problem(document)
+    if problem:
+        return [problem]
+    if _SUSPICIOUS_ESCAPE.search(text):
+        return _string_problems(document)
+    return []
+
+
+def _nesting_problem(document):
+    """('', text) when a container lies more than MAX_NESTING levels down; level by level,
+    without recursion."""
+    level = [document]
+    for _depth in range(MAX_NESTING + 1):
+        deeper = []
+        for container in level:
+            values = container.values() if isinstance(container, dict) else container
+            deeper.extend(value for value in values if isinstance(value, (dict, list)))
+        if not deeper:
+            return None
+        level = deeper
+    return _NESTED_TOO_DEEP
+
+
+_NESTED_TOO_DEEP = ("", "is nested more than %d levels deep" % MAX_NESTING)
+
+
+def _string_problems(document):
+    """Control characters and lone surrogates in keys and strings, at most MAX_PROBLEMS."""
     problems = []
-    for key, item in items:
-        if isinstance(key, str) and _CONTROL_CHARACTER.search(key):
-            problems.append((json_pointer(path), "has a key with a control character"))
-        problems.extend(_control_character_problems(item, path + [key]))
-    return problems
+    pending = [(document, [])]
+    while pending and len(problems) < MAX_PROBLEMS:
+        value, path = pending.pop()
+        if isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                problems.append((json_pointer(path), problem))
+            continue
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            problem = _text_problem(key) if isinstance(key, str) else None
+            if problem:
+                problems.append((json_pointer(path), "has a key that " + problem))
+            pending.append((item, path + [key]))
+    return sorted(problems, key=lambda problem: problem[0])
+
+
+def _text_problem(text):
+    if _CONTROL_CHARACTER.search(text):
+        return "contains a control character"
+    if _LONE_SURROGATE.search(text):
+        return "contains a lone surrogate (an unpaired \\uD800-\\uDFFF escape)"
+    return None
+
+
+def _outer_validator():
+    """The payload schema with the manifest's items left to _ManifestChecker."""
+    key = PAYLOAD_SCHEMA_FILE + "#without-manifest-items"
+    if key not in _validators:
+        import jsonschema
+
+        schema = json.loads(json.dumps(schema_validator(PAYLOAD_SCHEMA_FILE).schema))
+        del schema["properties"]["manifest"]["items"]
+        _validators[key] = jsonschema.Draft202012Validator(schema)
+    return _validators[key]
+
+
+_checkers = []
+
+
+def _manifest_checker():
+    if not _checkers:
+        _checkers.append(_ManifestChecker(schema_validator(PAYLOAD_SCHEMA_FILE).schema))
+    return _checkers[0]
+
+
+class _ManifestChecker(object):
+    """Checks manifest entries against the schema's `$defs/manifest_entry`, with jsonschema's
+    semantics and messages for the keywords that definition uses (and refuses to be built
+    for a definition that uses any other keyword, so the schema stays the one source)."""
+
+    _ENTRY_KEYWORDS = {"description", "type", "additionalProperties", "required", "properties"}
+    _FIELD_KEYWORDS = {"description", "type", "pattern", "minimum", "maximum"}
+
+    def __init__(self, schema):
+        entry = schema["$defs"]["manifest_entry"]
+        self._require(set(entry) <= self._ENTRY_KEYWORDS and entry["type"] == "object"
+                      and entry["additionalProperties"] is False, entry)
+        self.required = list(entry["required"])
+        self.fields = {}
+        for name, reference in entry["properties"].items():
+            field = schema["$defs"][reference["$ref"].rsplit("/", 1)[-1]]
+            self._require(set(reference) == {"$ref"} and set(field) <= self._FIELD_KEYWORDS
+                          and field["type"] in ("string", "integer"), field)
+            pattern = re.compile(field["pattern"]) if "pattern" in field else None
+            self.fields[name] = (field["type"], pattern, field.get("pattern"), field.get("description"),
+                                 field.get("minimum"), field.get("maximum"))
+        self.names = set(self.fields)
+        if set(self.required) != self.names:
+            raise ValueError("payload.py expects every manifest entry field to be required")
+
+    @staticmethod
+    def _require(condition, schema):
+        if not condition:
+            raise ValueError("payload.py cannot check a manifest entry defined as %s" % json.dumps(schema))
+
+    def problems(self, manifest, limit):
+        problems = []
+        for index, entry in enumerate(manifest):
+            if len(problems) >= limit:
+                break
+            problems.extend(self._entry_problems(entry, ["manifest", index]))
+        return problems[:max(limit, 0)]
+
+    def _entry_problems(self, entry, path):
+        if isinstance(entry, dict) and entry.keys() == self.names:  # the usual shape: one pass
+            if not any(self._field_problem(entry[name], *field) for name, field in self.fields.items()):
+                return ()
+        if not isinstance(entry, dict):
+            return [(json_pointer(path), "%s is not of type 'object'" % _shorten(repr(entry)))]
+        problems = []
+        for name in self.required:
+            if name not in entry:
+                problems.append((json_pointer(path + [name]), "is required but missing"))
+        unknown = sorted(key for key in entry if key not in self.fields)
+        if unknown:
+            problems.append((json_pointer(path + unknown[:1]), "is not a known field"))
+        for name, value in entry.items():
+            if name in self.fields:
+                problem = self._field_problem(value, *self.fields[name])
+                if problem:
+                    problems.append((json_pointer(path + [name]), problem))
+        return problems
+
+    @staticmethod
+    def _field_problem(value, kind, pattern, pattern_text, description, minimum, maximum):
+        if kind == "string" and value.__class__ is str and (pattern is None or pattern.search(value)):
+            return None  # the common case first, before any message is made
+        shown = _shorten(repr(value))
+        if kind == "string":
+            if not isinstance(value, str):
+                return "%s is not of type 'string'" % shown
+            if len(pattern_text) > _READABLE_PATTERN_CHARS:  # as _describe words it
+                return "%s is not %s" % (shown, description or "the expected form")
+            return "%s does not match %r" % (shown, pattern_text)
+        # jsonschema's integer: an int that is no bool, or a float without a fraction
+        if value.__class__ is int and (minimum is None or value >= minimum) and (maximum is None or value <= maximum):
+            return None
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            return "%s is not of type 'integer'" % shown
+        if minimum is not None and value < minimum:
+            return "%s is less than the minimum of %s" % (shown, minimum)
+        if maximum is not None and value > maximum:
+            return "%s is greater than the maximum of %s" % (shown, maximum)
+        return None
 
 
 def _consistency_problems(document):
     """Rules across fields that JSON Schema cannot express; (pointer, text) pairs."""
+    objects = document["omero"].get("objects", [])
+    if len(set(objects)) != len(objects):
+        return [("/omero/objects", "names an OMERO object more than once")]
     if "data" not in document:
         return []
     data, manifest = document["data"], document["manifest"]

@@ -36,13 +36,13 @@ from omero_irods.archive import list_members
 from omero_irods.config import check_payload_limits
 from omero_irods.errors import ConfigError, Rejected, Transient
 from omero_irods.manifest import PlacedObject, compare_with_members, compare_with_objects, hex_to_irods_checksum
-from omero_irods.mapping import map_identity
+from omero_irods.mapping import check_in_zone, map_identity
 from omero_irods.omero_import import (MAX_PACKET_BYTES, check_packet, command_for_plan, import_failure,
                                      parse_import_output, plan_import, stderr_tail)
 from omero_irods.payload import parse_payload, payload_name
 from omero_irods.placement import check_fits, check_inside_roots, choose_destination, placement_path
 from omero_irods.ports import AlreadyExists, ZoneError
-from omero_irods.provisioning import CREATE_COLLECTION, SET_ACL, SET_INHERITANCE, plan_user_provisioning
+from omero_irods.provisioning import CREATE_COLLECTION, SET_ACL, SET_INHERITANCE, home_owner, plan_user_provisioning
 
 AVU_DESTINATION = names.AVU_DESTINATION
 AVU_SHA256 = names.avu("sha256")
@@ -246,7 +246,7 @@ def _state(job):
 def _validate_and_place(job):
     payload = _validated_payload(job)
     _record_request(job, payload)  # before mapping: a rejection names whose request it was
-    identity = map_identity(job.zone_config.user_map, payload.omero_user, payload.omero_group, job.zone.zone_name)
+    identity = _mapped_identity(job, payload.omero_user, payload.omero_group)
     if payload.operation == names.LOAD:
         _check_load_source(job, payload, identity)
         _queue_import(job, payload.source_path, payload.target.omero_dataset)
@@ -291,6 +291,13 @@ def _refuse_payload_names(payload):
                 entry.path, names.PAYLOAD_SUFFIX), pointer="/manifest/%d/path" % index)
 
 
+def _mapped_identity(job, omero_user, omero_group):
+    """The user map's identity, checked against the catalog (mapping.check_in_zone)."""
+    identity = map_identity(job.zone_config.user_map, omero_user, omero_group, job.zone.zone_name)
+    check_in_zone(identity, job.zone_config.service_account, job.zone.user_info)
+    return identity
+
+
 def _record_request(job, payload):
     job.zone.add_avus(job.record, [(names.AVU_OPERATION, payload.operation, ""),
                                    (names.AVU_OMERO_USER, payload.omero_user, ""),
@@ -310,10 +317,12 @@ def _verify_data(job, payload):
     kind = zone.kind(data_path)
     if kind is None:
         raise Rejected("not_found", "the payload names %s, which is not in the landing collection" % data.name)
+    expected = "data_object" if data.kind == "tar" else "collection"
+    if kind != expected:
+        raise Rejected("inconsistent", "%s is a %s, not a %s" % (data.name, kind.replace("_", " "), data.kind),
+                       pointer="/data/kind")
     if data.kind == "tar":
         _verify_tar(job, payload, data_path)
-    elif kind != "collection":
-        raise Rejected("inconsistent", "%s is not a collection" % data.name, pointer="/data/kind")
     return data_path
 
 
@@ -353,7 +362,7 @@ def _publish(job, payload, identity, data_path):
     staged = _stage(job, payload, data_path)
     _verify_placed(zone, payload, staged)
     content = _content_root(payload, staged)
-    _apply_acls(zone, zcfg, identity, content)
+    _apply_acls(zone, zcfg, identity, content, staged)
     zone.add_avus(content, _provenance(job, payload))
     zone.create_collection(posixpath.dirname(planned))
     zone.set_avu(job.record, names.AVU_STAGED, content)
@@ -420,6 +429,10 @@ def _provision_in_admin_mode(job, identity):
     root = operations[0].path
     if zone.kind(root) == "collection":
         return
+    owner = home_owner(root)
+    if owner is not None and owner != identity.irods_user:  # e.g. rods' home: never granted on
+        raise Rejected("not_permitted", "the user root %s of %s is in the home of %s; admin mode provisions a "
+                                        "user's root only in their own home" % (root, identity.irods_user, owner))
     zone.grant(posixpath.dirname(root), zcfg.service_account, "own", admin_mode=True)
     for operation in operations:
         if operation.op == CREATE_COLLECTION:
@@ -449,12 +462,22 @@ def _verify_placed(zone, payload, staging):
     compare_with_objects(payload.manifest, placed).raise_if_bad("placed data")
 
 
-def _apply_acls(zone, zcfg, identity, collection):
-    zone.grant(collection, zcfg.service_account, zcfg.acl.service_account, recursive=True)
-    zone.grant(collection, identity.irods_user, zcfg.acl.user, recursive=True)
+def _apply_acls(zone, zcfg, identity, collection, tree):
+    """Exactly the decided grants on `collection` and everything below: whatever else the data
+    picked up on its way (a new entry copies its parent's ACL where inheritance is on, as in a
+    landing zone an admin opened to others) is removed. `tree` is where to look for holders:
+    the staging collection, which holds `collection` (queryable even when the content's own
+    name, taken from a tar member, is not). The service account keeps `own` throughout: it
+    needs it for every grant and for the rename that follows."""
+    decided = [(identity.irods_user, zcfg.acl.user)]
     if identity.irods_group and zcfg.acl.group != "null":
-        zone.grant(collection, identity.irods_group, zcfg.acl.group, recursive=True)
+        decided.append((identity.irods_group, zcfg.acl.group))
+    decided.append((zcfg.service_account, zcfg.acl.service_account))
+    for extra in sorted(zone.access_holders(tree) - {name for name, _level in decided}):
+        zone.grant(collection, extra, "null", recursive=True)
     zone.set_inheritance(collection, recursive=True)
+    for name, level in decided:
+        zone.grant(collection, name, level, recursive=True)
 
 
 def _provenance(job, payload):
@@ -548,7 +571,7 @@ def _import_command(job, avus):
     target is a valid `-T`. (ImportCommand, import root, OMERO user)."""
     zone, zcfg = job.zone, job.zone_config
     omero_user, omero_group = records.value(avus, names.AVU_OMERO_USER), records.value(avus, names.AVU_OMERO_GROUP)
-    identity = map_identity(zcfg.user_map, omero_user, omero_group, zone.zone_name)
+    identity = _mapped_identity(job, omero_user, omero_group)
     import_root = records.value(avus, names.AVU_IMPORT_ROOT)
     check_inside_roots(import_root, zcfg)
     objects = _importable_objects(zone, import_root)

@@ -10,6 +10,10 @@ refused too (the target name has them replaced): the policy finds placed data ag
 GenQuery1, whose literals are single-quoted with no escape for a quote (irods/irods
 lib/core/src/rcMisc.cpp getCondFromString), and whose `like` takes a backslash as an escape.
 
+The placed collection's record is `<name>.omero-irods.json` next to it, so a name gets
+`name_max_bytes` minus that suffix: a longer target name is shortened (and a template whose
+last component cannot fit is refused at once), never left to fail at the rename.
+
 Collisions: `choose_destination` asks `exists(path)` and returns the first free candidate
 (`name`, `name-2`, `name-3`, ...) with on_collision=suffix, or rejects with on_collision=fail
 (the user can pick another target name). Checking and creating are two steps, so the caller
@@ -22,6 +26,7 @@ import re
 import string
 from collections import namedtuple
 
+from omero_irods import names
 from omero_irods.errors import Rejected
 
 USER_ROOT_FIELDS = ("zone", "irods_user", "irods_group", "omero_user")
@@ -30,6 +35,9 @@ MAX_SUFFIX = 9999
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 _UNSAFE_IN_NAME = re.compile("[\x00-\x1f\x7f/'\\\\]")
+
+#: Bytes of a placed collection's name taken by its record's suffix.
+RECORD_SUFFIX_BYTES = len(names.PAYLOAD_SUFFIX.encode("utf-8"))
 
 #: Everything a template may use; built by `placement_fields`.
 Fields = namedtuple("Fields", TEMPLATE_FIELDS)
@@ -108,11 +116,15 @@ def placement_path(zone, identity, payload, now, name_max_bytes=255):
         "operation": payload.operation,
         "date": utc_date(now),
         "request_id": payload.request_id,
-        "name": sanitise_name(payload.target_name, name_max_bytes),
+        "name": sanitise_name(payload.target_name, name_max_bytes - RECORD_SUFFIX_BYTES),
     }
     values["user_root"] = render_user_root(zone, identity.irods_user, identity.irods_group, payload.omero_user)
     path = _render(zone.placement_template, values, "placement_template")
     check_inside_roots(path, zone)
+    last = path.rsplit("/", 1)[-1]
+    if len(last.encode("utf-8")) + RECORD_SUFFIX_BYTES > name_max_bytes:
+        raise Rejected("limit", "the placed collection's name %r leaves no room for its record's name (%s), "
+                                "at most %d bytes" % (last, last + names.PAYLOAD_SUFFIX, name_max_bytes))
     return path
 
 
@@ -149,14 +161,15 @@ def _is_below(path, root):
 
 
 def candidates(path, on_collision, name_max_bytes=255):
-    """`path`, then (suffix mode) `path-2` ... `path-9999`, shortening the name to fit."""
+    """`path`, then (suffix mode) `path-2` ... `path-9999`, shortening the name so that it and
+    its record's name fit."""
     yield path
     if on_collision != "suffix":
         return
     parent, name = path.rsplit("/", 1)
     for number in range(2, MAX_SUFFIX + 1):
         suffix = "-%d" % number
-        yield "%s/%s%s" % (parent, _truncate_utf8(name, name_max_bytes - len(suffix)), suffix)
+        yield "%s/%s%s" % (parent, _truncate_utf8(name, name_max_bytes - RECORD_SUFFIX_BYTES - len(suffix)), suffix)
 
 
 def choose_destination(path, exists, on_collision, name_max_bytes=255):

@@ -77,6 +77,17 @@ class ZonePort(object):
         rule's user can see; empty when the collection does not exist."""
         raise NotImplementedError
 
+    def user_info(self, name):
+        """{'type': 'rodsuser'|'rodsadmin'|'groupadmin'|'rodsgroup', 'groups': set of the group
+        names the user is a member of (not their own name)} of a user or group of this zone, or
+        None when there is none."""
+        raise NotImplementedError
+
+    def access_holders(self, collection):
+        """The names of every user or group holding any access on a collection or anything in
+        or below it."""
+        raise NotImplementedError
+
     def find_by_avu(self, attribute, value=None):
         """Paths of data objects carrying the AVU: any value when value is None, one of them
         when it is a tuple or list."""

@@ -301,6 +301,31 @@ class PrepZone(ZonePort):
             found.setdefault(collection, []).append((attribute, value, units))
         return found
 
+    # -- identity and access (mapping.check_in_zone, pipeline._apply_acls) --
+    def user_info(self, name):
+        # Any rodsuser may read user types and memberships; a user is listed as a member of
+        # itself and of public (checked on iRODS 5.0.2: `iquest "select USER_GROUP_NAME where
+        # USER_NAME = 'alice'"` as a rodsuser answers alice, lab, public).
+        condition = "USER_NAME = '%s' and USER_ZONE = '%s'" % (_quote(name), _quote(self.zone_name))
+        row = self._first("USER_TYPE", condition)
+        if row is None:
+            return None
+        groups = {group for (group,) in self._rows("USER_GROUP_NAME", condition)}
+        return {"type": row[0], "groups": groups - {name}}
+
+    def access_holders(self, collection):
+        # ACL rows carry user ids: one query per kind of entry over the tree, one for the names.
+        below = _quote(collection.rstrip("/") + "/")
+        ids = set()
+        for where in ("COLL_NAME = '%s'" % _quote(collection), "COLL_NAME like '%s%%'" % below):
+            ids.update(row[1] for row in self._rows("COLL_NAME, COLL_ACCESS_USER_ID", where)
+                       if row[0] == collection or row[0].startswith(collection.rstrip("/") + "/"))
+        ids.update(row[2] for row in self._rows_in_tree("DATA_ACCESS_USER_ID", collection))
+        if not ids:
+            return set()
+        listed = ", ".join("'%s'" % _quote(user_id) for user_id in sorted(ids))
+        return {row[0] for row in self._rows("USER_NAME", "USER_ID in (%s)" % listed)}
+
 
 class _MsiReader(io.RawIOBase):
     """A seekable raw reader over msiDataObjRead/msiDataObjLseek, closed with msiDataObjClose.

@@ -1,6 +1,8 @@
 """`omero-irods admin ...`: what an iRODS admin runs on a server or an admin host.
 
-  validate-config [--config FILE]          check the policy config and its user maps
+  validate-config [--config FILE] [--irods-env ENV]
+                                           check the policy config and its user maps (and,
+                                           with ENV, every mapped user and group in the zone)
   provision USER... [--zone Z] [--dry-run] create each mapped user's root, grant the service
                                            account, switch inheritance on (python-irodsclient,
                                            as a rodsadmin from --irods-env)
@@ -23,6 +25,8 @@ def add_arguments(parser, _name):
     actions.required = True
     validate = actions.add_parser("validate-config", help="check the policy config and its user maps")
     _config_option(validate)
+    validate.add_argument("--irods-env", help="irods_environment.json of an account of the zone: also check each "
+                                              "mapped user and group there (python-irodsclient)")
     provision = actions.add_parser("provision", help="provision mapped users' collections (as a rodsadmin)")
     _config_option(provision)
     provision.add_argument("users", nargs="+", metavar="IRODS_USER", help="iRODS user names to provision")
@@ -80,7 +84,45 @@ def _validate(args):
         print("zone %s: service account %s, landing zone %s" % (zone.name, zone.service_account, zone.landing_zone))
         print("  placement %s (allowed roots: %s)" % (zone.placement_template, ", ".join(zone.allowed_roots)))
         print("  user map %s: %d users, %d groups" % (zone.user_map.path, len(zone.user_map.users), len(zone.user_map.groups)))
+    if args.irods_env:
+        return _validate_in_zone(config, args.irods_env)
     return 0
+
+
+def _validate_in_zone(config, env_file):
+    """Each mapped user and group as the zone has them (mapping.zone_problems); 1 on a problem."""
+    from irods.models import Group, User
+
+    from omero_irods.adapters import prc
+    from omero_irods.client.credentials import auth_file_for, load_environment
+    from omero_irods.mapping import zone_problems
+
+    env_path, env = load_environment(env_file)
+    session = prc.open_session(env_path, auth_file_for(env_path, env))
+    try:
+        zone = config.zone(session.zone)
+
+        def user_info(name):
+            where = (User.name == name, User.zone == session.zone)
+            types = [row[User.type] for row in session.query(User.type).filter(*where)]
+            if not types:
+                return None
+            groups = {row[Group.name] for row in session.query(Group.name).filter(*where)}
+            return {"type": types[0], "groups": groups - {name}}
+
+        try:
+            problems = zone_problems(zone.user_map, zone.service_account, user_info)
+        except Exception as error:
+            if not prc.is_irods_error(error):
+                raise
+            raise ProvisioningFailed("could not read users of zone %s: %s" % (session.zone, prc.describe(error)))
+    finally:
+        prc.close_session(session)
+    for problem in problems:
+        print("zone %s: %s" % (zone.name, problem), file=sys.stderr)
+    print("zone %s: %s" % (zone.name, "%d problem(s) in the user map" % len(problems) if problems
+                           else "every mapped user and group checked in the zone"))
+    return 1 if problems else 0
 
 
 def _provision(args):

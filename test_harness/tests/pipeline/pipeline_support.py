@@ -87,14 +87,18 @@ class Request(object):
         ]
 
 
-def base_scenario(folder, steps, config_zone=None, omero="succeed", users=None, config=None, mapped_users=None):
-    """A zone with the service account, alice (mapped, provisioned) and bob (not mapped).
+def base_scenario(folder, steps, config_zone=None, omero="succeed", users=None, config=None, mapped_users=None,
+                  mapped_groups=None):
+    """A zone with the service account, alice (mapped, provisioned, in group lab) and bob (not
+    mapped).
 
-    `mapped_users` replaces the user map's {OMERO user: iRODS user}; `config_zone` and `config`
-    update the zone's and the top level of the policy config."""
+    `mapped_users` / `mapped_groups` replace the user map's {OMERO user: iRODS user} and
+    {OMERO group: iRODS group or None}; `config_zone` and `config` update the zone's and the
+    top level of the policy config."""
     user_map = folder / "user_map.json"
     user_map.write_text(json.dumps({"schema": "omero-irods/user-map", "version": 1,
-                                    "users": mapped_users or {"alice": "alice"}, "groups": {"lab": "lab"}}))
+                                    "users": mapped_users or {"alice": "alice"},
+                                    "groups": {"lab": "lab"} if mapped_groups is None else mapped_groups}))
     zone = {"service_account": SERVICE, "landing_zone": LANDING, "allowed_roots": ["/tempZone/home"],
             "user_map": {"file": str(user_map)}}
     zone.update(config_zone or {})

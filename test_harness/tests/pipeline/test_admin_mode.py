@@ -32,3 +32,16 @@ def test_without_admin_mode_a_rodsadmin_service_account_still_needs_provisioning
     state = run_scenario(data)
     assert avus_of(state, record_of(state, request.request_id))[names.AVU_STATE] == names.FAILED
     assert not under(state, "/tempZone/home/alice")
+
+
+def test_admin_mode_never_grants_anything_in_another_users_home(tmp_path, run_scenario):
+    # a user_root template pointing into rods' home: the service account (a rodsadmin here)
+    # must not give itself own on /tempZone/home/rods to create alice's root there
+    request, data = _scenario(tmp_path, "rodsadmin", True)
+    data["config"]["zones"]["tempZone"]["user_root"] = "/{zone}/home/rods/omero-{irods_user}"
+    state = run_scenario(data)
+    avus = avus_of(state, request.payload_path)
+    assert avus[names.AVU_STATE] == names.REJECTED
+    assert "in the home of rods" in avus[names.AVU_ERROR] and avus[names.AVU_ERROR].startswith("rejected (not_permitted)")
+    home = {c["path"]: c for c in state["collections"]}["/tempZone/home/rods"]
+    assert SERVICE not in home["acl"] and not under(state, "/tempZone/home/rods", "collections")

@@ -14,9 +14,10 @@ from omero_irods import names
 from omero_irods.payload import make_payload
 
 
-def load_steps(folder, request_id, omero_user, source):
+def load_steps(folder, request_id, omero_user, source, omero_group="lab"):
     local = folder / ("%s.omero-irods.json" % request_id)
-    local.write_text(json.dumps(make_payload("load", request_id, omero_user, "lab", source_path=source).to_document()))
+    local.write_text(json.dumps(make_payload("load", request_id, omero_user, omero_group,
+                                             source_path=source).to_document()))
     return [{"mkdir": {"as": SERVICE, "path": "%s/%s" % (LANDING, request_id)}},
             {"put": {"as": SERVICE, "client": "prc", "file": str(local),
                      "to": "%s/%s/%s.omero-irods.json" % (LANDING, request_id, request_id)}}]
@@ -48,13 +49,13 @@ def test_a_load_needs_read_access_to_every_file(tmp_path, live_zone):
     save = Request(tmp_path, "20261122T090000Z-0000s003", {"p/private.tif": b"P" * 10}, operation="save",
                    target_name="shared")
     data = base_scenario(tmp_path, save.steps() + [UNTIL_IDLE], users=users,
-                         mapped_users={"alice": "alice", "bob": "bob"})
+                         mapped_users={"alice": "alice", "bob": "bob"}, mapped_groups={"lab": "lab", "guests": None})
     data["provision"] = ["alice", "bob"]
     zone = live_zone(data)
     (source,) = [p for p in paths(zone.state(), "collections") if p.endswith("/shared")]
     zone.catalog.set_acl("alice", source, "read", "bob")  # ichmod read bob <collection> (not -r)
     rid = "20261122T100000Z-0000l002"
-    for step in load_steps(tmp_path, rid, "bob", source) + [UNTIL_IDLE]:
+    for step in load_steps(tmp_path, rid, "bob", source, omero_group="guests") + [UNTIL_IDLE]:
         zone.step(step)
     state = zone.state()
     assert state["imports"] == []
@@ -64,7 +65,7 @@ def test_a_load_needs_read_access_to_every_file(tmp_path, live_zone):
 
     # once alice shares the files too (ichmod -r), bob's next load links them
     zone.catalog.set_acl("alice", source, "read", "bob", recursive=True)
-    for step in load_steps(tmp_path, "20261122T100000Z-0000l003", "bob", source) + [UNTIL_IDLE]:
+    for step in load_steps(tmp_path, "20261122T100000Z-0000l003", "bob", source, omero_group="guests") + [UNTIL_IDLE]:
         zone.step(step)
     (imported,) = zone.state()["imports"]
     assert importer_user(imported) == "bob"

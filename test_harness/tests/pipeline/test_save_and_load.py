@@ -13,8 +13,8 @@ MAPPED = {"alice": "alice", "bob": "bob"}
 USERS = [{"name": "omero-svc"}, {"name": "alice", "groups": ["lab"]}, {"name": "bob"}]
 
 
-def _load_steps(folder, request_id, source, omero_user="alice"):
-    document = make_payload("load", request_id, omero_user, "lab", source_path=source).to_document()
+def _load_steps(folder, request_id, source, omero_user="alice", omero_group="lab"):
+    document = make_payload("load", request_id, omero_user, omero_group, source_path=source).to_document()
     local = folder / ("%s.omero-irods.json" % request_id)
     local.write_text(json.dumps(document))
     collection = "%s/%s" % (LANDING, request_id)
@@ -54,8 +54,8 @@ def test_load_of_a_readable_snapshot_imports_it_in_place_for_the_user(tmp_path, 
 
 def test_load_by_a_user_who_may_not_read_the_snapshot_is_rejected(tmp_path, run_scenario):
     source = ALICE_ROOT + "/save/2026-01-01/Dataset-3"
-    steps = _load_steps(tmp_path, "20261122T100000Z-0000l002", source, omero_user="bob") + [UNTIL_IDLE]
-    state = run_scenario(_saved(tmp_path, steps))
+    steps = _load_steps(tmp_path, "20261122T100000Z-0000l002", source, omero_user="bob", omero_group="guests")
+    state = run_scenario(_saved(tmp_path, steps + [UNTIL_IDLE], mapped_groups={"lab": "lab", "guests": None}))
     avus = avus_of(state, record_of(state, "20261122T100000Z-0000l002"))
     assert avus[names.AVU_STATE] == names.REJECTED
     assert "not_permitted" in avus[names.AVU_ERROR] and "bob may not read" in avus[names.AVU_ERROR]

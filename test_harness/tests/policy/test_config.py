@@ -230,3 +230,13 @@ def test_an_importer_login_needs_a_server_excludes_sudo_and_absolute_paths(tmp_p
     with pytest.raises(ConfigError) as raised:
         read_config(str(path))
     assert pointer in str(raised.value)
+
+
+def test_the_user_map_takes_omero_names_as_the_payload_does():
+    # one pattern for both: a name the payload refuses (e.g. '--sudo') cannot be mapped either
+    from omero_irods.payload import schema_validator
+
+    def pattern(schema_file):
+        return schema_validator(schema_file).schema["$defs"]["omero_name"]["pattern"]
+
+    assert pattern("user_map.v1.schema.json") == pattern("payload.v1.schema.json")

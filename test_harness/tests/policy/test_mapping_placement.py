@@ -6,7 +6,7 @@ import pytest
 
 from omero_irods.config import AclPolicy, UserMap, ZoneConfig
 from omero_irods.errors import Rejected
-from omero_irods.mapping import Identity, map_identity
+from omero_irods.mapping import Identity, check_in_zone, map_identity, static_problems
 from omero_irods.payload import DataRef, Payload, Target
 from omero_irods.placement import (
     candidates,
@@ -20,7 +20,7 @@ from omero_irods.placement import (
 USER_MAP = UserMap(
     path="/etc/irods/user_map.json",
     users={"alice": "alice", "bob.smith": "bsmith"},
-    groups={"Lab of Imaging": "imaging_lab"},
+    groups={"Lab of Imaging": "imaging_lab", "Visitors": None},
     same_name_users=frozenset(["carol"]),
     same_name_groups=frozenset(["lab"]),
 )
@@ -71,8 +71,58 @@ def test_same_name_only_for_listed_names():
     assert "'dave'" in error.message and "tempZone" in error.message and "administrator" in error.message
 
 
-def test_unmapped_group_gives_no_group_rather_than_a_guess():
-    assert map_identity(USER_MAP, "alice", "Some Other Group") == Identity("alice", None)
+def test_an_unmapped_group_is_refused_never_passed_to_the_importer():
+    # the importer runs in the OMERO group (-g): an unlisted one, e.g. '--sudo', is no decision
+    for group in ("Some Other Group", "--sudo"):
+        with pytest.raises(Rejected) as caught:
+            map_identity(USER_MAP, "alice", group)
+        assert caught.value.reason == "unmapped_user" and repr(group) in caught.value.message
+
+
+def test_a_group_mapped_to_null_gets_no_irods_group():
+    assert map_identity(USER_MAP, "alice", "Visitors") == Identity("alice", None)
+
+
+def _zone_users(**users):
+    """user_info over {name: (type, groups)}, as ZonePort.user_info answers."""
+    return lambda name: ({"type": users[name][0], "groups": set(users[name][1])} if name in users else None)
+
+
+PLAIN = _zone_users(alice=("rodsuser", ["lab", "public"]), boss=("rodsadmin", ["lab"]),
+                    lead=("groupadmin", ["lab"]), lab=("rodsgroup", []))
+
+
+@pytest.mark.parametrize("identity, words", [
+    (Identity("boss", "lab"), ["'boss'", "rodsadmin"]),
+    (Identity("lead", "lab"), ["'lead'", "groupadmin"]),
+    (Identity("lab", None), ["'lab'", "rodsgroup"]),
+    (Identity("ghost", None), ["'ghost'", "does not exist"]),
+    (Identity("omero-svc", None), ["'omero-svc'", "may not stand"]),
+    (Identity("rods", None), ["'rods'", "may not stand"]),
+    (Identity("alice", "imaging_lab"), ["'imaging_lab'", "not a member"]),
+])
+def test_the_catalog_must_agree_with_the_mapping(identity, words):
+    with pytest.raises(Rejected) as caught:
+        check_in_zone(identity, "omero-svc", PLAIN)
+    assert caught.value.reason == "unmapped_user"
+    assert all(word in caught.value.message for word in words), caught.value.message
+
+
+def test_a_plain_member_passes_the_catalog_check():
+    check_in_zone(Identity("alice", "lab"), "omero-svc", PLAIN)
+    check_in_zone(Identity("alice", None), "omero-svc", PLAIN)
+
+
+def test_static_problems_name_every_forbidden_mapping():
+    user_map = USER_MAP._replace(users={"a": "omero-svc", "b": "rods", "c": "alice"},
+                                 groups={"everyone": "public", "admins": "rodsadmin", "lab": "lab"},
+                                 same_name_users=frozenset(["rods", "carol"]), same_name_groups=frozenset(["public"]))
+    problems = static_problems(user_map, "omero-svc")
+    assert [(where, pointer) for where, pointer, _text in problems] == [
+        ("map", "/users/a"), ("map", "/users/b"), ("same_name", "/users"),
+        ("map", "/groups/admins"), ("map", "/groups/everyone"), ("same_name", "/groups")]
+    assert "service account" in problems[0][2] and "bootstrap rodsadmin" in problems[1][2]
+    assert static_problems(USER_MAP, "omero-svc") == []
 
 
 # --- placement ------------------------------------------------------------------------------
@@ -138,10 +188,24 @@ def test_collision_with_fail_mode_is_rejected_with_advice():
     assert caught.value.reason == "collision" and "another target name" in caught.value.message
 
 
-def test_suffix_keeps_the_name_within_the_length_limit():
-    long_name = "n" * 255
+def test_suffix_keeps_the_name_and_its_records_name_within_the_length_limit():
+    long_name = "n" * 238
     suffixed = list(candidates("/z/" + long_name, "suffix"))[1]
-    assert suffixed.endswith("-2") and len(suffixed.rsplit("/", 1)[1]) == 255
+    assert suffixed.endswith("-2") and len(suffixed.rsplit("/", 1)[1] + ".omero-irods.json") == 255
+
+
+def test_a_long_target_name_is_shortened_so_that_its_record_name_fits():
+    # the record <name>.omero-irods.json must be a valid name too (255 bytes on a vault file system)
+    path = placement_path(ZONE, Identity("alice", "lab"), payload(target_name="é" * 200), NOW)
+    record_name = path.rsplit("/", 1)[1] + ".omero-irods.json"
+    assert len(record_name.encode("utf-8")) <= 255 and path.rsplit("/", 1)[1] == "é" * 119
+
+
+def test_a_template_whose_last_name_cannot_fit_its_record_is_refused_at_once():
+    zone = ZONE._replace(placement_template="{user_root}/" + "x" * 230 + "-{request_id}")
+    with pytest.raises(Rejected) as caught:
+        placement_path(zone, Identity("alice", "lab"), payload(), NOW)
+    assert caught.value.reason == "limit" and "record" in caught.value.message
 
 
 def test_member_paths_must_fit_irods_path_limit():
@@ -157,3 +221,18 @@ def test_quotes_and_backslashes_in_a_target_name_are_replaced():
     from omero_irods.placement import sanitise_name
 
     assert sanitise_name("Alice's \\cells\\") == "Alice_s _cells_"
+
+
+def test_zone_problems_name_each_mapping_the_zone_does_not_back():
+    from omero_irods.mapping import zone_problems
+
+    user_map = USER_MAP._replace(users={"alice": "alice", "boss": "lead", "ghost": "nobody"},
+                                 groups={"lab": "lab", "x": "alice", "v": None},
+                                 same_name_users=frozenset(), same_name_groups=frozenset())
+    problems = zone_problems(user_map, "omero-svc", PLAIN)
+    assert problems == [
+        "OMERO user 'boss': the user map gives iRODS user 'lead', a groupadmin; only a rodsuser may stand for an "
+        "OMERO user",
+        "OMERO user 'ghost': the user map gives iRODS user 'nobody', which does not exist in this zone; ask your "
+        "iRODS administrator to fix the user map",
+        "OMERO group 'x': the user map gives iRODS group 'alice', which is a rodsuser"]

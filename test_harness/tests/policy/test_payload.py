@@ -9,6 +9,7 @@ import pytest
 from omero_irods.errors import Rejected
 from omero_irods.manifest import ManifestEntry
 from omero_irods.payload import (
+    MAX_PROBLEMS,
     DataRef,
     make_payload,
     new_request_id,
@@ -90,7 +91,7 @@ def test_duplicate_keys_are_rejected_not_silently_merged():
 
 def test_deep_nesting_is_a_clear_rejection_not_a_crash():
     error = rejection(b"[" * 100000 + b"]" * 100000, max_bytes=1 << 21)
-    assert error.reason == "not_json"
+    assert error.summary() == "rejected (schema): invalid payload: /: is nested more than 8 levels deep"
 
 
 def test_schema_error_names_pointer_and_reason():
@@ -233,3 +234,105 @@ def test_make_payload_refuses_bad_arguments_with_the_field_named():
     with pytest.raises(Rejected) as caught:
         make_payload("ingest", "20261122T101500Z-6f1c2a9e", "alice", "lab")
     assert caught.value.pointer == "/data"
+
+
+# --- bad input costs little (issue 8.7); the cost itself is measured by bench/payload_reject.py
+
+
+@pytest.mark.parametrize("depth", [9, 100, 5000])
+def test_nesting_beyond_the_bound_is_a_clear_rejection_at_any_depth(depth):
+    # deeper than any payload value, shallower or deeper than json's own recursion limit
+    raw = encode(ingest_document(target={"name": "HERE"})).replace(b'"HERE"', b"[" * depth + b"]" * depth)
+    # the same words on every Python, whichever of json's limit or ours is met first
+    assert rejection(raw).summary() == "rejected (schema): invalid payload: /: is nested more than 8 levels deep"
+
+
+def test_a_payload_full_of_errors_reports_a_bounded_number_of_them():
+    manifest = [{"path": "f%d" % index, "size": 1, "sha256": "zz"} for index in range(5000)]
+    error = rejection(encode(ingest_document(manifest=manifest)))
+    assert error.reason == "schema"
+    assert error.message.endswith("(and at least %d more)" % (MAX_PROBLEMS - 3))
+
+
+@pytest.mark.parametrize("entry", [
+    {"path": "a", "size": 1, "sha256": "zz"}, {"path": "a", "size": "1", "sha256": SHA_A},
+    {"path": "a", "size": True, "sha256": SHA_A}, {"path": "a", "size": 1.5, "sha256": SHA_A},
+    {"path": "a", "size": -1, "sha256": SHA_A}, {"path": "a", "size": 2 ** 60, "sha256": SHA_A},
+    {"path": "/a", "size": 1, "sha256": SHA_A}, {"path": "a/../b", "size": 1, "sha256": SHA_A},
+    {"path": 7, "size": 1, "sha256": SHA_A}, {"size": 1, "sha256": SHA_A}, {"path": "a", "size": 1},
+    {"path": "a", "size": 1, "sha256": SHA_A, "mode": 420}, ["a", 1, SHA_A], "a",
+])
+def test_the_manifest_loop_agrees_with_the_schema(entry):
+    # the loop stands in for jsonschema on manifest entries: same verdict, same words
+    from omero_irods.payload import _describe, _manifest_checker, schema_validator
+
+    expected = sorted({_describe(e) for e in schema_validator("payload.v1.schema.json").iter_errors(
+        ingest_document(manifest=[entry])) if list(e.absolute_path)[:1] == ["manifest"]})
+    assert sorted(_manifest_checker().problems([entry], MAX_PROBLEMS)) == expected
+    assert expected
+
+
+def test_the_manifest_loop_accepts_what_the_schema_accepts():
+    from omero_irods.payload import _manifest_checker
+
+    entries = [{"path": "a/b c/é.tif", "size": 0, "sha256": SHA_A}, {"path": "x", "size": 1.0, "sha256": SHA_A}]
+    assert _manifest_checker().problems(entries, MAX_PROBLEMS) == []
+
+
+@pytest.mark.parametrize("where, value", [
+    ("/manifest/0/path", "run1/\ud800.tif"), ("/omero/user", "al\udfffice"), ("/target/name", "\udc00"),
+])
+def test_lone_surrogates_are_rejected_where_they_are(where, value):
+    document = ingest_document()
+    parent = document
+    parts = where.strip("/").split("/")
+    for part in parts[:-1]:
+        parent = parent[int(part)] if isinstance(parent, list) else parent.setdefault(part, {})
+    parent[parts[-1]] = value
+    error = rejection(json.dumps(document).encode("ascii"))  # JSON's \ud800 escapes
+    assert error.reason == "schema" and error.pointer == where and "lone surrogate" in error.message
+
+
+def test_a_surrogate_pair_is_a_character_not_a_problem():
+    payload = parse_payload(json.dumps(ingest_document(target={"name": "run \U0001F52C"})).encode("ascii"), LIMIT)
+    assert payload.target.name == "run \U0001F52C"
+
+
+@pytest.mark.parametrize("name", ["--sudo", "-g", "null", " alice", "alice ", "a/b", ""])
+def test_omero_names_that_the_importer_or_the_catalog_would_misread_are_refused(name):
+    for field in ("user", "group"):
+        error = rejection(encode(ingest_document(omero={"user": "alice", "group": "lab", field: name})))
+        assert error.reason == "schema" and error.pointer == "/omero/" + field
+
+
+@pytest.mark.parametrize("name", ["jo.smith@example.org", "Lab of Imaging", "Müller", "a-b_c", "nullable"])
+def test_omero_names_as_omero_allows_them(name):
+    payload = parse_payload(encode(ingest_document(omero={"user": name, "group": name})), LIMIT)
+    assert (payload.omero_user, payload.omero_group) == (name, name)
+
+
+@pytest.mark.parametrize("name", ["it's.tar", "a\\b.tar", "run++++1.tar"])
+def test_data_names_the_policy_could_never_query_or_open_are_refused(name):
+    # GenQuery1 literals cannot hold a quote (and iRODS 5 decodes backslashes in them);
+    # '++++' splits the key-value strings of msiDataObjOpen
+    error = rejection(encode(ingest_document(data={"kind": "tar", "name": name, "size": 10240, "sha256": SHA_TAR,
+                                                   "members": 1})))
+    assert error.reason == "schema" and error.pointer == "/data/name"
+
+
+def test_target_names_with_quotes_stay_allowed_they_are_sanitised():
+    assert parse_payload(encode(ingest_document(target={"name": "Bob's run++++1"})), LIMIT).target.name == \
+        "Bob's run++++1"
+
+
+@pytest.mark.parametrize("path", ["/tempZone/home/o'brien/snap", "/tempZone/home/a\\b"])
+def test_load_sources_that_cannot_be_queried_are_refused(path):
+    document = ingest_document(operation="load", source={"path": path})
+    del document["data"], document["manifest"]
+    assert rejection(encode(document)).pointer == "/source/path"
+
+
+def test_an_omero_object_named_twice_is_inconsistent():
+    error = rejection(encode(ingest_document(omero={"user": "alice", "group": "lab",
+                                                    "objects": ["Image:1", "Image:1"]})))
+    assert error.reason == "inconsistent" and error.pointer == "/omero/objects"
