@@ -40,7 +40,7 @@ def test_admin_mode_never_grants_anything_in_another_users_home(tmp_path, run_sc
     request, data = _scenario(tmp_path, "rodsadmin", True)
     data["config"]["zones"]["tempZone"]["user_root"] = "/{zone}/home/rods/omero-{irods_user}"
     state = run_scenario(data)
-    avus = avus_of(state, request.payload_path)
+    avus = avus_of(state, record_of(state, request.request_id))
     assert avus[names.AVU_STATE] == names.REJECTED
     assert "in the home of rods" in avus[names.AVU_ERROR] and avus[names.AVU_ERROR].startswith("rejected (not_permitted)")
     home = {c["path"]: c for c in state["collections"]}["/tempZone/home/rods"]

@@ -10,7 +10,7 @@ import pytest
 
 from test_collection_pushes import collection_request
 from pipeline_support import (ALICE_ROOT, LANDING, PREP_INSTANCE, SERVICE, UNTIL_IDLE, Request, avus_of,
-                              base_scenario, ours, records)
+                              base_scenario, ours, record_of, request_records)
 from omero_irods import names
 from omero_irods.triggers import delayed_rule_text
 
@@ -44,8 +44,7 @@ def test_placed_data_has_exactly_the_decided_acls_and_inherits(tmp_path, live_zo
     for step in steps + [UNTIL_IDLE]:
         zone.step(step)
     state = zone.state()
-    (record,) = records(state)
-    avus = avus_of(state, record)
+    avus = avus_of(state, record_of(state, "20261122T101500Z-0000acl1"))
     assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])
     tree = _placed_tree(state, avus[names.AVU_DESTINATION])
     assert sorted(path.rsplit("/run1", 1)[-1] for path in tree) == ["", "/a.tif", "/sub", "/sub/b.tif"]
@@ -61,7 +60,7 @@ def test_a_user_mapped_to_a_rodsadmin_is_rejected_and_nothing_is_placed(tmp_path
                                                                          "groups": ["lab"]}]
     state = run_scenario(base_scenario(tmp_path, request.steps() + [UNTIL_IDLE], users=users,
                                        mapped_users={"alice": "boss"}))
-    avus = avus_of(state, request.payload_path)
+    avus = avus_of(state, record_of(state, request.request_id))
     assert avus[names.AVU_STATE] == names.REJECTED
     assert avus[names.AVU_ERROR].startswith("rejected (unmapped_user)") and "'boss', a rodsadmin" in avus[names.AVU_ERROR]
     assert state["imports"] == [] and not [e for e in state["collections"] if "/home/boss/" in e["path"]]
@@ -72,7 +71,7 @@ def test_a_group_the_user_is_not_in_is_rejected(tmp_path, run_scenario):
     request = Request(tmp_path, "20261122T101500Z-0000acl3", FILES)
     users = [{"name": SERVICE}, {"name": "alice", "groups": []}, {"name": "bob", "groups": ["lab"]}]
     state = run_scenario(base_scenario(tmp_path, request.steps() + [UNTIL_IDLE], users=users))
-    avus = avus_of(state, request.payload_path)
+    avus = avus_of(state, record_of(state, request.request_id))
     assert avus[names.AVU_STATE] == names.REJECTED and "not a member" in avus[names.AVU_ERROR]
     assert not [e for e in state["data_objects"] if e["path"].startswith(ALICE_ROOT + "/")]
 
@@ -85,7 +84,7 @@ def test_a_tar_payload_naming_a_collection_is_rejected_at_once(tmp_path, run_sce
     steps = request.steps()
     steps.insert(1, {"mkdir": {"as": SERVICE, "path": request.collection + "/folder"}})
     state = run_scenario(base_scenario(tmp_path, steps + [UNTIL_IDLE]))
-    avus = avus_of(state, request.payload_path)
+    avus = avus_of(state, record_of(state, request.request_id))
     assert avus[names.AVU_STATE] == names.REJECTED
     assert avus[names.AVU_ERROR] == "rejected (inconsistent): folder is a collection, not a tar"
 
@@ -105,4 +104,4 @@ def test_a_rule_run_for_the_service_account_by_another_proxy_is_refused(tmp_path
     assert len(refusals) == 1 and refusals[0].endswith(
         "omero-irods: %s(%s) refused: it runs as %s (proxy boss), not as the service account %s"
         % (names.RULE_PROCESS, request.payload_path, SERVICE, SERVICE))
-    assert avus_of(state, request.payload_path) == {}  # nothing claimed, nothing placed
+    assert avus_of(state, request.payload_path) == {} and not request_records(state)  # nothing claimed
