@@ -36,6 +36,7 @@ import random
 
 from . import acl as levels
 from .catalog_data import DataObjectOperations
+from .catalog_index import EntryTable
 from .catalog_tree import TreeOperations
 from .error_codes import IrodsError
 from .records import (GOOD, INTERMEDIATE, RODSADMIN, RODSGROUP, STALE, Avu, Clock,
@@ -76,7 +77,7 @@ class Zone(TreeOperations, DataObjectOperations):
         self._resources = {resource: Resource(resource, os.path.join(self.root_dir, "vaults", resource))
                            for resource in resources}
         self._users = {}
-        self._entries = {}
+        self._entries = EntryTable()
         self._descriptors = {}
         self._write_sessions = {}  # replica token -> catalog_data._WriteSession
         self._token_counter = 0
@@ -316,15 +317,24 @@ class Zone(TreeOperations, DataObjectOperations):
         return True
 
     def _children(self, path):
-        prefix = path.rstrip("/") + "/"
-        return [entry for entry_path, entry in self._entries.items()
-                if entry_path.startswith(prefix) and "/" not in entry_path[len(prefix):]]
+        return self._entries.children(path)
 
     def _subtree(self, path):
         """The entry at `path` and every entry below it, parents first."""
-        prefix = path.rstrip("/") + "/"
-        return [entry for entry_path, entry in sorted(self._entries.items())
-                if entry_path == path or entry_path.startswith(prefix)]
+        return self._entries.subtree(path)
+
+    # ---- indexed look-ups for GenQuery (no permission checks) ----------------------
+    def children(self, path):
+        """The collections and data objects directly in collection `path`, sorted by path."""
+        return sorted(self._entries.children(path), key=lambda entry: entry.path)
+
+    def subtree(self, path):
+        """The entry at `path` and everything below it, sorted by path."""
+        return self._entries.subtree(path)
+
+    def carrying(self, attribute):
+        """Collections and data objects with an AVU named `attribute`, sorted by path."""
+        return sorted(self._entries.carrying(attribute), key=lambda entry: entry.path)
 
     def _touch(self, path):
         entry = self._entries.get(path)

@@ -300,20 +300,20 @@ class TreeOperations:
         `plugins/database/src/low_level_odbc.cpp`)."""
         entry = self._avu_target(actor, path, "create_metadata", "add metadata", admin_mode)
         avu = self._checked_avu(attribute, value, units)
-        if avu in entry.avus:
+        if entry.has_avu(avu):
             raise IrodsError("CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME", "%s already has the AVU (%s, %s, %s)"
                              % (entry.path, avu.attribute, avu.value, avu.units))
-        entry.avus.append(avu)
+        entry.attach_avu(avu)
 
     def remove_avu(self, actor, path, attribute, value, units="", admin_mode=False):
         """imeta rm (db_plugin.cpp db_del_avu_metadata_op): needs delete_metadata; deleting
         nothing is CAT_SUCCESS_BUT_WITH_NO_INFO (what the row-less delete returns)."""
         entry = self._avu_target(actor, path, "delete_metadata", "remove metadata", admin_mode)
         avu = self._checked_avu(attribute, value, units)
-        if avu not in entry.avus:
+        if not entry.has_avu(avu):
             raise IrodsError("CAT_SUCCESS_BUT_WITH_NO_INFO", "%s has no AVU (%s, %s, %s) to remove"
                              % (entry.path, avu.attribute, avu.value, avu.units))
-        entry.avus.remove(avu)
+        entry.detach_avu(avu)
 
     def set_avu(self, actor, path, attribute, value, units="", admin_mode=False):
         """imeta set (db_plugin.cpp db_set_avu_metadata_op): needs create_metadata; with more

@@ -235,10 +235,9 @@ def run(scenario, rules, workdir=None):
 
 def generated_bytes(size, seed="omero-irods-sandbox"):
     """`size` deterministic pseudo-random bytes (sha256 in counter mode): same scenario, same data."""
-    blocks, counter = [], 0
-    while sum(len(block) for block in blocks) < size:
-        blocks.append(hashlib.sha256(("%s:%d" % (seed, counter)).encode()).digest())
-        counter += 1
+    digest_size = hashlib.sha256().digest_size
+    blocks = [hashlib.sha256(("%s:%d" % (seed, counter)).encode()).digest()
+              for counter in range(-(-size // digest_size))]
     return b"".join(blocks)[:size]
 
 

@@ -18,6 +18,7 @@ Sources (irods/irods 4.3):
 import re
 
 from omero_irods_sandbox.prep.msparam import fail
+from omero_irods_sandbox.records import Collection, DataObject
 
 RETURN_TOTAL_ROW_COUNT = 0x020
 NO_DISTINCT = 0x040
@@ -133,7 +134,8 @@ def execute(zone, user, query, options=0):
     upper = bool(options & UPPER_CASE_WHERE)
     predicates = [(COLUMNS[column][1], _predicate(text, upper)) for column, text in query.conditions]
     rows = []
-    for record in _records(zone, tables):
+    narrowing = _narrowing(query, upper)
+    for record in _records(zone, tables, narrowing):
         # the conditions first: they are cheap, the permission check is not (same rows)
         if all(test(getter(record)) for getter, test in predicates) and _visible(zone, user, record):
             rows.append([COLUMNS[column][1](record) for _, column in query.selects])
@@ -149,7 +151,74 @@ def _visible(zone, user, record):
     return entry is None or zone.visible(user, entry.path)
 
 
-def _records(zone, tables):
+def _narrowing(query, upper):
+    """{column: [exact values]} for the conditions an index can answer (`=` or `in` without
+    alternatives), and {'COLL_NAME like': prefix} for a subtree (`like 'prefix%'`). The
+    conditions are still applied to every row; this only skips rows that cannot match."""
+    found = {}
+    if upper:
+        return found
+    for column, text in query.conditions:
+        if "||" in text:
+            continue
+        lowered = text.lower()
+        if lowered.startswith("=") and not lowered.startswith("=="):
+            values = re.findall(r"^=\s*'([^']*)'\s*$", text)
+        elif lowered.startswith("in") and lowered[2:3] in (" ", "("):
+            operand = text[2:].strip()
+            values = re.findall(r"'([^']*)'", operand) if operand.startswith("(") else []
+        elif lowered.startswith("like ") and column == "COLL_NAME":
+            prefix = re.findall(r"^like\s*'([^'%_\\]*)%'\s*$", text, re.IGNORECASE)
+            if prefix and prefix[0].startswith("/"):
+                found["COLL_NAME like"] = prefix[0]
+            continue
+        else:
+            continue
+        if values:
+            found[column] = values
+    return found
+
+
+def _candidate_entries(zone, narrowing, kind):
+    """Collections (kind 'coll') or data objects ('data') that may match, from the catalog's
+    indexes (catalog_index.EntryTable), else all of them."""
+    wanted = Collection if kind == "coll" else DataObject
+    attribute_column = "META_COLL_ATTR_NAME" if kind == "coll" else "META_DATA_ATTR_NAME"
+    sets = []
+    if "COLL_NAME" in narrowing:
+        if kind == "coll":
+            sets.append([zone.collection(path) for path in narrowing["COLL_NAME"] if _safe(zone.collection, path)])
+        else:
+            sets.append([e for path in narrowing["COLL_NAME"] if _safe(zone.collection, path)
+                         for e in zone.children(path)])
+    if "COLL_PARENT_NAME" in narrowing:
+        parents = [path for path in narrowing["COLL_PARENT_NAME"] if _safe(zone.collection, path)]
+        collections_below = [e for path in parents for e in zone.children(path) if isinstance(e, Collection)]
+        sets.append(collections_below if kind == "coll" else
+                    [e for c in collections_below for e in zone.children(c.path)])
+    if "COLL_NAME like" in narrowing:
+        prefix = narrowing["COLL_NAME like"]
+        top = prefix.rstrip("/") if prefix.endswith("/") else prefix.rsplit("/", 1)[0]
+        if _safe(zone.collection, top or "/"):
+            sets.append([e for e in zone.subtree(top or "/")])
+    if attribute_column in narrowing:
+        sets.append([e for attribute in narrowing[attribute_column] for e in zone.carrying(attribute)])
+    if not sets:
+        return zone.collections() if kind == "coll" else zone.data_objects()
+    smallest = min(sets, key=len)
+    chosen = {id(e): e for e in smallest if isinstance(e, wanted)}
+    return sorted(chosen.values(), key=lambda e: e.path)
+
+
+def _safe(lookup, path):
+    """An existing collection at `path` (a malformed path is simply no match)."""
+    try:
+        return lookup(path) is not None
+    except Exception:
+        return False
+
+
+def _records(zone, tables, narrowing=None):
     zone_name = zone.root.strip("/")
     if tables & {"user", "user_group"}:
         if tables - {"user", "user_group"}:
@@ -164,13 +233,13 @@ def _records(zone, tables):
         fail("SYS_NOT_SUPPORTED", "the sandbox's GenQuery does not join data object and collection metadata/ACLs")
     users_by_name = {principal.name: principal for principal in zone.users()}
     if wants_data:
-        for data in zone.data_objects():
+        for data in _candidate_entries(zone, narrowing or {}, "data"):
             base = {"data": data, "coll": zone.collection(data.collection), "zone": zone_name}
             for extra in _expansions(data, tables, "data_meta", "data_access", users_by_name):
                 for replica in data.replicas:
                     yield dict(base, replica=replica, **extra)
         return
-    for coll in zone.collections():
+    for coll in _candidate_entries(zone, narrowing or {}, "coll"):
         for extra in _expansions(coll, tables, "coll_meta", "coll_access", users_by_name):
             yield dict({"coll": coll, "zone": zone_name}, **extra)
 
