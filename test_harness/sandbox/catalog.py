@@ -31,6 +31,7 @@ rename, removal, ACLs, AVUs), `catalog_data.py` (data objects, descriptors, repl
 checksums, tar extraction), and this file (zone set-up, users, lookups, access checks).
 """
 
+import collections
 import os
 import random
 
@@ -43,7 +44,7 @@ from .records import (GOOD, INTERMEDIATE, RODSADMIN, RODSGROUP, STALE, Avu, Cloc
                       Collection, DataObject, OpenDescriptor, Replica, User)
 from .vault import Resource
 
-__all__ = ["Zone", "IrodsError", "Avu", "Clock", "Collection", "DataObject", "OpenDescriptor",
+__all__ = ["Zone", "ServerSettings", "IrodsError", "Avu", "Clock", "Collection", "DataObject", "OpenDescriptor",
            "Replica", "User", "GOOD", "STALE", "INTERMEDIATE", "USER_TYPES"]
 
 USER_TYPES = ("rodsuser", "rodsadmin", "groupadmin")
@@ -53,12 +54,19 @@ ADMIN = "rods"
 #: data objects and users: db_plugin.cpp cmlGetNextSeqVal).
 FIRST_ID = 10000
 
+#: What the scenario's `server` block sets: the iRODS version ("4.3" or "5.0", where their
+#: behaviours differ), server_config.json's default_hash_scheme ("SHA256" | "MD5") and
+#: match_hash_policy ("compatible" | "strict"), and the delay server's executors.
+ServerSettings = collections.namedtuple(
+    "ServerSettings", "version default_hash_scheme match_hash_policy delay_executors")
+ServerSettings.__new__.__defaults__ = ("4.3", "SHA256", "compatible", 1)
+
 
 class Zone(TreeOperations, DataObjectOperations):
     """One iRODS zone: users, groups, resources with vaults, collections, data objects."""
 
     def __init__(self, name, root_dir, resources=("demoResc", "replResc"),
-                 default_resource="demoResc", clock=None):
+                 default_resource="demoResc", clock=None, server=None):
         """Create the zone `name` with its vaults under `root_dir/vaults/<resource>`.
 
         Starts as a fresh iRODS install does: the rodsadmin `rods`, the group `public`, the
@@ -71,6 +79,7 @@ class Zone(TreeOperations, DataObjectOperations):
             raise ValueError("default resource %r is not one of the resources %r"
                              % (default_resource, list(resources)))
         self.name = name
+        self.server = server or ServerSettings()
         self.root_dir = os.path.abspath(root_dir)
         self.clock = clock or Clock()
         self.default_resource = default_resource
@@ -82,6 +91,9 @@ class Zone(TreeOperations, DataObjectOperations):
         self._write_sessions = {}  # replica token -> catalog_data._WriteSession
         self._token_counter = 0
         self._next_id = FIRST_ID
+        # Set by prep/delay.ConcurrentDelayServer while several delay executors run.
+        self.between_calls_hook = None
+        self._injected_failures = {}  # microservice name -> [error code, calls left]
         # Deterministic stand-in for irods::getRandom (trash name collisions), so runs repeat.
         self._random = random.Random(name)
         self._install()
@@ -279,6 +291,28 @@ class Zone(TreeOperations, DataObjectOperations):
         read_object condition for every table the query touches)."""
         entry = self._entries.get(self._normalize(path))
         return entry is not None and self._visible(user, entry)
+
+    def fail_next_calls(self, microservice, code, times=1):
+        """The next `times` calls of `microservice` fail with `code` (the scenario's fail_msi)."""
+        self._injected_failures[microservice] = [code, times]
+
+    def before_microservice(self, name):
+        """Called by the plugin emulation before each microservice runs: another delay
+        executor may run first, and a failure the scenario injected is raised."""
+        self.between_calls(name)
+        injected = self._injected_failures.get(name)
+        if injected:
+            injected[1] -= 1
+            if injected[1] <= 0:
+                del self._injected_failures[name]
+            raise IrodsError(injected[0], "%s failed as the scenario asked (fail_msi)" % name)
+
+    def between_calls(self, point):
+        """A point where another agent's catalog work may run first (each microservice call,
+        and between the statements of an operation the real catalog does not make atomic)."""
+        hook = self.between_calls_hook
+        if hook is not None:
+            hook(point)
 
     # ---- internals shared by the operation modules ---------------------------------
     def _existing(self, path):

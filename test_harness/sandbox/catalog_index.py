@@ -26,6 +26,7 @@ class EntryTable(dict):
         super().__init__()
         self._children = collections.defaultdict(set)
         self._by_attribute = collections.defaultdict(collections.Counter)
+        self._known_triples = set()  # R_META_MAIN: rows stay when no object uses them
 
     def __setitem__(self, path, entry):
         if path in self:
@@ -72,8 +73,13 @@ class EntryTable(dict):
         return [entry for entry, count in self._by_attribute.get(attribute, {}).items() if count > 0]
 
     # called by records._Entry when its AVUs change
+    def knows_triple(self, avu):
+        """Has any object ever carried this (attribute, value, units)?"""
+        return avu in self._known_triples
+
     def avu_added(self, entry, avu):
         self._by_attribute[avu.attribute][entry] += 1
+        self._known_triples.add(avu)
 
     def avu_removed(self, entry, avu):
         counts = self._by_attribute.get(avu.attribute)

@@ -132,9 +132,10 @@ def execute(zone, user, query, options=0):
     """All result rows (lists of str) the user may see, distinct and ordered as asked."""
     tables = {COLUMNS[column][0] for _, column in query.selects} | {COLUMNS[c][0] for c, _ in query.conditions}
     upper = bool(options & UPPER_CASE_WHERE)
-    predicates = [(COLUMNS[column][1], _predicate(text, upper)) for column, text in query.conditions]
+    decode = decodes_literals(zone)
+    predicates = [(COLUMNS[column][1], _predicate(text, upper, decode)) for column, text in query.conditions]
     rows = []
-    narrowing = _narrowing(query, upper)
+    narrowing = _narrowing(query, upper or decode)
     for record in _records(zone, tables, narrowing):
         # the conditions first: they are cheap, the permission check is not (same rows)
         if all(test(getter(record)) for getter, test in predicates) and _visible(zone, user, record):
@@ -296,31 +297,39 @@ def _sort_key(value):
 
 
 # ---- conditions --------------------------------------------------------------------------
-def _predicate(text, upper):
+def decodes_literals(zone):
+    """iRODS 5.0's GenQuery1 parser (irods/irods lib/genquery1/dsl/lexer.l) decodes `''` to a
+    quote and `\\xHH` to the byte 0xHH inside a string literal; 4.3's (lib/core/src/rcMisc.cpp,
+    plugins/database/src/general_query.cpp) takes the text between quotes as it is."""
+    return getattr(getattr(zone, "server", None), "version", "4.3") >= "5.0"
+
+
+def _predicate(text, upper, decode=False):
     alternatives = [part.strip() for part in text.split("||")]
-    tests = [_single_predicate(part, upper) for part in alternatives]
+    tests = [_single_predicate(part, upper, decode) for part in alternatives]
     return lambda value: any(test(value) for test in tests)
 
 
-def _single_predicate(text, upper):
+def _single_predicate(text, upper, decode=False):
     lowered = text.lower()
     for operator in ("not like", "like", "begin_of", "parent_of", "between", "in", "<>", "!=", "<=", ">=",
                      "=", "<", ">"):
         if lowered.startswith(operator) and (not operator[0].isalpha() or lowered[len(operator):][:1] in (" ", "(")):
             operand = text[len(operator):].strip()
-            return _make_test(operator, operand, upper, text)
+            return _make_test(operator, operand, upper, text, decode)
     fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r: unknown operator" % text)
 
 
-def _make_test(operator, operand, upper, text):
+def _make_test(operator, operand, upper, text, decode=False):
     norm = (lambda s: s.upper()) if upper else (lambda s: s)
     if operator == "in":
-        values = [norm(v) for v in _quoted_list(operand, text)]
+        values = [norm(v) for v in (_decoded_list(operand, text) if decode else _quoted_list(operand, text))]
         return lambda value: norm(value) in values
+    quoted = _decoded_values if decode else _quoted_values
     if operator == "between":
-        low, high = _quoted_values(operand, text, 2)
+        low, high = quoted(operand, text, 2)
         return lambda value: _compare(norm(low), norm(value)) <= 0 <= _compare(norm(high), norm(value))
-    (literal,) = _quoted_values(operand, text, 1)
+    (literal,) = quoted(operand, text, 1)
     literal = norm(literal)
     if operator in ("like", "not like"):
         regex = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in literal), re.DOTALL)
@@ -359,3 +368,49 @@ def _quoted_list(operand, text):
     if not (operand.startswith("(") and operand.endswith(")")):
         fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r: 'in' needs ('a', 'b', ...)" % text)
     return re.findall(r"'((?:[^']|'')*)'", operand[1:-1])
+
+
+def _decoded_literals(operand, text):
+    """(literals, text outside them) as 5.0's lexer reads them: `''` is a quote, `\\xHH` a
+    byte (the bytes make UTF-8 text), a missing closing quote a syntax error."""
+    literals, outside, position = [], [], 0
+    while position < len(operand):
+        if operand[position] != "'":
+            outside.append(operand[position])
+            position += 1
+            continue
+        raw, position = bytearray(), position + 1
+        while True:
+            if position >= len(operand):
+                fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r: missing closing single quote" % text)
+            if operand.startswith("''", position):
+                raw += b"'"
+                position += 2
+            elif re.match(r"\\x[0-9A-Fa-f]{2}", operand[position:position + 4]):
+                raw.append(int(operand[position + 2:position + 4], 16))
+                position += 4
+            elif operand[position] == "'":
+                position += 1
+                break
+            else:
+                raw += operand[position].encode("utf-8", "surrogateescape")
+                position += 1
+        literals.append(raw.decode("utf-8", "surrogateescape"))
+    return literals, "".join(outside)
+
+
+def _decoded_values(operand, text, count):
+    values, outside = _decoded_literals(operand, text)
+    if not values and re.fullmatch(r"[\w.+-]+", operand or ""):
+        values = [operand]  # an unquoted number
+    elif count == 2 and outside.strip().lower() != "and" or count == 1 and outside.strip():
+        values = []
+    if len(values) != count:
+        fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r needs %d quoted value(s)" % (text, count))
+    return values
+
+
+def _decoded_list(operand, text):
+    if not (operand.startswith("(") and operand.endswith(")")):
+        fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r: 'in' needs ('a', 'b', ...)" % text)
+    return _decoded_literals(operand[1:-1], text)[0]
