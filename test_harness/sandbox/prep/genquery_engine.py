@@ -342,7 +342,14 @@ def _make_test(operator, operand, upper, text, decode=False):
     comparisons = {"=": lambda c: c == 0, "<>": lambda c: c != 0, "!=": lambda c: c != 0, "<": lambda c: c < 0,
                    ">": lambda c: c > 0, "<=": lambda c: c <= 0, ">=": lambda c: c >= 0}
     check = comparisons[operator]
+    if operator in ("=", "<>", "!=") and not _NUMBER.fullmatch(literal):
+        # text against text: equal only if identical (a number never equals a non-number)
+        equal = operator == "="
+        return lambda value: (norm(value) == literal) is equal
     return lambda value: check(_compare(norm(value), literal))
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 def _compare(left, right):
