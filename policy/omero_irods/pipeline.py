@@ -350,7 +350,7 @@ def _refuse_source_sibling_clash(job, staging, destination):
     name fails the rename although the destination is free. Another name would not be the
     one asked for, so the request is refused with what to change."""
     sibling = posixpath.join(posixpath.dirname(staging), posixpath.basename(destination))
-    if job.zone.kind(destination) is None and job.zone.kind(sibling) is not None:
+    if sibling != staging and job.zone.kind(destination) is None and job.zone.kind(sibling) is not None:
         raise Rejected("collision", "%s cannot be renamed to %s: iRODS renames it inside %s first, where %s "
                        "exists; push again with another target name" % (staging, destination,
                                                                          posixpath.dirname(staging), sibling))
