@@ -25,6 +25,7 @@ REJECT_REASONS = frozenset(
         "limit",  # a member count / size / path length limit was exceeded
         "manifest_mismatch",  # files missing, extra, or of another size than the manifest says
         "checksum_mismatch",  # same files, but a sha256 differs
+        "checksum_scheme",  # the zone checksums in MD5, not SHA-256 (server_config.json)
         "not_permitted",  # the mapped user may not read the requested source
         "not_found",  # a source or data object named in the payload does not exist
     ]

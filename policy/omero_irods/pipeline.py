@@ -35,7 +35,8 @@ from omero_irods import names, records, states, watch
 from omero_irods.archive import list_members
 from omero_irods.config import check_payload_limits
 from omero_irods.errors import ConfigError, Rejected, Transient
-from omero_irods.manifest import PlacedObject, compare_with_members, compare_with_objects, hex_to_irods_checksum
+from omero_irods.manifest import (PlacedObject, compare_with_members, compare_with_objects, hex_to_irods_checksum,
+                                  require_sha256_checksum)
 from omero_irods.mapping import check_in_zone, map_identity
 from omero_irods.omero_import import (MAX_PACKET_BYTES, check_packet, command_for_plan, import_failure,
                                      parse_import_output, plan_import, stderr_tail)
@@ -331,7 +332,9 @@ def _verify_tar(job, payload, tar_path):
     size = zone.data_object(tar_path)["size"]
     if size != data.size:
         raise Rejected("manifest_mismatch", "%s is %d bytes; the payload says %d" % (data.name, size, data.size))
-    if zone.checksum(tar_path) != hex_to_irods_checksum(data.sha256):
+    checksum = zone.checksum(tar_path)
+    require_sha256_checksum(checksum, data.name)
+    if checksum != hex_to_irods_checksum(data.sha256):
         raise Rejected("checksum_mismatch", "%s does not have the sha256 the payload names" % data.name)
     with zone.open_reader(tar_path) as reader:
         members = list_members(reader, job.config.archive_limits, what=data.name)
@@ -382,7 +385,20 @@ def _rename_into_place(job, staging, planned, taken):
             job.zone.rename(staging, destination)
             return destination
         except AlreadyExists:
+            _refuse_source_sibling_clash(job, staging, destination)
             taken.add(posixpath.basename(destination))
+
+
+def _refuse_source_sibling_clash(job, staging, destination):
+    """iRODS renames inside the source collection first, then moves (irods/irods
+    server/api/src/rsDataObjRename.cpp): an entry next to `staging` with the destination's
+    name fails the rename although the destination is free. Another name would not be the
+    one asked for, so the request is refused with what to change."""
+    sibling = posixpath.join(posixpath.dirname(staging), posixpath.basename(destination))
+    if sibling != staging and job.zone.kind(destination) is None and job.zone.kind(sibling) is not None:
+        raise Rejected("collision", "%s cannot be renamed to %s: iRODS renames it inside %s first, where %s "
+                       "exists; push again with another target name" % (staging, destination,
+                                                                         posixpath.dirname(staging), sibling))
 
 
 def _free_destination(job, planned, taken):
@@ -459,6 +475,8 @@ def _verify_placed(zone, payload, staging):
         PlacedObject(posixpath.relpath(obj["path"], staging), obj["size"], zone.checksum(obj["path"]))
         for obj in zone.tree(staging)
     ]
+    for placed_object in placed[:1]:  # one zone, one scheme: a wrong one is not a mismatch
+        require_sha256_checksum(placed_object.checksum, placed_object.path)
     compare_with_objects(payload.manifest, placed).raise_if_bad("placed data")
 
 

@@ -31,19 +31,21 @@ rename, removal, ACLs, AVUs), `catalog_data.py` (data objects, descriptors, repl
 checksums, tar extraction), and this file (zone set-up, users, lookups, access checks).
 """
 
+import collections
 import os
 import random
 
 from . import acl as levels
 from . import tar_members
 from .catalog_data import DataObjectOperations
+from .catalog_index import EntryTable
 from .catalog_tree import TreeOperations
 from .error_codes import IrodsError
 from .records import (GOOD, INTERMEDIATE, RODSADMIN, RODSGROUP, STALE, Avu, Clock,
                       Collection, DataObject, OpenDescriptor, Replica, User)
 from .vault import Resource, vault_directory
 
-__all__ = ["Zone", "IrodsError", "Avu", "Clock", "Collection", "DataObject", "OpenDescriptor",
+__all__ = ["Zone", "ServerSettings", "IrodsError", "Avu", "Clock", "Collection", "DataObject", "OpenDescriptor",
            "Replica", "User", "GOOD", "STALE", "INTERMEDIATE", "USER_TYPES"]
 
 USER_TYPES = ("rodsuser", "rodsadmin", "groupadmin")
@@ -53,12 +55,19 @@ ADMIN = "rods"
 #: data objects and users: db_plugin.cpp cmlGetNextSeqVal).
 FIRST_ID = 10000
 
+#: What the scenario's `server` block sets: the iRODS version ("4.3" or "5.0", where their
+#: behaviours differ), server_config.json's default_hash_scheme ("SHA256" | "MD5") and
+#: match_hash_policy ("compatible" | "strict"), and the delay server's executors.
+ServerSettings = collections.namedtuple(
+    "ServerSettings", "version default_hash_scheme match_hash_policy delay_executors")
+ServerSettings.__new__.__defaults__ = ("4.3", "SHA256", "compatible", 1)
+
 
 class Zone(TreeOperations, DataObjectOperations):
     """One iRODS zone: users, groups, resources with vaults, collections, data objects."""
 
     def __init__(self, name, root_dir, resources=("demoResc", "replResc"),
-                 default_resource="demoResc", clock=None):
+                 default_resource="demoResc", clock=None, server=None):
         """Create the zone `name` with its vaults below `root_dir/server_root` (vault.vault_directory).
 
         Starts as a fresh iRODS install does: the rodsadmin `rods`, the group `public`, the
@@ -71,6 +80,7 @@ class Zone(TreeOperations, DataObjectOperations):
             raise ValueError("default resource %r is not one of the resources %r"
                              % (default_resource, list(resources)))
         self.name = name
+        self.server = server or ServerSettings()
         self.root_dir = os.path.abspath(root_dir)
         self.clock = clock or Clock()
         self.default_resource = default_resource
@@ -80,11 +90,14 @@ class Zone(TreeOperations, DataObjectOperations):
         self.server_log = []
         tar_members.server_root(self.root_dir)  # the emulated server disk, with its core.py
         self._users = {}
-        self._entries = {}
+        self._entries = EntryTable()
         self._descriptors = {}
         self._write_sessions = {}  # replica token -> catalog_data._WriteSession
         self._token_counter = 0
         self._next_id = FIRST_ID
+        # Set by prep/delay.ConcurrentDelayServer while several delay executors run.
+        self.between_calls_hook = None
+        self._injected_failures = {}  # microservice name -> [error code, calls left]
         # Deterministic stand-in for irods::getRandom (trash name collisions), so runs repeat.
         self._random = random.Random(name)
         self._install()
@@ -283,6 +296,28 @@ class Zone(TreeOperations, DataObjectOperations):
         entry = self._entries.get(self._normalize(path))
         return entry is not None and self._visible(user, entry)
 
+    def fail_next_calls(self, microservice, code, times=1):
+        """The next `times` calls of `microservice` fail with `code` (the scenario's fail_msi)."""
+        self._injected_failures[microservice] = [code, times]
+
+    def before_microservice(self, name):
+        """Called by the plugin emulation before each microservice runs: another delay
+        executor may run first, and a failure the scenario injected is raised."""
+        self.between_calls(name)
+        injected = self._injected_failures.get(name)
+        if injected:
+            injected[1] -= 1
+            if injected[1] <= 0:
+                del self._injected_failures[name]
+            raise IrodsError(injected[0], "%s failed as the scenario asked (fail_msi)" % name)
+
+    def between_calls(self, point):
+        """A point where another agent's catalog work may run first (each microservice call,
+        and between the statements of an operation the real catalog does not make atomic)."""
+        hook = self.between_calls_hook
+        if hook is not None:
+            hook(point)
+
     # ---- internals shared by the operation modules ---------------------------------
     def _existing(self, path):
         entry = self._entries.get(self._normalize(path))
@@ -320,15 +355,24 @@ class Zone(TreeOperations, DataObjectOperations):
         return True
 
     def _children(self, path):
-        prefix = path.rstrip("/") + "/"
-        return [entry for entry_path, entry in self._entries.items()
-                if entry_path.startswith(prefix) and "/" not in entry_path[len(prefix):]]
+        return self._entries.children(path)
 
     def _subtree(self, path):
         """The entry at `path` and every entry below it, parents first."""
-        prefix = path.rstrip("/") + "/"
-        return [entry for entry_path, entry in sorted(self._entries.items())
-                if entry_path == path or entry_path.startswith(prefix)]
+        return self._entries.subtree(path)
+
+    # ---- indexed look-ups for GenQuery (no permission checks) ----------------------
+    def children(self, path):
+        """The collections and data objects directly in collection `path`, sorted by path."""
+        return sorted(self._entries.children(path), key=lambda entry: entry.path)
+
+    def subtree(self, path):
+        """The entry at `path` and everything below it, sorted by path."""
+        return self._entries.subtree(path)
+
+    def carrying(self, attribute):
+        """Collections and data objects with an AVU named `attribute`, sorted by path."""
+        return sorted(self._entries.carrying(attribute), key=lambda entry: entry.path)
 
     def _touch(self, path):
         entry = self._entries.get(path)

@@ -10,6 +10,7 @@ LOCKED_DATA_OBJECT_ACCESS for a sibling replica or an operation on a locked obje
 
 import contextlib
 import errno
+import hashlib
 import os
 import posixpath
 
@@ -435,8 +436,20 @@ class DataObjectOperations:
             raise IrodsError("INTERMEDIATE_REPLICA_ACCESS", "replica %d of %s is being written"
                              % (replica.number, data_object.path))
         if force or not replica.checksum:
-            replica.checksum = vault.sha256_checksum(replica.physical_path)
+            replica.checksum = self._computed_checksum(replica)
         return replica.checksum
+
+    def _computed_checksum(self, replica):
+        """The scheme as irods/irods server/api/src/rsFileChksum.cpp picks it (with
+        lib/hasher's checksum.h prefixes): server_config.json's default_hash_scheme, except that
+        under match_hash_policy "compatible" a replica that already has a checksum keeps that
+        checksum's scheme (an MD5 one is a bare hex digest, SHA256 is 'sha2:' + base64)."""
+        scheme = self.server.default_hash_scheme
+        if replica.checksum and self.server.match_hash_policy == "compatible":
+            scheme = "SHA256" if replica.checksum.startswith("sha2:") else "MD5"
+        if scheme == "MD5":
+            return _md5_checksum(replica.physical_path)
+        return vault.sha256_checksum(replica.physical_path)
 
     # ---- tar extraction --------------------------------------------------------------
     def extract_tar(self, actor, tar_path, destination, resource=None):
@@ -535,3 +548,13 @@ class DataObjectOperations:
         if any(replica.status == INTERMEDIATE for replica in data_object.replicas):
             raise IrodsError("LOCKED_DATA_OBJECT_ACCESS", "cannot %s: %s is open for writing"
                              % (doing, data_object.path))
+
+
+def _md5_checksum(path):
+    """iRODS' MD5 checksum string: the hex digest, no prefix (irods/irods lib/hasher/src/
+    MD5Strategy.cpp)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -161,6 +161,7 @@ class TreeOperations:
         else:
             self._check_collection_rename(actor, entry, destination, target_parent)
         self._refuse_existing(destination, source)
+        self._refuse_sibling_clash(entry, destination)
         self._move_entries(source, destination)
         self._touch(posixpath.dirname(source))
         self._touch(posixpath.dirname(destination))
@@ -193,6 +194,18 @@ class TreeOperations:
         if isinstance(existing, Collection):
             raise IrodsError("CAT_NAME_EXISTS_AS_COLLECTION", "cannot rename %s to %s: a collection has that path"
                              % (source, destination))
+
+    def _refuse_sibling_clash(self, entry, destination):
+        """rsDataObjRename.cpp _rsDataObjRename renames in two catalog steps: chlRenameObject
+        gives the entry its new name INSIDE ITS SOURCE COLLECTION, then chlMoveObject moves it
+        to the destination collection. So a sibling in the source collection that already has
+        the new name makes the rename fail, even when the destination is free."""
+        new_name = posixpath.basename(destination)
+        if posixpath.dirname(destination) == entry.parent or new_name == entry.name:
+            return
+        intermediate = posixpath.join(entry.parent, new_name)
+        if intermediate in self._entries:
+            self._refuse_existing(intermediate, entry.path)
 
     def _move_entries(self, source, destination):
         moved = self._subtree(source)
@@ -297,23 +310,33 @@ class TreeOperations:
         """imeta add (db_plugin.cpp db_add_avu_metadata_op): needs create_metadata. Empty
         attribute or value: CAT_INVALID_ARGUMENT. An identical AVU already attached is
         CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME (the unique R_OBJT_METAMAP row, mapped by
-        `plugins/database/src/low_level_odbc.cpp`)."""
+        `plugins/database/src/low_level_odbc.cpp`).
+
+        Not atomic, as in the real catalog: db_plugin.cpp findOrInsertAVU looks the triple up
+        in R_META_MAIN and inserts a new row (a new meta_id) when it finds none, then the
+        (object_id, meta_id) row goes into R_OBJT_METAMAP, whose unique index
+        (schema/icatSysTables.sql) is the only duplicate check. Two agents adding the same NEW
+        triple at once both find nothing, insert two meta rows, and BOTH succeed: the object
+        carries the AVU twice (confirmed on iRODS 5.0.2 with two concurrent delayed rules).
+        A triple the catalog already knows has one meta_id, so the second add fails."""
         entry = self._avu_target(actor, path, "create_metadata", "add metadata", admin_mode)
         avu = self._checked_avu(attribute, value, units)
-        if avu in entry.avus:
+        known = self._entries.knows_triple(avu)  # findOrInsertAVU's look-up
+        self.between_calls("findOrInsertAVU")
+        if known and entry.has_avu(avu):  # the unique (object_id, meta_id) index
             raise IrodsError("CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME", "%s already has the AVU (%s, %s, %s)"
                              % (entry.path, avu.attribute, avu.value, avu.units))
-        entry.avus.append(avu)
+        entry.attach_avu(avu)
 
     def remove_avu(self, actor, path, attribute, value, units="", admin_mode=False):
         """imeta rm (db_plugin.cpp db_del_avu_metadata_op): needs delete_metadata; deleting
         nothing is CAT_SUCCESS_BUT_WITH_NO_INFO (what the row-less delete returns)."""
         entry = self._avu_target(actor, path, "delete_metadata", "remove metadata", admin_mode)
         avu = self._checked_avu(attribute, value, units)
-        if avu not in entry.avus:
+        if not entry.has_avu(avu):
             raise IrodsError("CAT_SUCCESS_BUT_WITH_NO_INFO", "%s has no AVU (%s, %s, %s) to remove"
                              % (entry.path, avu.attribute, avu.value, avu.units))
-        entry.avus.remove(avu)
+        entry.detach_avu(avu)
 
     def set_avu(self, actor, path, attribute, value, units="", admin_mode=False):
         """imeta set (db_plugin.cpp db_set_avu_metadata_op): needs create_metadata; with more

@@ -86,6 +86,8 @@ def _path_of(inputs):
             return str(value.collName)
         if isinstance(value, dict) and "arg2" in value:  # serialized modAVUMetadataInp_t
             return value["arg2"]
+        if isinstance(value, dict) and "accessLevel" in value:  # serialized modAccessControlInp_t
+            return value["path"]
     return None
 
 
@@ -388,7 +390,7 @@ class Server(object):
             return 0
         return self.call_api("api_data_obj_unlink", comm, [inp], unlink)
 
-    def mod_avu_metadata(self, user, operation, item_type, path, attribute, value, units=""):
+    def mod_avu_metadata(self, user, operation, item_type, path, attribute, value, units="", admin_mode=False):
         """MOD_AVU_METADATA_AN (imeta add/set/rm; PRC metadata.add/set/remove). The plugin wraps
         no modAVUMetadataInp_t type: a rule gets it serialized as a dict of strings arg0..arg9
         (irods_rule_engine_plugin_python include/irods/private/re/python.hpp object_from_any;
@@ -399,7 +401,19 @@ class Server(object):
             inp["arg5"] = units
         change = {"add": self.zone.add_avu, "set": self.zone.set_avu, "rm": self.zone.remove_avu}[operation]
         return self.call_api("api_mod_avu_metadata", comm, [inp],
-                             lambda: self._done(change(user, path, attribute, value, units)))
+                             lambda: self._done(change(user, path, attribute, value, units, admin_mode=admin_mode)))
+
+    def mod_access_control(self, user, level, principal, path, recursive=False, admin_mode=False):
+        """MOD_ACCESS_CONTROL_AN (ichmod [-r] [-M]; PRC acls.set). ichmod -M sends the level
+        with an "admin:" prefix (irods/irods_client_icommands src/ichmod.cpp);
+        the rule gets the serialized modAccessControlInp_t as a dict (irods/irods
+        server/re/src/irods_re_serialization.cpp serialize_modAccessControlInp_ptr)."""
+        comm = self.rs_comm(user)
+        inp = {"recursiveFlag": "1" if recursive else "0",
+               "accessLevel": ("admin:" if admin_mode else "") + level,
+               "userName": principal, "zone": self.zone.name, "path": path}
+        return self.call_api("api_mod_access_control", comm, [inp], lambda: self._done(
+            self.zone.set_acl(user, path, level, principal, recursive=recursive, admin_mode=admin_mode)))
 
     def coll_create(self, user, path, recurse=False):
         """COLL_CREATE_AN (imkdir [-p]; PRC collections.create)."""

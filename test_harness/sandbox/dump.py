@@ -56,7 +56,18 @@ def build(zone, peps=(), client_errors=(), imports=(), delay_queue=(), log=(), i
 def dumps(state):
     """The dump as text: indented JSON with keys in KEYS order, ending in a newline."""
     ordered = {key: state[key] for key in KEYS if key in state}
-    return json.dumps(ordered, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    # ensure_ascii=False keeps names readable; a lone surrogate (a name iRODS got from a
+    # client as undecodable bytes, or hostile input) is written escaped as JSON allows.
+    text = json.dumps(ordered, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(text) else text
+
+
+def _has_surrogate(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def write(state, path):

@@ -65,7 +65,52 @@ class _Entry:
         self.create_time = now
         self.modify_time = now
         self.acl = {}
+        self._index = None
         self.avus = []
+
+    # AVUs: a list in catalog order (duplicates possible, see catalog_tree.add_avu) with a
+    # count per triple so that "is it attached?" is one look-up, not a scan.
+    @property
+    def avus(self):
+        return self._avus
+
+    @avus.setter
+    def avus(self, avus):
+        index = self._index
+        if index is not None:
+            for avu in getattr(self, "_avus", ()):
+                index.avu_removed(self, avu)
+        self._avus = list(avus)
+        self._avu_counts = collections.Counter(self._avus)
+        if index is not None:
+            for avu in self._avus:
+                index.avu_added(self, avu)
+
+    def has_avu(self, avu):
+        return self._avu_counts[avu] > 0
+
+    def attach_avu(self, avu):
+        self._avus.append(avu)
+        self._avu_counts[avu] += 1
+        if self._index is not None:
+            self._index.avu_added(self, avu)
+
+    def detach_avu(self, avu):
+        """Remove one copy of `avu` (it must be attached)."""
+        self._avus.remove(avu)
+        self._avu_counts[avu] -= 1
+        if self._index is not None:
+            self._index.avu_removed(self, avu)
+
+    def attach_index(self, index):
+        """Called by catalog_index.EntryTable when the entry enters or leaves the table."""
+        if self._index is not None:
+            for avu in self._avus:
+                self._index.avu_removed(self, avu)
+        self._index = index
+        if index is not None:
+            for avu in self._avus:
+                index.avu_added(self, avu)
 
     @property
     def name(self):

@@ -29,7 +29,10 @@ from omero_irods_sandbox.error_codes import IrodsError
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios",
                            "scenario.schema.json")
 STEP_KINDS = ("put", "push", "load", "mkdir", "replicate", "rename", "remove", "trim", "phymv", "irule",
-              "run_delay_queue", "advance_clock")
+              "run_delay_queue", "advance_clock", "imeta", "ichmod", "user_rule", "config",
+              "purge_delay_queue", "fail_msi")
+#: Steps the harness itself performs (an admin's action or a change to the zone), not a client.
+HARNESS_STEPS = ("run_delay_queue", "advance_clock", "config", "purge_delay_queue", "fail_msi")
 DEFAULT_ZONE = "tempZone"
 DEFAULT_RESOURCES = ("demoResc", "replResc")
 _CLOCK_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -76,6 +79,18 @@ class Scenario(object):
     def steps(self):
         """[(index, kind, arguments)]."""
         return [(index,) + next(iter(step.items())) for index, step in enumerate(self.data["steps"])]
+
+    @property
+    def server(self):
+        """The scenario's `server` block with its defaults (catalog.ServerSettings)."""
+        from omero_irods_sandbox.catalog import ServerSettings
+
+        block = self.data.get("server", {})
+        return ServerSettings(
+            version=block.get("version", "4.3"),
+            default_hash_scheme=block.get("default_hash_scheme", "SHA256"),
+            match_hash_policy=block.get("match_hash_policy", "compatible"),
+            delay_executors=block.get("number_of_concurrent_delay_rule_executors", 1))
 
     @property
     def import_mode(self):
@@ -135,6 +150,14 @@ def _check_step(schema, index, step, path):
         raise ScenarioError("%s.%s: %s" % (where, field, error.message))
     if kind == "put" and sum(key in arguments for key in ("file", "content", "size")) != 1:
         raise ScenarioError("%s.put: give exactly one of file, content, size" % where)
+    if kind == "fail_msi":
+        from omero_irods_sandbox import error_codes
+        try:
+            error_codes.code(arguments["error"])
+        except Exception:
+            raise ScenarioError("%s.fail_msi.error: %r is not an iRODS error name" % (where, arguments["error"])) from None
+    if kind == "ichmod" and arguments["level"] not in ("inherit", "noinherit") and "user" not in arguments:
+        raise ScenarioError("%s.ichmod: level %s needs a user" % (where, arguments["level"]))
 
 
 def _user_names(data):
@@ -172,6 +195,12 @@ def _check_files(data, path):
     for index, step in enumerate(data["steps"]):
         kind, arguments = next(iter(step.items()))
         for field in ("file", "dir"):
+            if kind == "config" and field == "file" and isinstance(arguments.get("file"), str) \
+                    and len(arguments) == 1:
+                if not os.path.isfile(os.path.join(base_dir, arguments["file"])):
+                    raise ScenarioError("%s: steps[%d].config.file: no such file %s"
+                                        % (path, index, os.path.join(base_dir, arguments["file"])))
+                continue
             if isinstance(arguments, dict) and field in arguments:
                 local = os.path.join(base_dir, arguments[field])
                 exists = os.path.isfile(local) if field == "file" else os.path.isdir(local)
@@ -235,10 +264,9 @@ def run(scenario, rules, workdir=None):
 
 def generated_bytes(size, seed="omero-irods-sandbox"):
     """`size` deterministic pseudo-random bytes (sha256 in counter mode): same scenario, same data."""
-    blocks, counter = [], 0
-    while sum(len(block) for block in blocks) < size:
-        blocks.append(hashlib.sha256(("%s:%d" % (seed, counter)).encode()).digest())
-        counter += 1
+    digest_size = hashlib.sha256().digest_size
+    blocks = [hashlib.sha256(("%s:%d" % (seed, counter)).encode()).digest()
+              for counter in range(-(-size // digest_size))]
     return b"".join(blocks)[:size]
 
 
@@ -260,7 +288,7 @@ class _ZoneRun(object):
         etc_dir = self._install_rules(rules)
         resources = scenario.resources
         self.zone = Zone(scenario.zone, os.path.join(workdir, "zone"), resources=resources,
-                         default_resource=resources[0])
+                         default_resource=resources[0], server=scenario.server)
         self._add_users()
         self.config_file = os.path.join(etc_dir, "omero_irods.json")
         self.runtime = PrepRuntime(self.zone, etc_dir, log=self.zone.server_log, environ={CONFIG_PATH_ENV: self.config_file})
@@ -282,11 +310,13 @@ class _ZoneRun(object):
     def _sandbox_config(self):
         """The config under test with the sandbox's importer in place of `omero`, and user map
         paths made absolute (they are relative to where the config came from)."""
-        config = json.loads(json.dumps(self.config))
+        return self._installed_config(self.config, os.path.dirname(self.scenario.resolve(
+            self.scenario.data["config_file"])) if "config_file" in self.scenario.data else self.scenario.base_dir)
+
+    def _installed_config(self, config, origin):
+        config = json.loads(json.dumps(config))
         if not config:
             return config
-        origin = os.path.dirname(self.scenario.resolve(self.scenario.data["config_file"])) \
-            if "config_file" in self.scenario.data else self.scenario.base_dir
         for zone in (config.get("zones") or {}).values():
             user_map = zone.get("user_map") if isinstance(zone, dict) else None
             if isinstance(user_map, dict) and isinstance(user_map.get("file"), str):
@@ -316,18 +346,20 @@ class _ZoneRun(object):
     def run_step(self, index, kind, arguments):
         """One step (also for tests that act between steps, e.g. an admin's irule)."""
         self.runtime.new_agent()  # every client step is a new connection
-        if kind == "run_delay_queue":
-            self._harness_step(index, kind, lambda: self._run_delay_queue(arguments))
-        elif kind == "advance_clock":
+        if kind == "advance_clock":
             self._harness_step(index, kind, lambda: self.runtime.advance_clock(clock_seconds(arguments)))
+        elif kind in HARNESS_STEPS:
+            action = getattr(self, "_step_" + kind)
+            self._harness_step(index, kind, lambda: action(arguments))
         else:
             action = getattr(self, "_step_" + kind)
             self._client_step(index, kind, arguments, lambda: action(arguments))
 
-    def _run_delay_queue(self, arguments):
+    def _step_run_delay_queue(self, arguments):
         """Run what is due; with until_idle, jump the clock to each next rule until the queue
         is empty or the next rule is more than max_seconds (default a day) away."""
-        self.runtime.run_due()
+        executors = arguments.get("executors", self.zone.server.delay_executors)
+        self.runtime.run_due(executors=executors)
         if not arguments.get("until_idle"):
             return
         horizon = self.zone.clock.now() + arguments.get("max_seconds", 86400)
@@ -336,7 +368,55 @@ class _ZoneRun(object):
             if next_time > horizon:
                 return
             self.runtime.advance_clock(max(0, next_time - self.zone.clock.now()))
-            self.runtime.run_due()
+            self.runtime.run_due(executors=executors)
+
+    def _step_purge_delay_queue(self, _arguments):
+        """iqdel -a by the rodsadmin."""
+        self.runtime.delay_queue.purge()
+
+    def _step_fail_msi(self, arguments):
+        from omero_irods_sandbox import error_codes
+        self.zone.fail_next_calls(arguments["name"], error_codes.code(arguments["error"]),
+                                  arguments.get("times", 1))
+
+    def _step_config(self, arguments):
+        """The admin edits /etc/irods/omero_irods.json (read by every later rule call)."""
+        if set(arguments) == {"file"} and isinstance(arguments["file"], str):
+            source = self.scenario.resolve(arguments["file"])
+            with open(source, encoding="utf-8") as handle:
+                config, origin = json.load(handle), os.path.dirname(source)
+        else:
+            config, origin = arguments, self.scenario.base_dir
+        self.config = config
+        with open(self.config_file, "w", encoding="utf-8") as handle:
+            json.dump(self._installed_config(config, origin), handle, indent=2, sort_keys=True)
+
+    def _step_imeta(self, arguments):
+        item_type = "-C" if self.zone.exists(arguments["path"]) == "collection" else "-d"
+        self.server.mod_avu_metadata(arguments["as"], arguments["operation"], item_type, arguments["path"],
+                                     arguments["attribute"], arguments["value"], arguments.get("units", ""),
+                                     admin_mode=arguments.get("admin_mode", False))
+
+    def _step_ichmod(self, arguments):
+        self.server.mod_access_control(arguments["as"], arguments["level"], arguments.get("user", ""),
+                                       arguments["path"], recursive=arguments.get("recursive", False),
+                                       admin_mode=arguments.get("admin_mode", False))
+
+    def _step_user_rule(self, arguments):
+        """What a rodsuser can do without a Python irule (which needs an admin): a native-
+        language `delay("<INST_NAME>python instance</INST_NAME>") { text }` through irule, so the
+        text runs later in the delay server as that user (delayExec, prep/delay.py)."""
+        from omero_irods.names import DEFAULT_PREP_INSTANCE
+
+        hints = arguments.get("hints", "<INST_NAME>%s</INST_NAME>" % DEFAULT_PREP_INSTANCE)
+        rei = self.runtime.make_rei(arguments["as"])
+        try:
+            self.runtime.schedule(hints, arguments["rule"], "", rei)
+        except Exception as error:  # the msi's refusal is what irule prints
+            code = getattr(error, "code", None)
+            if code is None:
+                raise
+            raise IrodsError(code, "delay refused: %s" % getattr(error, "message", error)) from None
 
     def _harness_step(self, index, kind, action):
         try:

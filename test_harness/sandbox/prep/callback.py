@@ -8,7 +8,7 @@ Source: irods/irods_rule_engine_plugin_python src/main.cpp (CallbackWrapper, Rul
   unknown name, ACTION_ARG_COUNT_MISMATCH for a wrong argument count);
 - success returns {'code': 0, 'status': True, 'arguments': [...]} with out-parameters replaced;
 - a failure raises RuntimeError('[iRods__Error__Code:<code>] <error result text>'), except
-  CAT_NO_ROWS_FOUND and CAT_SUCCESS_BUT_WITH_NO_INFO, which return with status False. A failed
+  CAT_NO_ROWS_FOUND and (4.3 only) CAT_SUCCESS_BUT_WITH_NO_INFO, which return with status False. A failed
   microservice's text carries its code and error name but no detail: its message is only
   `exec_microservice_adapter failed` (server/re/src/irods_re_plugin.cpp; seen on iRODS 5.0.2).
   The sandbox writes the detail to its serverLog only, so no code can come to rely on it.
@@ -72,7 +72,7 @@ class RuleCall(object):
     def __call__(self, *args, **ignored_keywords):
         params = [msparam.to_param(arg) for arg in args]
         code, message, arguments = self._dispatch(params)
-        if code < 0 and code not in _NOT_ERRORS:
+        if code < 0 and code not in _not_errors(self.runtime.zone):
             raise RuntimeError("[iRods__Error__Code:%d] %s" % (code, message))
         return {"code": code, "status": code >= 0, "arguments": arguments}
 
@@ -102,6 +102,7 @@ class RuleCall(object):
             return code, _adapter_error_text(code, message, _LINE_ARGUMENT_COUNT), params
         context = MsiContext(self.runtime, self.rei, self.name)
         try:
+            context.zone.before_microservice(self.name)  # delay executors interleave (delay.py)
             outputs = function(context, *params) or {}
         except msparam.PluginConversionError as error:
             raise RuntimeError(str(error))
@@ -117,6 +118,14 @@ class RuleCall(object):
         for position, value in outputs.items():
             arguments[position] = value
         return 0, "", arguments
+
+
+def _not_errors(zone):
+    """Codes returned with status False instead of raised: 5.0's plugin raises on
+    CAT_SUCCESS_BUT_WITH_NO_INFO too (irods_rule_engine_plugin_python commit 30445f2)."""
+    if getattr(getattr(zone, "server", None), "version", "4.3") >= "5.0":
+        return (irods_errors.CAT_NO_ROWS_FOUND,)
+    return _NOT_ERRORS
 
 
 def _rule_outputs(params, rule_args):

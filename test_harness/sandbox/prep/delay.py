@@ -17,6 +17,8 @@ Sources (irods/irods, 4.3):
 import calendar
 import copy
 import re
+import sys
+import threading
 import time
 
 from omero_irods_sandbox import error_codes
@@ -79,11 +81,18 @@ class DelayQueue(object):
         self._rules.append(rule)
         return rule.id
 
-    def next_due(self, now):
-        due = [r for r in self._rules if r.exe_time <= now]
+    def next_due(self, now, excluding=()):
+        """The due rule the delay server takes next (not one an executor already runs)."""
+        due = [r for r in self._rules if r.exe_time <= now and r.id not in excluding]
         if not due:
             return None
         return min(due, key=lambda r: (r.priority, r.exe_time, r.id))
+
+    def purge(self):
+        """iqdel -a as the rodsadmin: every queued rule is gone; returns how many."""
+        count = len(self._rules)
+        self._rules[:] = []
+        return count
 
     def finish(self, rule, status, now):
         """Delete the rule, or reschedule it as its EF says (update_entry_for_repeat)."""
@@ -196,3 +205,152 @@ def _absolute_time(text):
     except ValueError:
         raise MicroserviceFailure(error_codes.code("DATE_FORMAT_ERR"),
                                   "delay hint <ET>%s</ET> is not epoch seconds or YYYY-MM-DD.hh:mm:ss" % text)
+
+
+# ---- concurrent executors ----------------------------------------------------------------
+#
+# irods/irods server/delay_server/src/irodsDelayServer.cpp: the delay server hands due rules
+# to a thread pool of `number_of_concurrent_delay_rule_executors` (server_config.json
+# advanced_settings, 4 by default); each rule runs in its own agent, so two rules for the same
+# request run at the same time and their catalog statements interleave. The sandbox runs
+# each executor in a thread but lets only one run at a time: the running one hands a baton to
+# the next executor (round robin, so a failure reproduces) at every microservice call and
+# between the statements of a catalog operation that is not atomic in the real catalog
+# (Zone.between_calls). Each executor has its own agent: its own imported rule modules and
+# its own open GenQuery statements.
+
+
+class ConcurrentDelayServer(object):
+    """Run the due rules of `runtime` on `executors` interleaving executors."""
+
+    def __init__(self, runtime, executors, max_executions):
+        self.runtime = runtime
+        self.executors = [_Executor(number) for number in range(executors)]
+        self.max_executions = max_executions
+        self.results = []
+        self.running = set()
+        self.error = None
+        self._baton = threading.Condition()
+        self._turn = None  # the executor allowed to run; None: the caller's thread
+        self._foreign = {}  # modules known not to be the zone's rule modules (never rescanned)
+
+    def run(self):
+        zone = self.runtime.zone
+        with self.runtime._active():  # one process-wide set-up under every executor's agent
+            zone.between_calls_hook = self.switch
+            try:
+                for executor in self.executors:
+                    executor.thread = threading.Thread(target=self._work, args=(executor,),
+                                                       name="delay-executor-%d" % executor.number, daemon=True)
+                    executor.thread.start()
+                with self._baton:
+                    self._turn = self.executors[0]
+                    self._baton.notify_all()
+                    while self._turn is not None:
+                        self._baton.wait()
+                for executor in self.executors:
+                    executor.thread.join()
+            finally:
+                zone.between_calls_hook = None
+        if self.error is not None:
+            raise self.error
+        return self.results
+
+    # -- an executor -----------------------------------------------------------------------
+    def _work(self, me):
+        self._wait_for_turn(me)
+        try:
+            while self.error is None:
+                rule = self.runtime.delay_queue.next_due(self.runtime.zone.clock.now(), self.running)
+                if rule is None:
+                    if not self.running:
+                        break
+                    self.switch("idle")  # another executor's rule may queue more work
+                    continue
+                if len(self.results) >= self.max_executions:
+                    raise RuntimeError("delay queue did not settle after %d executions; last due rule "
+                                       "%s: %r" % (self.max_executions, rule.id, rule.body[:200]))
+                self._run_rule(me, rule)
+        except BaseException as error:  # the sandbox failed, not a rule: the caller raises it
+            self.error = error
+        finally:
+            me.done = True
+            self._hand_over(me)
+
+    def _run_rule(self, me, rule):
+        self.running.add(rule.id)
+        self._stash()  # a fresh agent imports core afresh
+        try:
+            self.results.append(self.runtime._execute_delayed(rule))
+        finally:
+            self.running.discard(rule.id)
+        self.switch("rule finished")
+
+    # -- the baton ---------------------------------------------------------------------------
+    def switch(self, _point):
+        """Let the next executor run until its next switch point (called by the running one)."""
+        me = self._current()
+        if me is None:
+            return
+        following = self._next_after(me)
+        if following is me:
+            return
+        me.agent, me.modules = self.runtime.agent, self._stash()
+        with self._baton:
+            self._turn = following
+            self._baton.notify_all()
+        self._wait_for_turn(me)
+
+    def _wait_for_turn(self, me):
+        with self._baton:
+            while self._turn is not me:
+                self._baton.wait()
+        self._stash()
+        sys.modules.update(me.modules)
+        if me.agent is not None:
+            self.runtime.agent = me.agent
+
+    def _hand_over(self, me):
+        me.agent, me.modules = None, {}
+        following = self._next_after(me)
+        with self._baton:
+            self._turn = None if following is me else following
+            self._baton.notify_all()
+
+    def _next_after(self, me):
+        count = len(self.executors)
+        for step in range(1, count + 1):
+            candidate = self.executors[(me.number + step) % count]
+            if not candidate.done:
+                return candidate
+        return me
+
+    def _stash(self):
+        """Take the zone's rule modules (core and what it imported from /etc/irods) out of
+        sys.modules and return them: the executor that runs next imports or restores its own."""
+        owned = {}
+        for name in sys.modules.keys() - self._foreign.keys():
+            module = sys.modules[name]
+            if self.runtime.rules._owns(name, module):
+                owned[name] = module
+            else:
+                self._foreign[name] = module
+        for name in owned:
+            del sys.modules[name]
+        return owned
+
+    def _current(self):
+        thread = threading.current_thread()
+        for executor in self.executors:
+            if executor.thread is thread:
+                return executor
+        return None
+
+
+class _Executor(object):
+    def __init__(self, number):
+        self.number = number
+        self.thread = None
+        self.done = False
+        self.agent = None
+        self.modules = {}

@@ -18,6 +18,7 @@ Sources (irods/irods 4.3):
 import re
 
 from omero_irods_sandbox.prep.msparam import fail
+from omero_irods_sandbox.records import Collection, DataObject
 
 RETURN_TOTAL_ROW_COUNT = 0x020
 NO_DISTINCT = 0x040
@@ -131,9 +132,11 @@ def execute(zone, user, query, options=0):
     """All result rows (lists of str) the user may see, distinct and ordered as asked."""
     tables = {COLUMNS[column][0] for _, column in query.selects} | {COLUMNS[c][0] for c, _ in query.conditions}
     upper = bool(options & UPPER_CASE_WHERE)
-    predicates = [(COLUMNS[column][1], _predicate(text, upper)) for column, text in query.conditions]
+    decode = decodes_literals(zone)
+    predicates = [(COLUMNS[column][1], _predicate(text, upper, decode)) for column, text in query.conditions]
     rows = []
-    for record in _records(zone, tables):
+    narrowing = _narrowing(query, upper or decode)
+    for record in _records(zone, tables, narrowing):
         # the conditions first: they are cheap, the permission check is not (same rows)
         if all(test(getter(record)) for getter, test in predicates) and _visible(zone, user, record):
             rows.append([COLUMNS[column][1](record) for _, column in query.selects])
@@ -149,7 +152,74 @@ def _visible(zone, user, record):
     return entry is None or zone.visible(user, entry.path)
 
 
-def _records(zone, tables):
+def _narrowing(query, upper):
+    """{column: [exact values]} for the conditions an index can answer (`=` or `in` without
+    alternatives), and {'COLL_NAME like': prefix} for a subtree (`like 'prefix%'`). The
+    conditions are still applied to every row; this only skips rows that cannot match."""
+    found = {}
+    if upper:
+        return found
+    for column, text in query.conditions:
+        if "||" in text:
+            continue
+        lowered = text.lower()
+        if lowered.startswith("=") and not lowered.startswith("=="):
+            values = re.findall(r"^=\s*'([^']*)'\s*$", text)
+        elif lowered.startswith("in") and lowered[2:3] in (" ", "("):
+            operand = text[2:].strip()
+            values = re.findall(r"'([^']*)'", operand) if operand.startswith("(") else []
+        elif lowered.startswith("like ") and column == "COLL_NAME":
+            prefix = re.findall(r"^like\s*'([^'%_\\]*)%'\s*$", text, re.IGNORECASE)
+            if prefix and prefix[0].startswith("/"):
+                found["COLL_NAME like"] = prefix[0]
+            continue
+        else:
+            continue
+        if values:
+            found[column] = values
+    return found
+
+
+def _candidate_entries(zone, narrowing, kind):
+    """Collections (kind 'coll') or data objects ('data') that may match, from the catalog's
+    indexes (catalog_index.EntryTable), else all of them."""
+    wanted = Collection if kind == "coll" else DataObject
+    attribute_column = "META_COLL_ATTR_NAME" if kind == "coll" else "META_DATA_ATTR_NAME"
+    sets = []
+    if "COLL_NAME" in narrowing:
+        if kind == "coll":
+            sets.append([zone.collection(path) for path in narrowing["COLL_NAME"] if _safe(zone.collection, path)])
+        else:
+            sets.append([e for path in narrowing["COLL_NAME"] if _safe(zone.collection, path)
+                         for e in zone.children(path)])
+    if "COLL_PARENT_NAME" in narrowing:
+        parents = [path for path in narrowing["COLL_PARENT_NAME"] if _safe(zone.collection, path)]
+        collections_below = [e for path in parents for e in zone.children(path) if isinstance(e, Collection)]
+        sets.append(collections_below if kind == "coll" else
+                    [e for c in collections_below for e in zone.children(c.path)])
+    if "COLL_NAME like" in narrowing:
+        prefix = narrowing["COLL_NAME like"]
+        top = prefix.rstrip("/") if prefix.endswith("/") else prefix.rsplit("/", 1)[0]
+        if _safe(zone.collection, top or "/"):
+            sets.append([e for e in zone.subtree(top or "/")])
+    if attribute_column in narrowing:
+        sets.append([e for attribute in narrowing[attribute_column] for e in zone.carrying(attribute)])
+    if not sets:
+        return zone.collections() if kind == "coll" else zone.data_objects()
+    smallest = min(sets, key=len)
+    chosen = {id(e): e for e in smallest if isinstance(e, wanted)}
+    return sorted(chosen.values(), key=lambda e: e.path)
+
+
+def _safe(lookup, path):
+    """An existing collection at `path` (a malformed path is simply no match)."""
+    try:
+        return lookup(path) is not None
+    except Exception:
+        return False
+
+
+def _records(zone, tables, narrowing=None):
     zone_name = zone.root.strip("/")
     if tables & {"user", "user_group"}:
         if tables - {"user", "user_group"}:
@@ -164,13 +234,13 @@ def _records(zone, tables):
         fail("SYS_NOT_SUPPORTED", "the sandbox's GenQuery does not join data object and collection metadata/ACLs")
     users_by_name = {principal.name: principal for principal in zone.users()}
     if wants_data:
-        for data in zone.data_objects():
+        for data in _candidate_entries(zone, narrowing or {}, "data"):
             base = {"data": data, "coll": zone.collection(data.collection), "zone": zone_name}
             for extra in _expansions(data, tables, "data_meta", "data_access", users_by_name):
                 for replica in data.replicas:
                     yield dict(base, replica=replica, **extra)
         return
-    for coll in zone.collections():
+    for coll in _candidate_entries(zone, narrowing or {}, "coll"):
         for extra in _expansions(coll, tables, "coll_meta", "coll_access", users_by_name):
             yield dict({"coll": coll, "zone": zone_name}, **extra)
 
@@ -227,31 +297,39 @@ def _sort_key(value):
 
 
 # ---- conditions --------------------------------------------------------------------------
-def _predicate(text, upper):
+def decodes_literals(zone):
+    """iRODS 5.0's GenQuery1 parser (irods/irods lib/genquery1/dsl/lexer.l) decodes `''` to a
+    quote and `\\xHH` to the byte 0xHH inside a string literal; 4.3's (lib/core/src/rcMisc.cpp,
+    plugins/database/src/general_query.cpp) takes the text between quotes as it is."""
+    return getattr(getattr(zone, "server", None), "version", "4.3") >= "5.0"
+
+
+def _predicate(text, upper, decode=False):
     alternatives = [part.strip() for part in text.split("||")]
-    tests = [_single_predicate(part, upper) for part in alternatives]
+    tests = [_single_predicate(part, upper, decode) for part in alternatives]
     return lambda value: any(test(value) for test in tests)
 
 
-def _single_predicate(text, upper):
+def _single_predicate(text, upper, decode=False):
     lowered = text.lower()
     for operator in ("not like", "like", "begin_of", "parent_of", "between", "in", "<>", "!=", "<=", ">=",
                      "=", "<", ">"):
         if lowered.startswith(operator) and (not operator[0].isalpha() or lowered[len(operator):][:1] in (" ", "(")):
             operand = text[len(operator):].strip()
-            return _make_test(operator, operand, upper, text)
+            return _make_test(operator, operand, upper, text, decode)
     fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r: unknown operator" % text)
 
 
-def _make_test(operator, operand, upper, text):
+def _make_test(operator, operand, upper, text, decode=False):
     norm = (lambda s: s.upper()) if upper else (lambda s: s)
     if operator == "in":
-        values = [norm(v) for v in _quoted_list(operand, text)]
+        values = [norm(v) for v in (_decoded_list(operand, text) if decode else _quoted_list(operand, text))]
         return lambda value: norm(value) in values
+    quoted = _decoded_values if decode else _quoted_values
     if operator == "between":
-        low, high = _quoted_values(operand, text, 2)
+        low, high = quoted(operand, text, 2)
         return lambda value: _compare(norm(low), norm(value)) <= 0 <= _compare(norm(high), norm(value))
-    (literal,) = _quoted_values(operand, text, 1)
+    (literal,) = quoted(operand, text, 1)
     literal = norm(literal)
     if operator in ("like", "not like"):
         regex = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in literal), re.DOTALL)
@@ -264,7 +342,14 @@ def _make_test(operator, operand, upper, text):
     comparisons = {"=": lambda c: c == 0, "<>": lambda c: c != 0, "!=": lambda c: c != 0, "<": lambda c: c < 0,
                    ">": lambda c: c > 0, "<=": lambda c: c <= 0, ">=": lambda c: c >= 0}
     check = comparisons[operator]
+    if operator in ("=", "<>", "!=") and not _NUMBER.fullmatch(literal):
+        # text against text: equal only if identical (a number never equals a non-number)
+        equal = operator == "="
+        return lambda value: (norm(value) == literal) is equal
     return lambda value: check(_compare(norm(value), literal))
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 def _compare(left, right):
@@ -290,3 +375,49 @@ def _quoted_list(operand, text):
     if not (operand.startswith("(") and operand.endswith(")")):
         fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r: 'in' needs ('a', 'b', ...)" % text)
     return re.findall(r"'((?:[^']|'')*)'", operand[1:-1])
+
+
+def _decoded_literals(operand, text):
+    """(literals, text outside them) as 5.0's lexer reads them: `''` is a quote, `\\xHH` a
+    byte (the bytes make UTF-8 text), a missing closing quote a syntax error."""
+    literals, outside, position = [], [], 0
+    while position < len(operand):
+        if operand[position] != "'":
+            outside.append(operand[position])
+            position += 1
+            continue
+        raw, position = bytearray(), position + 1
+        while True:
+            if position >= len(operand):
+                fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r: missing closing single quote" % text)
+            if operand.startswith("''", position):
+                raw += b"'"
+                position += 2
+            elif re.match(r"\\x[0-9A-Fa-f]{2}", operand[position:position + 4]):
+                raw.append(int(operand[position + 2:position + 4], 16))
+                position += 4
+            elif operand[position] == "'":
+                position += 1
+                break
+            else:
+                raw += operand[position].encode("utf-8", "surrogateescape")
+                position += 1
+        literals.append(raw.decode("utf-8", "surrogateescape"))
+    return literals, "".join(outside)
+
+
+def _decoded_values(operand, text, count):
+    values, outside = _decoded_literals(operand, text)
+    if not values and re.fullmatch(r"[\w.+-]+", operand or ""):
+        values = [operand]  # an unquoted number
+    elif count == 2 and outside.strip().lower() != "and" or count == 1 and outside.strip():
+        values = []
+    if len(values) != count:
+        fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r needs %d quoted value(s)" % (text, count))
+    return values
+
+
+def _decoded_list(operand, text):
+    if not (operand.startswith("(") and operand.endswith(")")):
+        fail("INPUT_ARG_NOT_WELL_FORMED_ERR", "GenQuery condition %r: 'in' needs ('a', 'b', ...)" % text)
+    return _decoded_literals(operand[1:-1], text)[0]

@@ -243,11 +243,14 @@ class PrepRuntime(object):
         """Move the zone clock (what makes delayed rules due)."""
         self.zone.clock.advance(seconds)
 
-    def run_due(self, max_executions=1000):
+    def run_due(self, max_executions=1000, executors=1):
         """Run every delayed rule that is due, as the delay server does, until none is due.
 
         Rules a run schedules with no delay run in the same call. Returns the RuleResults.
+        executors > 1: that many rules run at once, interleaving (delay.ConcurrentDelayServer).
         """
+        if executors > 1:
+            return delay.ConcurrentDelayServer(self, executors, max_executions).run()
         results = []
         while True:
             due = self.delay_queue.next_due(self.zone.clock.now())

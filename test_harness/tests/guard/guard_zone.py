@@ -71,9 +71,12 @@ def scenario(folder):
 class GuardZone(object):
     """The zone after `scenario()` ran; `imported` / `queued` are the placed collections."""
 
-    def __init__(self, folder, data=None):
+    def __init__(self, folder, data=None, server=None):
+        data = data or scenario(folder)
+        if server:
+            data = dict(data, server=dict(server, **data.get("server", {})))
         path = folder / "scenario.json"
-        path.write_text(json.dumps(data or scenario(folder)))
+        path.write_text(json.dumps(data))
         self._run = scenario_module._ZoneRun(scenario_module.load(str(path)), scenario_module.rules_dir(None),
                                              str(folder / "work"))
         self._run.execute()

@@ -18,16 +18,20 @@ from omero_irods_sandbox.prep import genquery_engine
 ADMIN = "rods"
 
 
-@pytest.fixture
-def zone(tmp_path):
+#: Both server versions the sandbox emulates (docs/sandbox.md, "Server versions and hashing").
+VERSIONS = ("4.3", "5.0")
+
+
+@pytest.fixture(params=VERSIONS)
+def zone(tmp_path, request):
     """A zone of one's own, for tests whose calls change it."""
-    return GuardZone(tmp_path)
+    return GuardZone(tmp_path, server={"version": request.param})
 
 
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory):
+@pytest.fixture(scope="module", params=VERSIONS)
+def guarded(tmp_path_factory, request):
     """One zone shared by the tests whose calls are all refused (each proves nothing changed)."""
-    return GuardZone(tmp_path_factory.mktemp("guarded"))
+    return GuardZone(tmp_path_factory.mktemp("guarded"), server={"version": request.param})
 
 
 def _refused(zone, api, *args, **kwargs):

@@ -3,7 +3,36 @@ no other test folder has, so `from pipeline_support import ...` is never another
 
 import pytest
 
+import pipeline_support
 from pipeline_support import LiveZone
+
+#: Every pipeline test runs on both server versions the sandbox emulates (docs/sandbox.md,
+#: "Server versions"); the suites where concurrency matters also run with the delay server's
+#: default of 4 executors (irods/irods server/delay_server/src/irodsDelayServer.cpp,
+#: number_of_concurrent_delay_rule_executors), interleaving at every microservice call.
+VERSIONS = ("4.3", "5.0")
+CONCURRENT_SUITES = ("test_duplicates", "test_failures_and_admin", "test_admin_rules_irule",
+                     "test_lost_requests", "test_import_exactly_once")
+CONCURRENT_EXECUTORS = 4
+
+def pytest_generate_tests(metafunc):
+    if "zone_variant" not in metafunc.fixturenames:
+        return
+    variants = [pytest.param({"version": version}, id=version) for version in VERSIONS]
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in CONCURRENT_SUITES:
+        variants.append(pytest.param({"version": "5.0",
+                                      "number_of_concurrent_delay_rule_executors": CONCURRENT_EXECUTORS},
+                                     id="5.0-x%d" % CONCURRENT_EXECUTORS))
+    metafunc.parametrize("zone_variant", variants, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def zone_variant(request):
+    """The emulated server of this test's zones (pipeline_support.SERVER)."""
+    variant = getattr(request, "param", {})
+    pipeline_support.SERVER = dict(variant)
+    yield variant
+    pipeline_support.SERVER = {}
 
 
 @pytest.fixture

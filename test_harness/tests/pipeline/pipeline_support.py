@@ -28,6 +28,9 @@ UNTIL_IDLE = {"run_delay_queue": {"until_idle": True}}
 #: Drain retries but stop the watcher a failed request gets (it polls for a reprocess mark).
 DRAIN_FAILURES = {"run_delay_queue": {"until_idle": True, "max_seconds": 1000}}
 PREP_INSTANCE = names.DEFAULT_PREP_INSTANCE
+#: The emulated server every LiveZone of the running test gets (a scenario `server` block;
+#: the test's own block wins): conftest.py sets it per test variant (version, executors).
+SERVER = {}
 
 
 def build_tar(files):
@@ -123,6 +126,7 @@ class LiveZone(object):
     """A scenario's zone kept open, so a test can act between steps as an admin would."""
 
     def __init__(self, folder, data):
+        data = dict(data, server=dict(SERVER, **data.get("server", {})))
         path = folder / "scenario.json"
         path.write_text(json.dumps(data))
         scenario = scenario_module.load(str(path))

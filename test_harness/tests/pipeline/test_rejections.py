@@ -245,3 +245,15 @@ def test_every_rejection_reason_is_reached_by_a_test_here():
     untested = sorted(reason for reason in REJECT_REASONS - {"not_permitted"} if '"%s"' % reason not in source)
     assert untested == []
 
+
+
+def test_a_zone_that_checksums_in_md5_rejects_with_the_setting_to_change(tmp_path, run_scenario):
+    # irods/irods server/api/src/rsFileChksum.cpp: default_hash_scheme MD5 answers a bare MD5
+    # digest; the payload names SHA-256, so no retry can succeed until the admin changes it
+    request = Request(tmp_path, "20261122T101500Z-0000c0de", {"run1/a.tif": b"A" * 100})
+    data = reject_scenario(tmp_path, request)
+    data["server"] = {"default_hash_scheme": "MD5"}
+    state = run_scenario(data)
+    assert_rejected(state, request, "checksum_scheme", "an MD5 checksum", "set default_hash_scheme to SHA256")
+    assert state["imports"] == []
+    assert not [line for line in ours(state["log"]) if "retry in" in line]

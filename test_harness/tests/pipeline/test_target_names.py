@@ -9,7 +9,7 @@ through the delayed rule text as itself (triggers.delayed_rule_text).
 
 import pytest
 
-from pipeline_support import (ALICE_ROOT, DRAIN_FAILURES, Request, avus_of, base_scenario, ours, record_of,
+from pipeline_support import (ALICE_ROOT, DRAIN_FAILURES, Request, avus_of, base_scenario, ours, paths, record_of,
                               stored_bytes)
 from omero_irods import names
 
@@ -29,3 +29,18 @@ def test_a_target_name_is_placed_under_a_safe_name_and_imported(tmp_path, run_sc
     assert avus[names.AVU_STATE] == names.IMPORTED, ours(state["log"])[-2:]
     assert avus[names.AVU_DESTINATION] == "%s/%s" % (DAY, placed)
     assert stored_bytes(state, "%s/%s/a.tif" % (DAY, placed)) == b"A" * 10
+
+
+def test_a_target_named_like_the_tar_next_to_the_staging_is_refused_not_renamed(tmp_path, run_scenario):
+    """irods/irods server/api/src/rsDataObjRename.cpp renames inside the source collection
+    first, then moves: the staging collection cannot take the name of the tar beside it in the
+    landing collection, although the destination is free (the sandbox emulates the two steps,
+    catalog_tree.Zone.rename). The request is refused with what to change, never placed under
+    a name nobody asked for."""
+    rid = "20261122T101500Z-0000a002"
+    request = Request(tmp_path, rid, {"a.tif": b"A" * 10, "b.tif": b"B" * 10}, target_name="data.tar")
+    state = run_scenario(base_scenario(tmp_path, request.steps() + [DRAIN_FAILURES]))
+    avus = avus_of(state, record_of(state, rid))
+    assert avus[names.AVU_STATE] == names.REJECTED, ours(state["log"])[-3:]
+    assert "another target name" in avus[names.AVU_ERROR]
+    assert not [path for path in paths(state) if path.startswith(DAY + "/")]

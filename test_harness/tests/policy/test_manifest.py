@@ -112,3 +112,18 @@ def test_unsafe_paths_are_explained(path, problem):
 
 def test_ordinary_paths_are_safe():
     assert unsafe_path_problem("run 1/a..b/ünïcode.tif") is None
+
+
+def test_a_non_sha256_checksum_is_refused_with_the_zone_setting_to_change():
+    # irods/irods server/api/src/rsFileChksum.cpp: an MD5 zone (or an old MD5 checksum under
+    # match_hash_policy "compatible") answers a bare MD5 hex digest
+    import pytest
+
+    from omero_irods.errors import Rejected
+    from omero_irods.manifest import hex_to_irods_checksum, require_sha256_checksum
+
+    require_sha256_checksum(hex_to_irods_checksum("0" * 64), "run1.tar")
+    with pytest.raises(Rejected) as caught:
+        require_sha256_checksum("5d41402abc4b2a76b9719d911017c592", "run1.tar")
+    assert caught.value.reason == "checksum_scheme"
+    assert "MD5" in caught.value.message and "default_hash_scheme" in caught.value.message

@@ -122,3 +122,24 @@ def test_an_admins_own_genquery_py_in_the_etc_dir_wins(zone, tmp_path):
     (etc / "core.py").write_text(textwrap.dedent("import genquery\nMARK = genquery.MARK\n"))
     with rules.active():
         assert rules.core().MARK == "site copy"
+
+
+def test_indexed_lookups_follow_renames_and_metadata_changes(runtime, genquery, zone):
+    # The catalog answers by index (irods/irods schema/icatSysTables.sql: collection names,
+    # data names per collection, R_META_MAIN attribute names); the sandbox's indexes must
+    # follow every rename and AVU change exactly as a full scan would.
+    zone.create_collection("alice", HOME + "/run")
+    zone.put("alice", HOME + "/run/x.tif", b"x")
+    zone.add_avu("alice", HOME + "/run/x.tif", "kind", "image")
+    zone.rename("alice", HOME + "/run", HOME + "/moved")
+    assert run(runtime, genquery, "alice", "DATA_NAME", "COLL_NAME = '%s/run'" % HOME) == []
+    assert run(runtime, genquery, "alice", "DATA_NAME", "COLL_NAME = '%s/moved'" % HOME) == ["x.tif"]
+    assert run(runtime, genquery, "alice", "COLL_NAME", "COLL_PARENT_NAME = '%s'" % HOME) == [HOME + "/moved"]
+    assert run(runtime, genquery, "alice", "DATA_NAME", "COLL_NAME like '%s/%%'" % HOME) == ["x.tif"]
+    assert run(runtime, genquery, "alice", "COLL_NAME, DATA_NAME", "META_DATA_ATTR_NAME = 'kind'") == [
+        (HOME + "/moved", "x.tif")]
+    zone.remove_avu("alice", HOME + "/moved/x.tif", "kind", "image")
+    assert run(runtime, genquery, "alice", "DATA_NAME", "META_DATA_ATTR_NAME = 'kind'") == []
+    zone.set_avu("alice", HOME + "/moved", "kind", "plate")
+    assert run(runtime, genquery, "alice", "COLL_NAME", "META_COLL_ATTR_NAME in ('kind', 'other')") == [
+        HOME + "/moved"]
