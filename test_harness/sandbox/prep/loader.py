@@ -12,6 +12,13 @@ The plugin (irods/irods_rule_engine_plugin_python `src/main.cpp`, start / exec_r
 A real agent holds one interpreter per zone; a test process may hold several zones. A
 `RuleBase` therefore keeps its own `core`, `genquery`, `session_vars` and every module loaded
 from its etc dir, and swaps them into `sys.modules` only while one of its rules runs.
+
+Each agent is a process of its own on a real server (irods/irods server/main_server: a forked
+agent per client connection, and one per delayed rule), so nothing a module keeps at module
+level survives from one connection to the next. The policy package `omero_irods` is therefore
+the agent's too: imported afresh by the first rule of each agent (`reset`), never shared with
+the test process or another agent, so state that only works because it outlives its agent
+fails here as it would on the server.
 """
 
 import contextlib
@@ -77,7 +84,7 @@ class RuleBase(object):
     def _install(self):
         displaced = {}
         for name in list(sys.modules):
-            if name in self._modules or name == "core" or name in SHIPPED_MODULES:
+            if name in self._modules or name == "core" or name in SHIPPED_MODULES or _per_agent(name):
                 displaced[name] = sys.modules.pop(name)
         sys.modules.update(self._modules)
         self._path_added = self.etc_dir not in sys.path
@@ -95,7 +102,7 @@ class RuleBase(object):
         sys.modules.update(displaced)
 
     def _owns(self, name, module):
-        if name in self._modules or name == "core" or name in SHIPPED_MODULES:
+        if name in self._modules or name == "core" or name in SHIPPED_MODULES or _per_agent(name):
             return True
         module_file = getattr(module, "__file__", None)
         if not module_file:
@@ -104,6 +111,11 @@ class RuleBase(object):
         if owned is None:
             owned = self._owned_files[module_file] = os.path.abspath(module_file).startswith(self.etc_dir + os.sep)
         return owned
+
+
+def _per_agent(module_name):
+    """The policy package: its module-level state lives as long as one agent."""
+    return module_name == "omero_irods" or module_name.startswith("omero_irods.")
 
 
 def _load_shipped(name):

@@ -12,11 +12,13 @@ nothing is written.
 
 import io
 import os
+import pathlib
 import tarfile
 
-from pipeline_support import UNTIL_IDLE, Request, avus_of, base_scenario, record_of
-from omero_irods import names, pipeline
+from pipeline_support import UNTIL_IDLE, LiveZone, Request, avus_of, base_scenario, record_of
+from omero_irods import names
 from omero_irods.archive import Member
+from omero_irods_sandbox.scenario import rules_dir
 
 RID = "20261202T101500Z-0000beef"
 FILES = {"run1/a.tif": b"A" * 1000, "run1/c.tif": b"# attacker's core.py\n"}
@@ -64,9 +66,34 @@ def tarfile_listing(reader, limits, what="archive"):
         return [Member(info.name, info.size, "file") for info in tar if info.isfile()]
 
 
-def _run(tmp_path, run_scenario):
+#: A core.py whose agents check tars as the policy used to: every agent imports the policy
+#: afresh (as on a server), so the old check is put in place where each agent loads it.
+TARFILE_CHECK_CORE = """
+import io, tarfile
+from omero_irods import archive, pipeline
+from omero_irods_rules import *  # noqa
+
+
+def _tarfile_listing(reader, limits, what="archive"):
+    with tarfile.open(fileobj=io.BytesIO(reader.read()), mode="r:") as tar:
+        return [archive.Member(info.name, info.size, "file") for info in tar if info.isfile()]
+
+
+pipeline.list_members = _tarfile_listing
+"""
+
+
+def _tarfile_check_rules(tmp_path):
+    rules = tmp_path / "rules-tarfile-check"
+    rules.mkdir()
+    (rules / "omero_irods_rules.py").write_text((pathlib.Path(rules_dir(None)) / "omero_irods_rules.py").read_text())
+    (rules / "core.py").write_text(TARFILE_CHECK_CORE)
+    return str(rules)
+
+
+def _run(tmp_path, rules=None):
     request = Request(tmp_path, RID, FILES, tar_bytes=hostile_tar())
-    state = run_scenario(base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE]))
+    state = LiveZone(tmp_path, base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE]), rules=rules).state()
     core_py = tmp_path / "work" / "zone" / "server_root" / "etc" / "irods" / "core.py"
     return request, state, core_py.read_bytes()
 
@@ -75,9 +102,8 @@ def test_the_tarfile_reading_is_really_fooled():
     assert [m.path for m in tarfile_listing(io.BytesIO(hostile_tar()), None)] == ["run1/a.tif", "run1/c.tif"]
 
 
-def test_without_the_check_the_hostile_member_overwrites_the_emulated_core_py(tmp_path, run_scenario, monkeypatch):
-    monkeypatch.setattr(pipeline, "list_members", tarfile_listing)
-    request, state, core_py = _run(tmp_path, run_scenario)
+def test_without_the_check_the_hostile_member_overwrites_the_emulated_core_py(tmp_path):
+    request, state, core_py = _run(tmp_path, _tarfile_check_rules(tmp_path))
     assert core_py == FILES["run1/c.tif"]
     errors = [line for line in state["log"] if line.startswith("ERROR") and "/etc/irods/core.py" in line]
     assert errors and "outside its extraction folder" in errors[0]
@@ -85,8 +111,8 @@ def test_without_the_check_the_hostile_member_overwrites_the_emulated_core_py(tm
     assert avus_of(state, record_of(state, RID))[names.AVU_STATE] != names.IMPORTED
 
 
-def test_with_the_check_the_request_is_rejected_and_nothing_is_written(tmp_path, run_scenario):
-    request, state, core_py = _run(tmp_path, run_scenario)
+def test_with_the_check_the_request_is_rejected_and_nothing_is_written(tmp_path):
+    request, state, core_py = _run(tmp_path)
     avus = avus_of(state, record_of(state, RID))
     assert avus[names.AVU_STATE] == names.REJECTED
     assert avus[names.AVU_ERROR].startswith("rejected (unsafe_member): ") and "GNU.sparse.name" in avus[names.AVU_ERROR]

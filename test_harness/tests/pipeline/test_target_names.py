@@ -31,14 +31,14 @@ def test_a_target_name_is_placed_under_a_safe_name_and_imported(tmp_path, run_sc
     assert stored_bytes(state, "%s/%s/a.tif" % (DAY, placed)) == b"A" * 10
 
 
-def test_a_target_named_like_the_tar_next_to_the_staging_is_refused_not_renamed(tmp_path, run_scenario):
+def test_a_target_named_like_an_entry_beside_the_staging_is_refused_not_renamed(tmp_path, run_scenario):
     """irods/irods server/api/src/rsDataObjRename.cpp renames inside the source collection
-    first, then moves: the staging collection cannot take the name of the tar beside it in the
-    landing collection, although the destination is free (the sandbox emulates the two steps,
-    catalog_tree.Zone.rename). The request is refused with what to change, never placed under
-    a name nobody asked for."""
+    first, then moves: the staging collection (`<record>/staging-1`) cannot take the name of
+    the attempt's claim beside it (`<record>/attempt-1`), although the destination is free (the
+    sandbox emulates the two steps, catalog_tree.Zone.rename). The request is refused with what
+    to change, never placed under a name nobody asked for."""
     rid = "20261122T101500Z-0000a002"
-    request = Request(tmp_path, rid, {"a.tif": b"A" * 10, "b.tif": b"B" * 10}, target_name="data.tar")
+    request = Request(tmp_path, rid, {"a.tif": b"A" * 10, "b.tif": b"B" * 10}, target_name="attempt-1")
     state = run_scenario(base_scenario(tmp_path, request.steps() + [DRAIN_FAILURES]))
     avus = avus_of(state, record_of(state, rid))
     assert avus[names.AVU_STATE] == names.REJECTED, ours(state["log"])[-3:]
