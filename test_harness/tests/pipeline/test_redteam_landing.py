@@ -1,0 +1,58 @@
+"""Red-team cases on the landing zone: what a user an admin let write there can do to
+someone else's pending request.
+
+The pipeline authorises a landing payload by its owner (the service account). In iRODS the
+owner of a data object stays its creator when someone else with `write`/`own` overwrites it
+(irods/irods server/api/src/rsDataObjPut.cpp and rsDataObjOpen.cpp reuse the existing
+replica's row; only DATA_SIZE/DATA_MODIFY_TIME/checksum change), so "owned by the service
+account" does not prove that the service account wrote the bytes.
+"""
+
+import hashlib
+import json
+
+import pytest
+
+from pipeline_support import (LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours,
+                              record_of, under)
+from omero_irods import names
+
+FILES = {"run1/a.tif": b"A" * 100, "run1/b.tif": b"B" * 50}
+BOB_ROOT = "/tempZone/home/bob/omero"
+USERS = [{"name": SERVICE, "type": "rodsuser"},
+         {"name": "alice", "type": "rodsuser", "groups": ["lab"]},
+         {"name": "bob", "type": "rodsuser", "groups": ["lab"]}]
+
+
+def _scenario(tmp_path, steps):
+    data = base_scenario(tmp_path, steps, users=USERS, mapped_users={"alice": "alice", "bob": "bob"})
+    data["provision"] = ["alice", "bob"]
+    return data
+
+
+def _forged_payload(request, **changes):
+    document = json.loads(request.payload_bytes.decode("utf-8"))
+    document["omero"].update(changes)
+    return json.dumps(document).encode("utf-8")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: a user with write on a landing payload owned by the service account (an admin let "
+    "them write in the landing zone, e.g. inheritance on) rewrites its content; the owner stays "
+    "the service account, so the rewritten request is placed and imported for whoever the "
+    "rewrite names. Closing it needs an integrity mark the co-writer cannot make (e.g. an HMAC "
+    "of the payload with a key only the OMERO side and the server hold) or a landing zone the "
+    "pipeline refuses to use while anyone but the service account may write in it"))
+def test_a_landing_co_writer_cannot_redirect_someone_elses_request(tmp_path, live_zone):
+    request = Request(tmp_path, "20261202T110000Z-0000r001", FILES, target_name="run1")
+    zone = live_zone(_scenario(tmp_path, request.steps()))
+    # The careless admin's landing zone: bob may write alice's pending payload.
+    zone.catalog.set_acl(SERVICE, request.payload_path, "own", "bob")
+    forged = _forged_payload(request, user="bob")
+    zone.catalog.put("bob", request.payload_path, forged, force=True)
+    assert zone.catalog.data_object(request.payload_path).owner == SERVICE
+    zone.step(UNTIL_IDLE)
+    state = zone.state()
+    # alice's data must never land in bob's root nor be imported as bob
+    assert under(state, BOB_ROOT) == []
+    assert all("bob" not in " ".join(run["argv"]) for run in state["imports"])
