@@ -258,6 +258,33 @@ def _validate_and_place(job):
     _finish_placement(job, payload, destination)
 
 
+def _seal_landing_collection(job):
+    """Nobody but the service account may write what is about to be checked and then used.
+
+    The payload, the tar (read once by the member check, again by msiTarFileExtract) and a
+    pushed collection's files are checked, then used: whoever else may still write them in
+    between (an admin let others write in the landing zone, inheritance on) could swap a
+    checked tar for one that libarchive writes outside its extraction folder, as the iRODS
+    OS user. So every access but the service account's is removed from the request's landing
+    collection and everything in it BEFORE anything is read. (A writer that opened an object
+    before this keeps it locked, and the reads below then fail and are retried: iRODS 4.2.9+
+    logical locking.) Content written before this cannot be told from the service account's
+    own: a landing zone others may write in is not safe (docs/ARCHITECTURE.md). Runs once the
+    payload's owner is known to be the service account."""
+    zone, service = job.zone, job.zone_config.service_account
+    collection = posixpath.dirname(job.payload_path)
+    others = sorted(zone.access_holders(collection) - {service})
+    for other in others:
+        try:
+            zone.grant(collection, other, "null", recursive=True)
+        except ZoneError as error:  # e.g. an object in it that the service account does not own
+            raise Rejected("not_permitted", "%s may write in %s and the service account cannot remove that "
+                                            "access (%s)" % (other, collection, error))
+    if others:
+        zone.log("omero-irods: %s: removed the access of %s to the landing data before checking it; only the "
+                 "service account %s may write in the landing zone" % (collection, ", ".join(others), service))
+
+
 def _validated_payload(job):
     """Authorise the upload, then parse and check the payload and its limits."""
     zone, zcfg = job.zone, job.zone_config
@@ -267,6 +294,7 @@ def _validated_payload(job):
     max_bytes = job.config.limits.payload_bytes
     if info["size"] > max_bytes:
         raise Rejected("too_large", "payload is %d bytes; the limit is %d" % (info["size"], max_bytes))
+    _seal_landing_collection(job)
     payload = parse_payload(zone.read(job.payload_path, max_bytes), max_bytes)
     expected = posixpath.join(zcfg.landing_zone, payload.request_id, payload_name(payload.request_id))
     if job.payload_path != expected:

@@ -15,9 +15,12 @@ import pytest
 
 from pipeline_support import (LANDING, SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, build_tar, ours,
                               record_of, under)
-from omero_irods import names
+from omero_irods import names, pipeline
+from omero_irods.archive import list_members as real_list_members
+from test_archive_extraction import FILES as TAR_FILES, hostile_tar
 
 FILES = {"run1/a.tif": b"A" * 100, "run1/b.tif": b"B" * 50}
+RID_SWAP = "20261202T110000Z-0000r002"
 BOB_ROOT = "/tempZone/home/bob/omero"
 USERS = [{"name": SERVICE, "type": "rodsuser"},
          {"name": "alice", "type": "rodsuser", "groups": ["lab"]},
@@ -56,3 +59,31 @@ def test_a_landing_co_writer_cannot_redirect_someone_elses_request(tmp_path, liv
     # alice's data must never land in bob's root nor be imported as bob
     assert under(state, BOB_ROOT) == []
     assert all("bob" not in " ".join(run["argv"]) for run in state["imports"])
+
+
+def test_a_landing_co_writer_cannot_swap_the_tar_between_its_check_and_its_extraction(tmp_path, live_zone,
+                                                                                    monkeypatch):
+    """The member check reads the tar, then msiTarFileExtract reads it again: whoever may still
+    write it in between decides what libarchive writes on the server's disk."""
+    request = Request(tmp_path, RID_SWAP, TAR_FILES, target_name="run1")
+    zone = live_zone(_scenario(tmp_path, request.steps()))
+    zone.catalog.set_acl(SERVICE, request.tar_path, "own", "bob")  # the careless admin's landing zone
+    swaps = []
+
+    def check_then_swap(reader, limits, what="archive"):
+        members = real_list_members(reader, limits, what)  # the check passes on the honest tar
+        try:  # bob, polling, rewrites it at once
+            zone.catalog.put("bob", request.tar_path, hostile_tar(), force=True)
+            swaps.append("swapped")
+        except Exception as refused:  # the catalog's refusal: bob may no longer write it
+            swaps.append("refused: %s" % refused)
+        return members
+
+    monkeypatch.setattr(pipeline, "list_members", check_then_swap)
+    zone.step(UNTIL_IDLE)
+    state = zone.state()
+    core_py = tmp_path / "work" / "zone" / "server_root" / "etc" / "irods" / "core.py"
+    assert core_py.read_bytes() != TAR_FILES["run1/c.tif"], swaps
+    assert not [line for line in state["log"] if line.startswith("ERROR") and "extraction folder" in line]
+    assert swaps and all(swap.startswith("refused") for swap in swaps), swaps
+    assert avus_of(state, record_of(state, RID_SWAP))[names.AVU_STATE] == names.IMPORTED
