@@ -65,6 +65,7 @@ def process(job):
     job = _claimed_request(job)
     if job is None:
         return
+    check_record_trusted(job)
     if not _claim(job, records.ATTEMPT):
         return
     _guarded(job, PROCESS_RULE, _place)
@@ -76,6 +77,7 @@ def run_import(job, runner):
     job = _existing_record(job)
     if job is None:
         return
+    check_record_trusted(job)
     avus = job.zone.avus(job.record)
     state = records.value(avus, names.AVU_STATE)
     if state != names.IMPORT_QUEUED:
@@ -91,6 +93,10 @@ def run_import(job, runner):
 
 def check_records_trusted(job):
     records.check_trusted(job.zone, job.zone_config, job.config.path)
+
+
+def check_record_trusted(job):
+    records.check_record_trusted(job.zone, job.zone_config, job.config.path, job.record)
 
 
 def _claimed_request(job):
