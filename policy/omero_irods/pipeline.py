@@ -272,10 +272,13 @@ def _seal_landing_collection(job):
     between (an admin let others write in the landing zone, inheritance on) could swap a
     checked tar for one that libarchive writes outside its extraction folder, as the iRODS
     OS user. So every access but the service account's is removed from the request's landing
-    collection and everything in it BEFORE anything is read. (A writer that opened an object
-    before this keeps it locked, and the reads below then fail and are retried: iRODS 4.2.9+
-    logical locking.) Content written before this cannot be told from the service account's
-    own: a landing zone others may write in is not safe (docs/ARCHITECTURE.md). Runs once the
+    collection and everything in it BEFORE anything is read. Checked on iRODS 5.0.2: after
+    `ichmod -r null` by the owner a new open for writing is CAT_NO_ACCESS_PERMISSION; a writer
+    that opened before still writes through its open descriptor, but while it is open the
+    replica is locked and every read and checksum answers HIERARCHY_ERROR (retried), so what
+    the checks read is what the extraction reads. Content written before this cannot be told
+    from the service account's own (an overwrite keeps the object's owner, also checked): a
+    landing zone others may write in is not safe (docs/ARCHITECTURE.md). Runs once the
     payload's owner is known to be the service account."""
     zone, service = job.zone, job.zone_config.service_account
     collection = posixpath.dirname(job.payload_path)
