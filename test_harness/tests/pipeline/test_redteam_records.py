@@ -6,9 +6,8 @@ for reprocessing, say) hands them every AVU that steers the request: state, repr
 import root and OMERO user.
 """
 
-from pipeline_support import SERVICE, avus_of, base_scenario, ours, record_of
+from pipeline_support import SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, ours, record_of
 from test_forged_state import DRAIN, FILES, SWEEP
-from pipeline_support import UNTIL_IDLE, Request
 from omero_irods import names
 
 RID = "20261202T110500Z-0000r101"
