@@ -66,6 +66,7 @@ def process(job):
     job = _claimed_request(job)
     if job is None:
         return
+    check_record_trusted(job)
     if not _claim(job, records.ATTEMPT):
         return
     _guarded(job, PROCESS_RULE, _place)
@@ -77,6 +78,7 @@ def run_import(job, runner):
     job = _existing_record(job)
     if job is None:
         return
+    check_record_trusted(job)
     avus = job.zone.avus(job.record)
     state = records.value(avus, names.AVU_STATE)
     if state != names.IMPORT_QUEUED:
@@ -92,6 +94,10 @@ def run_import(job, runner):
 
 def check_records_trusted(job):
     records.check_trusted(job.zone, job.zone_config, job.config.path)
+
+
+def check_record_trusted(job):
+    records.check_record_trusted(job.zone, job.zone_config, job.config.path, job.record)
 
 
 def _claimed_request(job):
@@ -259,6 +265,36 @@ def _validate_and_place(job):
     _finish_placement(job, payload, destination)
 
 
+def _seal_landing_collection(job):
+    """Nobody but the service account may write what is about to be checked and then used.
+
+    The payload, the tar (read once by the member check, again by msiTarFileExtract) and a
+    pushed collection's files are checked, then used: whoever else may still write them in
+    between (an admin let others write in the landing zone, inheritance on) could swap a
+    checked tar for one that libarchive writes outside its extraction folder, as the iRODS
+    OS user. So every access but the service account's is removed from the request's landing
+    collection and everything in it BEFORE anything is read. Checked on iRODS 5.0.2: after
+    `ichmod -r null` by the owner a new open for writing is CAT_NO_ACCESS_PERMISSION; a writer
+    that opened before still writes through its open descriptor, but while it is open the
+    replica is locked and every read and checksum answers HIERARCHY_ERROR (retried), so what
+    the checks read is what the extraction reads. Content written before this cannot be told
+    from the service account's own (an overwrite keeps the object's owner, also checked): a
+    landing zone others may write in is not safe (docs/ARCHITECTURE.md). Runs once the
+    payload's owner is known to be the service account."""
+    zone, service = job.zone, job.zone_config.service_account
+    collection = posixpath.dirname(job.payload_path)
+    others = sorted(zone.access_holders(collection) - {service})
+    for other in others:
+        try:
+            zone.grant(collection, other, "null", recursive=True)
+        except ZoneError as error:  # e.g. an object in it that the service account does not own
+            raise Rejected("not_permitted", "%s may write in %s and the service account cannot remove that "
+                                            "access (%s)" % (other, collection, error))
+    if others:
+        zone.log("omero-irods: %s: removed the access of %s to the landing data before checking it; only the "
+                 "service account %s may write in the landing zone" % (collection, ", ".join(others), service))
+
+
 def _validated_payload(job):
     """Authorise the upload, then parse and check the payload and its limits."""
     zone, zcfg = job.zone, job.zone_config
@@ -268,6 +304,7 @@ def _validated_payload(job):
     max_bytes = job.config.limits.payload_bytes
     if info["size"] > max_bytes:
         raise Rejected("too_large", "payload is %d bytes; the limit is %d" % (info["size"], max_bytes))
+    _seal_landing_collection(job)
     payload = parse_payload(zone.read(job.payload_path, max_bytes), max_bytes)
     expected = posixpath.join(zcfg.landing_zone, payload.request_id, payload_name(payload.request_id))
     if job.payload_path != expected:

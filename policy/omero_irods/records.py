@@ -78,6 +78,20 @@ def check_trusted(zone, zone_config, config_path):
                                        zone_config.service_account, collection))
 
 
+def check_record_trusted(zone, zone_config, config_path, record):
+    """Raise UntrustedRecords unless only the service account and rodsadmins may write in
+    `record` (one request's record; two GenQueries). The collection-wide check does not see a
+    grant an admin made on one record (to let a user mark "their" request, say), and whoever
+    may write a record decides its state, reprocess mark, import root and OMERO user."""
+    writers = untrusted_writers(zone.collection_acl(record), zone_config.service_account)
+    if writers:
+        raise UntrustedRecords(config_path, "/zones/%s/records" % zone_config.name, "the record %s is not trusted, "
+                               "it is not processed: %s may write in it; only the service account %s may (remove "
+                               "their access: ichmod -M null NAME %s)" % (
+                                   record, ", ".join("%s (%s)" % writer for writer in writers),
+                                   zone_config.service_account, record))
+
+
 def _ensure_exists(zone, where, config_path, pointer):
     if zone.kind(where) is None:
         try:
