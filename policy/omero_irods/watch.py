@@ -71,14 +71,19 @@ def reprocess_now(zone, record, avus, now):
     zone.remove_avus(record, [(names.AVU_REPROCESS, value, units)
                               for attribute, value, units in avus if attribute == names.AVU_REPROCESS])
     rule, attempt = next_attempt(avus, zone.names_in(record))
-    states.record_state(zone, record, names.IMPORT_QUEUED if rule == names.RULE_IMPORT else names.RECEIVED, now)
+    state = {names.RULE_IMPORT: names.IMPORT_QUEUED, names.RULE_IMPORT_CHECK: names.IMPORTING}.get(rule, names.RECEIVED)
+    states.record_state(zone, record, state, now)
     zone.schedule(rule, [record, str(attempt)], 1)
     zone.log("omero-irods: reprocessing %s as attempt %d (%s)" % (record, attempt, rule))
 
 
 def next_attempt(avus, entry_names):
     """(rule, attempt) that continues a request: the import once placed, else processing.
-    Each rule numbers its own attempts, claimed in the record as attempt-N / import-N."""
+    Each rule numbers its own attempts, claimed in the record as attempt-N / import-N. A request
+    still `importing` (its check rule lost) is checked again, never imported a second time: the
+    check finds the importer running, ended, or lost (then `failed`)."""
+    if records.value(avus, names.AVU_STATE) == names.IMPORTING:
+        return names.RULE_IMPORT_CHECK, _last(records.numbers(entry_names, records.IMPORT_ATTEMPT))
     if records.value(avus, names.AVU_IMPORT_ROOT):
         return names.RULE_IMPORT, _last(records.numbers(entry_names, records.IMPORT_ATTEMPT)) + 1
     return names.RULE_PROCESS, _last(records.numbers(entry_names, records.ATTEMPT)) + 1
