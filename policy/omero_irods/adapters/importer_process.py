@@ -133,10 +133,14 @@ def _make_private_folder(folder):
     """Create `folder` (0700) and the parents it lacks (0700 too): only this account reads the
     logs, which name users' files, nor the session folder. An existing folder is refused: each
     attempt is claimed once (import-N), so one there is another run's."""
-    parent = os.path.dirname(folder)
+    request_folder = os.path.dirname(folder)
     try:
-        os.makedirs(parent, mode=0o700, exist_ok=True)
+        for path in (os.path.dirname(request_folder), request_folder):  # makedirs' mode is the leaf's only
+            if not os.path.isdir(path):
+                os.makedirs(path, mode=0o700, exist_ok=True)
+                os.chmod(path, 0o700)  # whatever the umask
         os.mkdir(folder, 0o700)
+        os.chmod(folder, 0o700)
     except FileExistsError:
         raise Transient("the import folder %s already exists: another run used it; an admin must check it" % folder)
     except OSError as error:
