@@ -190,3 +190,22 @@ def test_a_request_still_importing_is_checked_again_never_imported_again():
     assert next_attempt(avus, entries) == (names.RULE_IMPORT_CHECK, 2)
     failed = [(names.AVU_STATE, names.FAILED, "")] + avus[1:]
     assert next_attempt(failed, entries) == (names.RULE_IMPORT, 3)
+
+
+def test_only_the_admins_limit_stops_a_long_import(tmp_path, live_zone):
+    request = Request(tmp_path, "20261122T101500Z-0000d007", FILES)
+    config = {"omero_import": {"check_wait_seconds": 0, "check_seconds": 30, "max_seconds": 120}}
+    zone = live_zone(base_scenario(tmp_path, request.steps() + [{"advance_clock": "1s"}, {"run_delay_queue": {}}],
+                                   config=config))
+    HeldImporter(tmp_path).install(zone)  # never released: runs until it is stopped
+    zone.step({"run_delay_queue": {"until_idle": True, "max_seconds": 90}})
+    record = record_of(zone.state(), request.request_id)
+    assert avus_of(zone.state(), record)[names.AVU_STATE] == names.IMPORTING  # within the limit: left alone
+    process = json.loads(avus_of(zone.state(), record)[names.AVU_IMPORTER])
+    zone.step({"run_delay_queue": {"until_idle": True, "max_seconds": 3600}})
+    state = zone.state()
+    avus = avus_of(state, record)
+    assert avus[names.AVU_STATE] == names.FAILED
+    assert "longer than omero_import.max_seconds (120s) and was stopped" in avus[names.AVU_ERROR]
+    assert DetachedImporter().status(str(folder_of(tmp_path, request.request_id)), process).state == "finished"
+    assert claims(state, request.request_id, "import-") == [1]
