@@ -40,9 +40,9 @@ ImportStatus = namedtuple("ImportStatus", "state run reason", defaults=(None, No
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 _POLL_SECONDS = 0.05
 
-# "$1" is the folder, the rest the importer's argv. The subshell runs in the background and is
+# "$1" is the folder, the rest the importer's argv; the logs are the service account's only. The subshell runs in the background and is
 # what the pid names; the outer shell prints its pid and exits at once.
-_WRAPPER = ('folder=$1; shift; '
+_WRAPPER = ('umask 077; folder=$1; shift; '
             '( "$@" >"$folder/stdout.log" 2>"$folder/stderr.log" </dev/null; '
             'echo $? >"$folder/exit-status.tmp" && mv "$folder/exit-status.tmp" "$folder/exit-status" ) '
             '</dev/null >/dev/null 2>&1 & echo $!')

@@ -111,6 +111,7 @@ def test_the_importer_runs_in_its_own_session_with_private_logs(tmp_path, live_z
     folder = folder_of(tmp_path, "20261122T101500Z-0000d003")
     assert os.stat(str(folder)).st_mode & 0o777 == 0o700
     assert os.stat(str(folder.parent.parent)).st_mode & 0o777 == 0o700  # the log folder itself
+    assert os.stat(str(folder / "stdout.log")).st_mode & 0o077 == 0
     assert os.getsid(process["pid"]) != os.getsid(0)  # not in the delay server's session
     assert process["attempt"] == 1 and process["start"] and process["boot"]
     held.release()
