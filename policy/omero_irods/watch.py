@@ -156,7 +156,8 @@ def _requeue_unclaimed(job, now, known):
 
 
 def _act_on_marks(job, now, known):
-    """(reprocessed, idle): marked requests acted on, and idle in-progress ones left alone."""
+    """(reprocessed, idle): marked requests acted on, and idle in-progress ones left alone; an
+    idle `importing` one (its check rule lost) is checked again without a mark."""
     zone = job.zone
     reprocessed, idle = [], []
     for record in sorted(known):
@@ -165,7 +166,10 @@ def _act_on_marks(job, now, known):
         if not _marks(avus) and state not in states.IN_PROGRESS:
             continue
         idle_long = state in states.IN_PROGRESS and now - (_since(avus) or 0) >= idle_limit(job.config, state)
-        if _marks(avus) and (state == names.FAILED or idle_long):
+        if state == names.IMPORTING and idle_long:  # its check rule was lost: check again, never import again
+            reprocess_now(zone, record, zone.avus(record), now)
+            reprocessed.append(record)
+        elif _marks(avus) and (state == names.FAILED or idle_long):
             reprocess_now(zone, record, zone.avus(record), now)
             reprocessed.append(record)
         elif idle_long:

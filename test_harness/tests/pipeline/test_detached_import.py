@@ -210,3 +210,22 @@ def test_only_the_admins_limit_stops_a_long_import(tmp_path, live_zone):
     assert "longer than omero_import.max_seconds (120s) and was stopped" in avus[names.AVU_ERROR]
     assert DetachedImporter().status(str(folder_of(tmp_path, request.request_id)), process).state == "finished"
     assert claims(state, request.request_id, "import-") == [1]
+
+
+def test_the_sweep_checks_again_an_import_whose_check_rule_was_lost(tmp_path, live_zone):
+    request = Request(tmp_path, "20261122T101500Z-0000d008", FILES)
+    config = dict(CONFIG, sweep={"interval_seconds": 3600})
+    zone = live_zone(base_scenario(tmp_path, request.steps() + [{"advance_clock": "1s"}, {"run_delay_queue": {}}],
+                                   config=config))
+    held = HeldImporter(tmp_path)
+    held.install(zone)
+    zone.step(DRAIN)
+    record = record_of(zone.state(), request.request_id)
+    queue = zone.runtime.delay_queue._rules
+    queue[:] = [rule for rule in queue if names.RULE_IMPORT_CHECK not in rule.body]  # an admin's iqdel
+    held.release()
+    wait_for_exit_status(folder_of(tmp_path, request.request_id))
+    zone.step({"run_delay_queue": {"until_idle": True, "max_seconds": 4 * 86400}})
+    state = zone.state()
+    assert avus_of(state, record)[names.AVU_STATE] == names.IMPORTED
+    assert claims(state, request.request_id, "import-") == [1] and claims(state, request.request_id, "checked-") == [1]
