@@ -9,7 +9,8 @@ one table, `prep.RULES`, by the rule's name in `omero_irods.names`.
 A put becomes an OMERO import like this:
   put event (one of the PEPs below) -> triggers: is it a payload in the landing zone?
   -> delayed rule omero_irods_process -> pipeline: claim, validate, map, place, ACL, AVUs
-  -> delayed rule omero_irods_import  -> `omero import --transfer=ln_s`, image ids as AVUs
+  -> delayed rule omero_irods_import  -> `omero import --transfer=ln_s` started detached
+  -> delayed rule omero_irods_import_check (every few seconds) -> image ids as AVUs
 
 Every put PEP returns RULE_ENGINE_CONTINUE, so other rule engines (core.re) still see
 the event, and never fails the client's call for omero-irods' reasons. The guard PEPs are
@@ -27,6 +28,7 @@ __all__ = [
     "acPostProcForPut",
     "omero_irods_process",
     "omero_irods_import",
+    "omero_irods_import_check",
     "omero_irods_watch",
     "omero_irods_sweep",
     "omero_irods_status",
@@ -84,8 +86,14 @@ def omero_irods_process(rule_args, callback, rei):
 
 
 def omero_irods_import(rule_args, callback, rei):
-    """Run the OMERO in-place import of a placed request (payload path in rule_args[0])."""
+    """Start the OMERO in-place import of a placed request (record in rule_args[0]), detached."""
     return prep.run_rule(names.RULE_IMPORT, rule_args, callback, rei)
+
+
+def omero_irods_import_check(rule_args, callback, rei):
+    """Poll the running import of request rule_args[0] (attempt rule_args[1]); re-schedules
+    itself until the importer ended, then records its result."""
+    return prep.run_rule(names.RULE_IMPORT_CHECK, rule_args, callback, rei)
 
 
 def omero_irods_watch(rule_args, callback, rei):

@@ -25,6 +25,9 @@ CONFIG_SCHEMA_FILE = "config.v1.schema.json"
 USER_MAP_SCHEMA_FILE = "user_map.v1.schema.json"
 
 _TIB = 1 << 40
+#: Where each import attempt's logs and exit status go (under the iRODS server's var folder).
+DEFAULTS_LOG_FOLDER = "/var/lib/irods/omero_irods/imports"
+
 DEFAULTS = {
     "admin_mode": False,
     "limits": {
@@ -53,6 +56,10 @@ DEFAULTS = {
         "timeout_seconds": 3600,
         "transfer_command": ["omero", "transfer"],
         "login": None,
+        "log_folder": DEFAULTS_LOG_FOLDER,
+        "check_seconds": 30,
+        "check_wait_seconds": 0,
+        "max_seconds": None,
     },
 }
 ZONE_DEFAULTS = {
@@ -69,7 +76,8 @@ Limits = namedtuple(
 AclPolicy = namedtuple("AclPolicy", "user group service_account")
 SweepPolicy = namedtuple("SweepPolicy", "interval_seconds unclaimed_seconds idle_seconds")
 ImportSettings = namedtuple("ImportSettings", "command transfer server port sudo extra_args env timeout_seconds "
-                                             "transfer_command login", defaults=(("omero", "transfer"), None))
+                                             "transfer_command login log_folder check_seconds check_wait_seconds max_seconds",
+                            defaults=(("omero", "transfer"), None, DEFAULTS_LOG_FOLDER, 30, 0, None))
 UserMap = namedtuple("UserMap", "path users groups same_name_users same_name_groups")
 UserMap.__doc__ = """`users`/`groups`: dict OMERO name -> iRODS name; `same_name_*`: frozensets."""
 
@@ -343,4 +351,8 @@ def _import_settings(path, settings):
         timeout_seconds=settings["timeout_seconds"],
         transfer_command=tuple(settings["transfer_command"]),
         login=dict(settings["login"]) if settings["login"] else None,
+        log_folder=settings["log_folder"],
+        check_seconds=settings["check_seconds"],
+        check_wait_seconds=settings["check_wait_seconds"],
+        max_seconds=settings["max_seconds"],
     )

@@ -41,6 +41,8 @@ AVU_PAYLOAD_ID = avu("payload_id")  # on a request's record: the catalog id of t
 AVU_LINKED_ROOT = avu("linked_root")  # on <records>/links/<rid>: what OMERO links to (units: the OMERO user)
 AVU_LINKED_UNDER = avu("linked_under")  # on <records>/links: an allowed root anything was ever linked in
 AVU_STAGED = avu("staged")  # on a request's record: the collection renamed into place (gone once published)
+AVU_IMPORTER = avu("importer")  # on a request's record: the running importer (JSON: attempt, pid, start, boot)
+AVU_IMPORT_CHECKED = avu("import_checked")  # on a request's record: epoch seconds of the last import check
 
 #: The records collection's default, per zone: `/<zone>/home/<service account>/` + this.
 DEFAULT_RECORDS_NAME = "omero-irods-records"
@@ -50,11 +52,12 @@ RECEIVED = "received"
 VALIDATED = "validated"
 PLACED = "placed"
 IMPORT_QUEUED = "import_queued"
+IMPORTING = "importing"  # the importer runs detached; a check rule polls it
 IMPORTED = "imported"
 FAILED = "failed"  # transient trouble outlasted its retries; may be reprocessed
 REJECTED = "rejected"  # input that can never succeed; never retried
 
-STATES = (RECEIVED, VALIDATED, PLACED, IMPORT_QUEUED, IMPORTED, FAILED, REJECTED)
+STATES = (RECEIVED, VALIDATED, PLACED, IMPORT_QUEUED, IMPORTING, IMPORTED, FAILED, REJECTED)
 
 # Payload operations.
 INGEST = "ingest"
@@ -64,7 +67,8 @@ OPERATIONS = (INGEST, SAVE, LOAD)
 
 # Delayed rules (defined in rules/omero_irods_rules.py; scheduled by name with delayExec).
 RULE_PROCESS = "omero_irods_process"  # claim, validate, place a request
-RULE_IMPORT = "omero_irods_import"  # run the OMERO in-place import of a placed request
+RULE_IMPORT = "omero_irods_import"  # start the OMERO in-place import of a placed request (detached)
+RULE_IMPORT_CHECK = "omero_irods_import_check"  # poll a running import; record its result
 RULE_WATCH = "omero_irods_watch"  # a failed request's watcher, waiting for a reprocess mark
 RULE_SWEEP = "omero_irods_sweep"  # the zone's periodic safety net: lost rules, unclaimed payloads, marks
 

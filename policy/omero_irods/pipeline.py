@@ -23,11 +23,16 @@ collections of its own earlier attempts, and recognises a destination it already
 is placed, and nothing is removed on the word of a payload's content.
 
 The import runs once per claimed attempt, and records the root OMERO links to on the record
-(the guard's source, omero_irods.guard) before the importer starts; when the importer may
-have created images but did not succeed, the request ends `failed` for an admin to check
-OMERO: it is never imported twice by itself.
+(the guard's source, omero_irods.guard) before the importer starts. The importer runs detached
+(`importing`, its process recorded on the record): the import rule returns at once and a short
+check rule polls it until it ended, so no import holds a delay executor. Exactly one check
+records the result (it claims `checked-N`). When the importer may have created images but did
+not succeed, or its process was lost (a restart), the request ends `failed` for an admin to
+check OMERO: it is never imported twice by itself.
 """
 
+import json
+import os
 import posixpath
 from collections import namedtuple
 
@@ -51,13 +56,14 @@ AVU_PAYLOAD = names.avu("payload")
 
 PROCESS_RULE = names.RULE_PROCESS
 IMPORT_RULE = names.RULE_IMPORT
+CHECK_RULE = names.RULE_IMPORT_CHECK
 
 #: What a delayed rule is working on. payload_path: the rule's path argument (a landing
 #: payload or a record); record: the request's record once the rule found it.
 Job = namedtuple("Job", "zone config zone_config payload_path attempt now record", defaults=(None,))
 
 
-# --- the two delayed rules ---------------------------------------------------------------
+# --- the three delayed rules ---------------------------------------------------------------
 
 
 def process(job):
@@ -72,8 +78,9 @@ def process(job):
     _guarded(job, PROCESS_RULE, _place)
 
 
-def run_import(job, runner):
-    """omero_irods_import: run the in-place import; `runner(ImportCommand)` -> ImportRun."""
+def run_import(job, importer):
+    """omero_irods_import: start the in-place import, detached; `importer`: the port of
+    adapters.importer_process.DetachedImporter (start, status, stop, finish)."""
     check_records_trusted(job)
     job = _existing_record(job)
     if job is None:
@@ -86,7 +93,29 @@ def run_import(job, runner):
         return
     if not _claim(job, records.IMPORT_ATTEMPT):
         return
-    _guarded(job, IMPORT_RULE, lambda j: _import(j, avus, runner))
+    _guarded(job, IMPORT_RULE, lambda j: _start_import(j, avus, importer))
+
+
+def check_import(job, importer):
+    """omero_irods_import_check: poll the importer of attempt `job.attempt`; once it ended,
+    record its result (one check of any number of duplicates does) and stop."""
+    check_records_trusted(job)
+    job = _existing_record(job)
+    if job is None:
+        return
+    avus = job.zone.avus(job.record)
+    process = _importer_process(avus)
+    state = records.value(avus, names.AVU_STATE)
+    if state != names.IMPORTING or process is None or process.get("attempt") != job.attempt:
+        job.zone.log("omero-irods: import check of %s attempt %d ended: state is %s" % (job.record, job.attempt, state))
+        return
+    now = states.epoch_seconds(job.now)
+    last = _as_int(records.value(avus, names.AVU_IMPORT_CHECKED))
+    if last is not None and 0 <= now - last < job.config.omero_import.check_seconds // 2:
+        job.zone.log("omero-irods: import check of %s: a duplicate (another ran %ds ago) ended" % (job.record, now - last))
+        return
+    job.zone.set_avu(job.record, names.AVU_IMPORT_CHECKED, str(now))
+    _check_import(job, avus, importer, process, now)
 
 
 # --- trust and claims ----------------------------------------------------------------------
@@ -613,11 +642,97 @@ def _check_readable(zone, root, objects, irods_user, pointer=None):
 # --- import --------------------------------------------------------------------------------
 
 
-def _import(job, avus, runner):
+def _start_import(job, avus, importer):
     command, import_root, omero_user = _import_command(job, avus)
     link = (names.AVU_LINKED_ROOT, import_root, omero_user)
     _record_link(job, import_root, link)  # guarded before OMERO links anything
-    _record_import(job, import_root, link, runner(command), command.output)
+    try:
+        process = importer.start(command, import_folder(job))
+    except Exception:
+        job.zone.remove_avus(records.link_path(job.zone_config.records, _request_id(job)), [link])  # nothing ran
+        raise
+    process.update(attempt=job.attempt, output=command.output, started=states.epoch_seconds(job.now))
+    job.zone.set_avu(job.record, names.AVU_IMPORTER, json.dumps(process, sort_keys=True))
+    _set_state(job, names.IMPORTING)
+    job.zone.schedule(CHECK_RULE, [job.record, str(job.attempt)], job.config.omero_import.check_seconds)
+    job.zone.log("omero-irods: import of %s started (attempt %d, pid %s); its output goes to %s"
+                 % (import_root, job.attempt, process.get("pid"), import_folder(job)))
+
+
+def import_folder(job):
+    """This attempt's private folder of the importer's logs and exit status (a local path)."""
+    rid = _request_id(job)
+    if rid in ("", ".", "..") or os.sep in rid:
+        raise Rejected("invalid", "request id %r cannot name a folder" % rid)
+    return os.path.join(job.config.omero_import.log_folder, rid, "%s%d" % (records.IMPORT_ATTEMPT, job.attempt))
+
+
+def _importer_process(avus):
+    try:
+        process = json.loads(records.value(avus, names.AVU_IMPORTER) or "null")
+    except ValueError:
+        return None
+    return process if isinstance(process, dict) else None
+
+
+def _check_import(job, avus, importer, process, now):
+    """Still running: check again later (stopping it first past the admin's limit). Ended or
+    lost: the first check to claim `checked-N` records the result and closes the session."""
+    zone, settings, folder = job.zone, job.config.omero_import, import_folder(job)
+    try:
+        status = importer.status(folder, process)
+        if status.state == "running":
+            if settings.max_seconds and now - process.get("started", now) >= settings.max_seconds:
+                importer.stop(folder, process)
+                zone.log("omero-irods: import of %s ran longer than omero_import.max_seconds (%ds): stopped"
+                         % (job.record, settings.max_seconds))
+            zone.set_avu(job.record, names.AVU_STATE_SINCE, str(now))  # activity: not idle (see watch.sweep)
+            zone.schedule(CHECK_RULE, [job.record, str(job.attempt)], settings.check_seconds)
+            return
+    except Exception as error:  # trouble reading it: look again later, never start it twice
+        zone.log("omero-irods: import check of %s failed (%s); checking again in %ds"
+                 % (job.record, error, settings.check_seconds))
+        zone.schedule(CHECK_RULE, [job.record, str(job.attempt)], settings.check_seconds)
+        return
+    if not _claim(job, records.IMPORT_CHECKED):
+        return
+    import_root = records.value(avus, names.AVU_IMPORT_ROOT)
+    link = (names.AVU_LINKED_ROOT, import_root, records.value(avus, names.AVU_OMERO_USER))
+    _finish_session(job, importer, folder)
+    try:
+        if status.state == "lost":
+            _fail_checked(job, import_root, "%s; its output is in %s" % (status.reason, folder))
+            return
+        retry = _record_import(job, import_root, link, status.run, process.get("output", "yaml"), folder)
+    except Exception as error:  # the importer ran: never import again by ourselves
+        import traceback
+
+        zone.log("omero-irods: internal error on %s:\n%s" % (job.record, traceback.format_exc()))
+        _fail_checked(job, import_root, "recording its result failed (%s); its output is in %s" % (error, folder))
+        return
+    if retry is not None:
+        _set_state(job, names.IMPORT_QUEUED)  # nothing was created: another attempt is safe
+        _retry_or_fail(job, IMPORT_RULE, retry)
+
+
+def _finish_session(job, importer, folder):
+    try:
+        importer.finish(folder)
+    except Exception as error:  # the session ends by itself when its time to live is over
+        job.zone.log("omero-irods: could not close the OMERO session of %s: %s" % (job.record, error))
+
+
+def _fail_checked(job, import_root, problem):
+    job.zone.set_avu(job.record, names.AVU_ERROR, "attempt %d: %s. Check OMERO before reprocessing: a "
+                     "reprocess imports every file again" % (job.attempt, problem))
+    _fail(job, "import of %s failed for good: %s" % (import_root, problem))
+
+
+def _as_int(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def _import_command(job, avus):
@@ -658,9 +773,10 @@ def _record_link(job, import_root, link):
     zone.add_avus(links, [(names.AVU_LINKED_UNDER, root, "") for root in roots])
 
 
-def _record_import(job, import_root, link, run, output):
+def _record_import(job, import_root, link, run, output, folder):
     """Imported with its image ids; or, if the importer may have created anything, `failed`
-    for an admin to check OMERO first (never imported twice by itself); or a retry."""
+    for an admin to check OMERO first (never imported twice by itself); or the error to retry
+    on (returned: nothing was created)."""
     zone = job.zone
     image_ids = parse_import_output(run.stdout, output).image_ids
     if image_ids:
@@ -671,10 +787,10 @@ def _record_import(job, import_root, link, run, output):
     if run.exit_code == 0 and not run.timed_out and image_ids:
         _set_state(job, names.IMPORTED)
         zone.log("omero-irods: imported %s: images %s" % (import_root, listed))
-        return
+        return None
     if run.timed_out:
-        problem = "omero import took longer than %ds and was stopped%s" % (
-            job.config.omero_import.timeout_seconds, "; it had created images %s" % listed if image_ids else "")
+        problem = "omero import ran longer than omero_import.max_seconds (%ds) and was stopped%s" % (
+            job.config.omero_import.max_seconds or 0, "; it had created images %s" % listed if image_ids else "")
     elif image_ids:
         problem = "omero import exited with status %s after creating images %s%s" % (
             run.exit_code, listed, stderr_tail(run.stderr))
@@ -682,10 +798,9 @@ def _record_import(job, import_root, link, run, output):
         problem = "omero import exited with status 0 but reported no images%s" % stderr_tail(run.stderr)
     else:
         zone.remove_avus(records.link_path(job.zone_config.records, _request_id(job)), [link])  # nothing linked
-        raise import_failure(run.exit_code, run.stderr)  # and another attempt is safe
-    zone.set_avu(job.record, names.AVU_ERROR, "attempt %d: %s. Check OMERO before reprocessing: a "
-                 "reprocess imports every file again" % (job.attempt, problem))
-    _fail(job, "import of %s failed for good: %s" % (import_root, problem))
+        return import_failure(run.exit_code, run.stderr)  # and another attempt is safe
+    _fail_checked(job, import_root, "%s (output in %s)" % (problem, folder))
+    return None
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -726,4 +841,4 @@ def _remove_quietly(zone, path):
         zone.log("omero-irods: could not remove %s: %s" % (path, error))
 
 
-__all__ = ["Job", "process", "run_import", "states", "check_records_trusted"]
+__all__ = ["Job", "process", "run_import", "check_import", "import_folder", "states", "check_records_trusted"]

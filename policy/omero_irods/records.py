@@ -46,6 +46,7 @@ from omero_irods.ports import ZoneError
 
 ATTEMPT = "attempt-"
 IMPORT_ATTEMPT = "import-"
+IMPORT_CHECKED = "checked-"  # the check that recorded import-N's result
 STAGING = "staging-"
 LINKS = "links"
 #: Everyone may read the links (the guard's query runs as the caller); only the service account writes.

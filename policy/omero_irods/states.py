@@ -1,9 +1,10 @@
 """The request state machine, recorded as `omero_irods::state` on the request's record
 (`<records>/<request_id>`, omero_irods.records: only the service account writes there).
 
-    received -> validated -> placed -> import_queued -> imported
+    received -> validated -> placed -> import_queued -> importing -> imported
     (load skips `placed`: its data is already in iRODS; save ends at `placed`)
     any in-progress state -> failed   (transient trouble outlasted its retries)
+    importing -> import_queued   (the importer created nothing and failed: another attempt)
     received / validated / placed -> rejected   (input that can never succeed)
 
 Who may (re)process a request, by event:
@@ -27,15 +28,15 @@ from collections import namedtuple
 
 from omero_irods import names
 
-IN_PROGRESS = (names.RECEIVED, names.VALIDATED, names.PLACED, names.IMPORT_QUEUED)
+IN_PROGRESS = (names.RECEIVED, names.VALIDATED, names.PLACED, names.IMPORT_QUEUED, names.IMPORTING)
 FINISHED = (names.IMPORTED, names.REJECTED, names.FAILED)
 REJECTABLE = (names.RECEIVED, names.VALIDATED, names.PLACED)  # input is checked up to placement
 
 #: Each operation's happy path.
 HAPPY_PATH = {
-    names.INGEST: (names.RECEIVED, names.VALIDATED, names.PLACED, names.IMPORT_QUEUED, names.IMPORTED),
+    names.INGEST: (names.RECEIVED, names.VALIDATED, names.PLACED, names.IMPORT_QUEUED, names.IMPORTING, names.IMPORTED),
     names.SAVE: (names.RECEIVED, names.VALIDATED, names.PLACED),
-    names.LOAD: (names.RECEIVED, names.VALIDATED, names.IMPORT_QUEUED, names.IMPORTED),
+    names.LOAD: (names.RECEIVED, names.VALIDATED, names.IMPORT_QUEUED, names.IMPORTING, names.IMPORTED),
 }
 
 EVENTS = ("put", "resume", "reprocess")
@@ -79,6 +80,7 @@ def check_transition(old, new, operation):
         or (new == names.FAILED and old in IN_PROGRESS)
         or (new == names.REJECTED and old in REJECTABLE)
         or (old == names.FAILED and new == names.RECEIVED)  # admin reprocess
+        or (old == names.IMPORTING and new == names.IMPORT_QUEUED)  # an import that created nothing: retry
     )
     if not allowed:
         raise ValueError("a %s request may not go from %s to %s" % (operation, old or "no state", new))

@@ -71,14 +71,19 @@ def reprocess_now(zone, record, avus, now):
     zone.remove_avus(record, [(names.AVU_REPROCESS, value, units)
                               for attribute, value, units in avus if attribute == names.AVU_REPROCESS])
     rule, attempt = next_attempt(avus, zone.names_in(record))
-    states.record_state(zone, record, names.IMPORT_QUEUED if rule == names.RULE_IMPORT else names.RECEIVED, now)
+    state = {names.RULE_IMPORT: names.IMPORT_QUEUED, names.RULE_IMPORT_CHECK: names.IMPORTING}.get(rule, names.RECEIVED)
+    states.record_state(zone, record, state, now)
     zone.schedule(rule, [record, str(attempt)], 1)
     zone.log("omero-irods: reprocessing %s as attempt %d (%s)" % (record, attempt, rule))
 
 
 def next_attempt(avus, entry_names):
     """(rule, attempt) that continues a request: the import once placed, else processing.
-    Each rule numbers its own attempts, claimed in the record as attempt-N / import-N."""
+    Each rule numbers its own attempts, claimed in the record as attempt-N / import-N. A request
+    still `importing` (its check rule lost) is checked again, never imported a second time: the
+    check finds the importer running, ended, or lost (then `failed`)."""
+    if records.value(avus, names.AVU_STATE) == names.IMPORTING:
+        return names.RULE_IMPORT_CHECK, _last(records.numbers(entry_names, records.IMPORT_ATTEMPT))
     if records.value(avus, names.AVU_IMPORT_ROOT):
         return names.RULE_IMPORT, _last(records.numbers(entry_names, records.IMPORT_ATTEMPT)) + 1
     return names.RULE_PROCESS, _last(records.numbers(entry_names, records.ATTEMPT)) + 1
@@ -151,7 +156,8 @@ def _requeue_unclaimed(job, now, known):
 
 
 def _act_on_marks(job, now, known):
-    """(reprocessed, idle): marked requests acted on, and idle in-progress ones left alone."""
+    """(reprocessed, idle): marked requests acted on, and idle in-progress ones left alone; an
+    idle `importing` one (its check rule lost) is checked again without a mark."""
     zone = job.zone
     reprocessed, idle = [], []
     for record in sorted(known):
@@ -160,7 +166,10 @@ def _act_on_marks(job, now, known):
         if not _marks(avus) and state not in states.IN_PROGRESS:
             continue
         idle_long = state in states.IN_PROGRESS and now - (_since(avus) or 0) >= idle_limit(job.config, state)
-        if _marks(avus) and (state == names.FAILED or idle_long):
+        if state == names.IMPORTING and idle_long:  # its check rule was lost: check again, never import again
+            reprocess_now(zone, record, zone.avus(record), now)
+            reprocessed.append(record)
+        elif _marks(avus) and (state == names.FAILED or idle_long):
             reprocess_now(zone, record, zone.avus(record), now)
             reprocessed.append(record)
         elif idle_long:

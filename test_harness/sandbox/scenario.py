@@ -325,6 +325,11 @@ class _ZoneRun(object):
         importer["command"] = omero_importer.command_prefix(
             self.import_log, omero_importer.mode_text(self.scenario.import_mode)) + ["import"]
         importer["transfer_command"] = importer["command"][:-1] + ["transfer"]
+        # The detached importer's logs stay in the run's folder. The zone clock jumps to each
+        # due rule at once while the importer runs in wall time: a check waits (wall time) for
+        # the emulated importer to end, so a scenario does not depend on how fast it started.
+        importer.setdefault("log_folder", os.path.join(self.workdir, "imports"))
+        importer.setdefault("check_wait_seconds", 60)
         return config
 
     def _add_users(self):

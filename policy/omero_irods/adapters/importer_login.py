@@ -48,8 +48,23 @@ def importer_session(login, environ):
     if login is None:
         yield environ
         return
-    credentials = read_credentials(login.credentials_file)
     folder = tempfile.mkdtemp(prefix="omero-irods-session-")
+    try:
+        env = open_session(login, environ, folder)  # closes the session itself if it fails
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        yield env
+    finally:
+        close_session(login, environ, folder)
+
+
+def open_session(login, environ, folder):
+    """Open the user's session, stored in `folder` (an empty private folder of the caller's):
+    the environment the importer runs with. The session outlives this call (a detached import
+    runs on after its rule returned): close_session ends it."""
+    credentials = read_credentials(login.credentials_file)  # nothing runs without private ones
     env = dict(environ)
     env[SESSION_DIR_ENV] = folder
     try:
@@ -57,12 +72,21 @@ def importer_session(login, environ):
                    "password": credentials["password"], "user": login.user, "group": login.group,
                    "ttl_seconds": login.ttl_seconds}
         _run_helper(login, "open", request, env)
-        yield env
+    except BaseException:
+        close_session(login, environ, folder)
+        raise
+    return env
+
+
+def close_session(login, environ, folder):
+    """Kill the session stored in `folder` (if any) and remove the folder."""
+    env = dict(environ)
+    env[SESSION_DIR_ENV] = folder
+    try:
+        _run_helper(login, "close", {"server": login.server, "port": login.port}, env)
+    except Transient:
+        pass  # the session ends by itself when its time to live is over
     finally:
-        try:
-            _run_helper(login, "close", {"server": login.server, "port": login.port}, env)
-        except Transient:
-            pass  # the session ends by itself when its time to live is over
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -171,9 +171,20 @@ def _process(job):
 
 def _import(job):
     from omero_irods import pipeline
-    from omero_irods.adapters.importer_process import run_import_command
 
-    pipeline.run_import(job, run_import_command)
+    pipeline.run_import(job, _importer(job))
+
+
+def _import_check(job):
+    from omero_irods import pipeline
+
+    pipeline.check_import(job, _importer(job))
+
+
+def _importer(job):
+    from omero_irods.adapters.importer_process import DetachedImporter
+
+    return DetachedImporter(job.config.omero_import.check_wait_seconds)
 
 
 def _watch(job):
@@ -218,6 +229,7 @@ def _required(args, what):
 RULES = {
     names.RULE_PROCESS: _DelayedRule(_process, takes_attempt=True),
     names.RULE_IMPORT: _DelayedRule(_import, takes_attempt=True),
+    names.RULE_IMPORT_CHECK: _DelayedRule(_import_check, takes_attempt=True),
     names.RULE_WATCH: _DelayedRule(_watch, takes_attempt=False),
     names.RULE_SWEEP: _DelayedRule(_sweep, takes_attempt=False),
     names.RULE_STATUS: _AdminRule(_status, ("*request_id",)),

@@ -38,11 +38,12 @@ def test_a_user_cannot_run_the_importer_with_a_forged_record(tmp_path, live_zone
     # `irule 'omero_irods_import("...", "1")'` in the native language, or alice's own delay()
     zone.schedule(names.RULE_IMPORT, fake, "1", user="alice")
     zone.schedule(names.RULE_PROCESS, fake, "1", user="alice")
+    zone.schedule(names.RULE_IMPORT_CHECK, fake, "1", user="alice")
     zone.step(UNTIL_IDLE)
     state = zone.state()
     assert state["imports"] == []
     refusals = [line for line in ours(state["log"]) if "refused: it runs as alice" in line]
-    assert len(refusals) == 2 and "not as the service account %s" % SERVICE in refusals[0]
+    assert len(refusals) == 3 and "not as the service account %s" % SERVICE in refusals[0]
     assert avus_of(state, fake)[names.AVU_STATE] == names.IMPORT_QUEUED  # nothing written to it
 
 
@@ -52,11 +53,12 @@ def test_the_service_account_imports_only_records_it_keeps(tmp_path, live_zone):
     zone = live_zone(base_scenario(tmp_path, []))
     fake = _forged_record(zone, "alice", omero_user="alice")
     zone.schedule(names.RULE_IMPORT, fake, "1")
+    zone.schedule(names.RULE_IMPORT_CHECK, fake, "1")
     zone.step(UNTIL_IDLE)
     state = zone.state()
     assert state["imports"] == []
-    assert any("%s is not a request record in %s; not processed" % (fake, RECORDS) in line
-               for line in ours(state["log"]))
+    assert len([line for line in ours(state["log"])
+                if "%s is not a request record in %s; not processed" % (fake, RECORDS) in line]) == 2
     assert avus_of(state, fake).get(names.AVU_ERROR) is None
 
 

@@ -44,7 +44,7 @@ def test_a_forged_record_in_placed_data_never_drives_the_sweep_the_watcher_or_th
     forged = avus_of(zone.state(), fake)
     sweeps_before = len(_sweeps(zone.state()))
     # the rules, queued as the service account would queue them for such a path
-    for rule in (names.RULE_WATCH, names.RULE_IMPORT, names.RULE_PROCESS):
+    for rule in (names.RULE_WATCH, names.RULE_IMPORT, names.RULE_IMPORT_CHECK, names.RULE_PROCESS):
         zone.schedule(rule, fake, "2") if rule != names.RULE_WATCH else zone.schedule(rule, fake)
     zone.step({"advance_clock": "3600s"})
     zone.step(DRAIN)  # the sweep runs in it

@@ -15,7 +15,7 @@ import time
 from pipeline_support import (DRAIN_FAILURES, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario, claims,
                               links_of, queued, record_of)
 from omero_irods import names
-from omero_irods.adapters.importer_process import run_import_command
+from omero_irods.adapters.importer_process import DetachedImporter
 from omero_irods.omero_import import ImportCommand
 
 FILES = {"run1/a.tif": b"A" * 10, "run1/b.tif": b"B" * 10}
@@ -90,7 +90,7 @@ def test_each_import_attempt_runs_once_however_often_it_is_queued(tmp_path, live
     assert avus_of(state, record)[names.AVU_STATE] == names.IMPORTED
 
 
-def test_a_timed_out_import_stops_the_importer_and_everything_it_started(tmp_path):
+def test_an_import_over_the_admin_limit_is_stopped_with_everything_it_started(tmp_path):
     child_pid_file = tmp_path / "child.pid"
     script = textwrap.dedent("""
         import subprocess, sys, time
@@ -99,10 +99,17 @@ def test_a_timed_out_import_stops_the_importer_and_everything_it_started(tmp_pat
         print("---\\n- Fileset: 1\\n  Image: [5]", flush=True)
         time.sleep(60)
     """ % str(child_pid_file))
-    started = time.time()
-    run = run_import_command(ImportCommand([sys.executable, "-c", script], {}, 1))
-    assert time.time() - started < 30
-    assert run.timed_out and "Image: [5]" in run.stdout
+    importer = DetachedImporter(wait_seconds=0)
+    folder = str(tmp_path / "imports" / "r1" / "import-1")
+    process = importer.start(ImportCommand([sys.executable, "-c", script], {}, 1), folder)
+    for _ in range(200):  # the script has started its child and printed its image
+        if child_pid_file.exists() and "Image" in (tmp_path / "imports/r1/import-1/stdout.log").read_text():
+            break
+        time.sleep(0.05)
+    assert importer.status(folder, process).state == "running"
+    importer.stop(folder, process)
+    status = DetachedImporter(wait_seconds=30).status(folder, process)
+    assert status.state == "finished" and status.run.timed_out and "Image: [5]" in status.run.stdout
     child = int(child_pid_file.read_text())
     for _ in range(50):  # the kill is delivered; the child is gone once reaped by init
         if not _alive(child):

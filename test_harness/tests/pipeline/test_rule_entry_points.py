@@ -37,7 +37,7 @@ def test_each_delayed_and_admin_rule_of_the_rules_file_runs_its_own_entry_of_the
 
 
 def test_every_scheduled_rule_name_is_in_the_table():
-    for rule in (names.RULE_PROCESS, names.RULE_IMPORT, names.RULE_WATCH, names.RULE_SWEEP):
+    for rule in (names.RULE_PROCESS, names.RULE_IMPORT, names.RULE_IMPORT_CHECK, names.RULE_WATCH, names.RULE_SWEEP):
         assert rule in prep.RULES
 
 

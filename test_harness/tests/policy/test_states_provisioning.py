@@ -28,9 +28,11 @@ def walk(operation):
 
 
 def test_happy_paths_per_operation():
-    assert walk(names.INGEST) == [names.RECEIVED, names.VALIDATED, names.PLACED, names.IMPORT_QUEUED, names.IMPORTED]
+    assert walk(names.INGEST) == [names.RECEIVED, names.VALIDATED, names.PLACED, names.IMPORT_QUEUED,
+                                  names.IMPORTING, names.IMPORTED]
     assert walk(names.SAVE) == [names.RECEIVED, names.VALIDATED, names.PLACED]
-    assert walk(names.LOAD) == [names.RECEIVED, names.VALIDATED, names.IMPORT_QUEUED, names.IMPORTED]
+    assert walk(names.LOAD) == [names.RECEIVED, names.VALIDATED, names.IMPORT_QUEUED, names.IMPORTING,
+                                names.IMPORTED]
     assert is_done(names.PLACED, names.SAVE) and not is_done(names.PLACED, names.INGEST)
 
 
