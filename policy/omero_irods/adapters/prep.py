@@ -523,6 +523,8 @@ class _MsiReader(io.RawIOBase):
 
     def readinto(self, buffer):
         out = self._zone._msi("msiDataObjRead", self._descriptor, len(buffer), _irods_types().BytesBuf())[2]
+        if out is None:  # at end of file the real plugin hands back None, not an empty BytesBuf
+            return 0
         data = bytes(out.get_bytes())[: out.len]
         buffer[: len(data)] = data
         return len(data)
