@@ -294,8 +294,8 @@ class RealRun(object):
 
 
 def _rule_name(text):
-    match = re.search(r"(omero_irods_\w+|\w+)", text)
-    return match.group(1) if match else text.strip()
+    match = re.search(r"omero_irods_\w+", text) or re.search(r"\w+", text)
+    return match.group(0) if match else text.strip()
 
 
 class IcommandError(Exception):
@@ -355,7 +355,7 @@ def catalog_dump(zone):
             [data_objects[path] for path in sorted(data_objects)])
 
 
-_LEVELS = {"read_object": "read", "modify_object": "write", "read object": "read", "modify object": "write"}
+_LEVELS = {}  # python-irodsclient names levels as iRODS 4.3+ does (read_object, modify_object), as the sandbox
 
 
 def _acl(session, target):
