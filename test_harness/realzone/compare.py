@@ -11,17 +11,6 @@ import re
 
 #: (kind, where-regex, reason key in docs/sandbox.md)
 KNOWN_DIFFERENCES = [
-    ("collection only in real", r"^/tempZone/(home|trash/home)/public$", "zone-skeleton"),
-    ("collection only in real", r"^/tempZone/trash/home/rods$", "zone-skeleton"),
-    ("collection only in real", r"^/tempZone/home/rods$", "zone-skeleton"),
-    ("collection only in real", r"^/tempZone/trash$", "zone-skeleton"),
-    ("collection only in real", r"^/tempZone/trash/home$", "zone-skeleton"),
-    ("collection only in real", r"^/tempZone/home$", "zone-skeleton"),
-    ("collection only in real", r"^/tempZone$", "zone-skeleton"),
-    ("collection only in real", r"^/$", "zone-skeleton"),
-    ("collection only in sandbox", r"^/tempZone/(home|trash/home)/public$", "zone-skeleton"),
-    ("acl", r"^/tempZone(/home|/trash|/trash/home)?$|^/$", "zone-skeleton"),
-    ("acl", r"^/tempZone/(home|trash/home)/[^/]+$", "home-acl"),
     ("pep not emulated", r"^ac(SetRescSchemeFor|RescQuotaPolicy|SetVaultPathPolicy|PostProcForFilePathReg|"
                          r"PreProcForModifyCollMeta|PostProcForModifyCollMeta|PreprocForCollCreate|PostProcForCollCreate|"
                          r"PreprocForDataObjOpen|PostProcForDataCopyReceived|PreProcForModifyAVUMetadata|"

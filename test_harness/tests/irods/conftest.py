@@ -1,6 +1,6 @@
 """The real-server tier: tests against a real iRODS 5.0.2 zone started from the kit.
 
-They run with `make test-irods` (OMERO_IRODS_TIER=1; `make test-irods-long` adds the long
+Tests that need a zone (the `tier` and `tier_setup` fixtures) run with `make test-irods` (OMERO_IRODS_TIER=1; `make test-irods-long` adds the long
 runs with OMERO_IRODS_TIER=long) and skip otherwise, so a plain `pytest` never starts a server.
 Without the kit (../shared/irods beside the checkout, or IRODS_KIT=DIR) or without root they
 skip with that reason.
@@ -29,6 +29,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if not str(item.fspath).startswith(HERE):
             continue
+        if not {"tier", "tier_setup"} & set(getattr(item, "fixturenames", ())):
+            continue  # the tier's own helpers, tested without a server
         if not mode:
             item.add_marker(pytest.mark.skip(reason="the real-server tier runs with `make test-irods` (%s=1)" % TIER_ENV))
         elif item.get_closest_marker("irods_long") and mode != "long":
