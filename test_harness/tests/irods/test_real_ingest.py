@@ -211,3 +211,40 @@ def test_import_failure_then_admin_reprocess_imports_once(tier, batch, tmp_path)
     status = tier.wait_final(request_id, states=("imported",), timeout=180)
     succeeded = [c for c in tier.imports_of(status["destination"]) if c.get("exit") == 0]
     assert len(succeeded) == 1
+
+
+def test_load_of_a_saved_snapshot_imports_its_files_for_the_user(tier, batch):
+    """Save, then Load (python-irodsclient, the client's request_load): the snapshot's files
+    are imported in place for the mapped user; nothing is copied or moved."""
+    from omero_irods.client.push import request_load
+
+    saved = tier.wait_final(batch["save"][0]["request_id"], states=("placed", "rejected", "failed"))
+    assert saved["state"] == "placed", saved
+    with tier.zone.session(SERVICE_ACCOUNT) as session:
+        result = request_load(session, tier.config()["zones"]["tempZone"]["landing_zone"],
+                              saved["destination"], "alice", "lab")
+    status = tier.wait_final(result.request_id)
+    assert status["state"] == "imported", status
+    calls = tier.imports_of(saved["destination"])
+    assert len(calls) == 1 and calls[0]["exit"] == 0, calls
+    assert calls[0]["argv"][calls[0]["argv"].index("-u") + 1] == "alice"
+    assert set(tier.data_objects_under(saved["destination"])) == {
+        saved["destination"] + "/" + name for name in batch["save"][1]}
+
+
+def test_tar_that_does_not_match_its_payload_is_rejected_with_the_reason(tier, tmp_path):
+    request_id = requests.new_request_id()
+    members = {"run-mismatch/a.tif": b"what was sent\n"}
+    tar_bytes = requests.build_tar(members)
+    collection, data_path, payload_path = requests.landing_paths(request_id)
+    claimed = {"run-mismatch/a.tif": b"what the payload says\n"}
+    with tier.zone.session(SERVICE_ACCOUNT) as session:
+        session.collections.create(collection)
+        session.data_objects.put(requests.write_local(tmp_path, "run.tar", tar_bytes), data_path)
+        session.data_objects.put(requests.write_local(tmp_path, "payload.json",
+                                                      requests.payload_for(request_id, tar_bytes, claimed)),
+                                 payload_path)
+    status = tier.wait_final(request_id)
+    assert status["state"] == "rejected", status
+    assert "mismatch" in status["error"] or "manifest" in status["error"], status["error"]
+    assert tier.exists(data_path)
