@@ -15,7 +15,7 @@ from realzone.zone import ADMIN, ZONE, RealZone
 USERS = [(install.SERVICE_ACCOUNT, "rodsuser", []), ("alice", "rodsuser", ["lab"]),
          ("bob", "rodsuser", ["lab"]), ("mallory", "rodsuser", [])]
 USER_MAP = {"schema": "omero-irods/user-map", "version": 1,
-            "users": {"alice": "alice", "bob": "bob"}, "groups": {"lab": "lab"}}
+            "users": {"alice": "alice", "bob": "bob", "null": "bob"}, "groups": {"lab": "lab"}}
 PROVISIONED = ("alice", "bob")
 FINAL_STATES = ("imported", "rejected", "failed")
 #: how long a request may take on the -O0 kit server with a 1 s delay-server sleep
