@@ -16,11 +16,13 @@ VENV39     := .venv39
 VENV_OMERO := .venv-omero
 PYTEST_ARGS ?=
 
-.PHONY: help demo test test-default test-py39 test-omero test-install bench lint clean
+.PHONY: help demo test test-default test-py39 test-omero test-install test-irods test-irods-long bench lint clean
 
 help:
 	@echo "make demo    run the bundled scenario in the embedded iRODS sandbox and print what happened"
-	@echo "make test    run every test: default Python, Python 3.9 (server side), omero-py (Python 3.10), packaging"
+	@echo "make test    run every test: default Python, Python 3.9 (server side), omero-py (Python 3.10), packaging, the real iRODS tier"
+	@echo "make test-irods       the real-server tier alone: a throw-away iRODS 5.0.2 zone from ../shared/irods (or IRODS_KIT=DIR)"
+	@echo "make test-irods-long  the tier plus its long and large runs"
 	@echo "make bench   run the benchmarks in bench/ (ratios against baselines measured in the same run)"
 	@echo "make clean   remove the virtual environments and build output"
 
@@ -63,7 +65,7 @@ $(VENV_OMERO)/.linked: $(VENV_OMERO)/.installed $(OMERO_IRODS_SOURCES)
 demo: $(VENV)/.installed
 	$(VENV)/bin/omero-irods sandbox demo
 
-test: test-install test-default test-py39 test-omero
+test: test-install test-default test-py39 test-omero test-irods
 
 test-default: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -m 'not omero' $(PYTEST_ARGS)
@@ -73,6 +75,23 @@ test-py39: $(VENV39)/.installed
 
 test-omero: $(VENV_OMERO)/.linked
 	$(VENV_OMERO)/bin/python -m pytest -q -m omero $(PYTEST_ARGS)
+
+# The real-server tier (test_harness/tests/irods): zones from the iRODS kit, as root, in a folder
+# under /var/tmp. The tests stop every zone they start; the trap stops them too if pytest dies,
+# then removes the folder (OMERO_IRODS_KEEP_ZONE=1 keeps both). Without the kit the tests skip.
+IRODS_KIT ?= $(abspath ../shared/irods)
+irods_tier = dir=$$(mktemp -d /var/tmp/omero-irods-tier.XXXXXX) && chmod 755 "$$dir" && \
+	trap 'for zone in "$$dir"/*/; do [ -f "$$zone/irods.port" ] && [ -f "$(IRODS_KIT)/stop-zone.sh" ] && \
+	      [ "$$OMERO_IRODS_KEEP_ZONE" != 1 ] && bash "$(IRODS_KIT)/stop-zone.sh" "$$zone" >/dev/null 2>&1; done; \
+	      [ "$$OMERO_IRODS_KEEP_ZONE" = 1 ] || rm -rf "$$dir"' EXIT && \
+	OMERO_IRODS_TIER=$(1) IRODS_KIT="$(IRODS_KIT)" OMERO_IRODS_TIER_DIR="$$dir" \
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -rsx test_harness/tests/irods $(PYTEST_ARGS)
+
+test-irods: $(VENV)/.installed
+	@$(call irods_tier,1)
+
+test-irods-long: $(VENV)/.installed
+	@$(call irods_tier,long)
 
 # A plain (non-editable) `pip install .` into a fresh venv gives a working command.
 test-install:
