@@ -4,7 +4,7 @@
    them: `pip install --target DIR`, DIR given to the kit's `start-zone.sh --pythonpath`
    (server_config.json `environment_variables`, inherited by agents and the delay server);
 2. the rule engine stanza merged into server_config.json (irods_config/
-   server_config.rule_engine.json through the compose stack's add_rule_engine.py), a short
+   server_config.rule_engine.json through `omero-irods admin enable-rule-engine`), a short
    delay-server sleep so delayed rules run within seconds, 4 concurrent executors (the
    default: concurrency is under test), $OMERO_IRODS_CONFIG naming the policy config;
 3. `omero-irods admin install-rules --etc ETC` (into a zone without a core.py of its own);
@@ -64,9 +64,8 @@ def _run(argv, what, env=None):
 
 def configure_server(zone, config_path):
     """The stanza, the delay server's pace and the config's path; takes effect at restart."""
-    add_rule_engine = os.path.join(REPO_ROOT, "test_harness", "compose", "irods", "add_rule_engine.py")
-    stanzas = os.path.join(REPO_ROOT, "irods_config", "server_config.rule_engine.json")
-    _run([SERVER_PYTHON, add_rule_engine, zone.server_config_path, stanzas], "add_rule_engine.py")
+    _run(omero_irods_command() + ["admin", "enable-rule-engine", "--server-config", zone.server_config_path],
+         "omero-irods admin enable-rule-engine")
 
     def change(config):
         advanced = config.setdefault("advanced_settings", {})
@@ -104,7 +103,8 @@ def base_config(import_log, import_mode="succeed", **zone_overrides):
     return {"schema": "omero-irods/config", "version": 1, "zones": {ZONE: zone},
             "retry": {"attempts": 3, "backoff_seconds": 2, "factor": 1, "max_seconds": 4,
                       "reprocess_poll_seconds": 10},
-            "omero_import": {"command": command, "timeout_seconds": 120}}
+            "omero_import": {"command": command, "timeout_seconds": 120, "check_seconds": 2,
+                             "log_folder": import_log_folder(import_log)}}
 
 
 def write_policy(zone, config, user_map):
@@ -136,12 +136,21 @@ def provision(zone, config_path, users):
 
 
 def import_log_path(zone):
-    """The emulated importer's log: written by the server (user irods), read by the tests."""
+    """The emulated importer's log: written by the server (user irods), read by the tests; and
+    beside it the folder of the detached importers' output (omero_import.log_folder)."""
     path = os.path.join(zone.workdir, "omero_imports.jsonl")
     if not os.path.exists(path):
         open(path, "w").close()
         shutil.chown(path, "irods", "irods")
+    folder = import_log_folder(path)
+    if not os.path.isdir(folder):
+        os.mkdir(folder, 0o700)
+        shutil.chown(folder, "irods", "irods")
     return path
+
+
+def import_log_folder(import_log):
+    return os.path.join(os.path.dirname(import_log), "omero-import-logs")
 
 
 def start_installed_zone(zone, python_dir, users, config=None, user_map=None, provisioned=(), trace=True):

@@ -86,8 +86,6 @@ def test_symlink_member_is_rejected_and_nothing_escapes(tier, tmp_path):
     check_nothing_escaped(tier, before, pushed)
 
 
-@pytest.mark.xfail(strict=True, reason="archive.py reads names with Python's tarfile, libarchive prefers "
-                                       "GNU.sparse.name over path: fixed by branch archive (issue 8.1)")
 def test_pax_name_that_libarchive_reads_differently_never_escapes(tier, tmp_path):
     """tarfile applies pax records in order (the later `path` wins); libarchive lets
     GNU.sparse.name override `path` (libarchive archive_read_support_format_tar.c)."""

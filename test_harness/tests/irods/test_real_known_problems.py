@@ -1,5 +1,6 @@
-"""Requests that fail on the real server because of problems other branches are fixing; each
-is a strict xfail naming the branch, so it turns into a failure (to be unmarked) once fixed."""
+"""Requests that failed on the real server until the plugin's conversions were handled (issue
+9.1): an OMERO user named `null` (parseMspForStr reads the string "null" as a missing argument)
+and a target name holding a session-variable word (rsRuleExecSubmit refuses such rule text)."""
 
 import pytest
 
@@ -18,8 +19,6 @@ def test_omero_user_named_null_is_imported(tier, tmp_path):
     assert status["state"] == "imported", status
 
 
-@pytest.mark.xfail(strict=True, reason="delayed rule text holding a session-variable word ($userNameClient) is "
-                                       "refused by rsRuleExecSubmit; fixed by branch prep (issue 9.1, rule text encoding)")
 def test_collection_name_with_a_session_variable_word_is_imported(tier, tmp_path):
     pushed = tier.push(make_run(tmp_path, "run-sv"), "alice", "lab", "--collection-name", "run$userNameClient")
     status = tier.wait_final(pushed["request_id"], timeout=90)

@@ -7,8 +7,6 @@ LONG_TIMEOUT = 3600
 
 
 @pytest.mark.irods_long
-@pytest.mark.xfail(strict=True, reason="msiDataObjLseek gets the offset as a Python int, which the plugin "
-                                       "converts with extract<int> (OverflowError past 2^31): fixed by branch prep (issue 9.1)")
 def test_tar_over_2_gib_is_placed_and_imported(tier, tmp_path):
     folder = tmp_path / "run-2g"
     folder.mkdir()
