@@ -28,8 +28,9 @@ def parse(argv):
 def env_file(tmp_path, monkeypatch):
     path = tmp_path / "irods_environment.json"
     auth = tmp_path / "irodsA"
-    auth.write_text("scrambled")
+    auth.write_text(pytest.importorskip("irods.password_obfuscation").encode("s3cret"))
     auth.chmod(0o600)
+    monkeypatch.setenv("OMERO_IRODS_PUSH_JOURNALS", str(tmp_path / "journals"))
     path.write_text(json.dumps({"irods_host": "h", "irods_port": 1247, "irods_user_name": "omero-svc",
                                 "irods_zone_name": "tempZone", "irods_authentication_file": str(auth)}))
     monkeypatch.delenv("OMERO_IRODS_LANDING_ZONE", raising=False)
@@ -76,7 +77,7 @@ def test_dry_run_sends_nothing_and_shows_the_plan(env_file, connect, run_dir, ca
     out = capsys.readouterr().out
     assert status == cli.EXIT_OK and connect == []
     assert "would create /tempZone/home/omero-svc/landing/req-0000002/" in out
-    assert "would stream run1.tar: 3 files" in out
+    assert "would stream req-0000002.tar: 3 files" in out
 
 
 def test_bad_input_exits_2_before_connecting(env_file, connect, run_dir, capsys):
@@ -109,7 +110,7 @@ def test_an_irods_failure_exits_1_and_says_what_failed(session, env_file, monkey
     status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
                   "--irods-env", env_file])
     assert status == cli.EXIT_FAILED
-    assert "run1.tar failed: CAT_NO_ACCESS_PERMISSION" in capsys.readouterr().err
+    assert ".tar failed: CAT_NO_ACCESS_PERMISSION" in capsys.readouterr().err
 
 
 def _add_request(irods, landing, request_id, user, state, images=(), error=None):
