@@ -204,7 +204,7 @@ def _validated(request, request_id, data=None, manifest=()):
 def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group, target=None,
          request_id=None, name=None, target_name=None, omero_server=None, omero_objects=(),
          follow_symlinks=False, chunk_size=tarstream.CHUNK_SIZE, attempts=DEFAULT_ATTEMPTS,
-         backoff=DEFAULT_BACKOFF_SECONDS, progress=None, sleep=time.sleep, journal_dir=None,
+         backoff=DEFAULT_BACKOFF_SECONDS, progress=None, sleep=None, journal_dir=None,
          resume=False):
     """Stream files as `<request_id>.tar` (or `name`) into a new request collection, then
     commit its payload.
@@ -529,10 +529,10 @@ class _IncompleteUpload(Exception):
 class _Retry(object):
     """Run an action, retrying transient failures with exponential backoff."""
 
-    def __init__(self, attempts, backoff, sleep):
+    def __init__(self, attempts, backoff, sleep=None):
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
-        self.attempts, self.backoff, self.sleep = attempts, backoff, sleep
+        self.attempts, self.backoff, self.sleep = attempts, backoff, sleep or time.sleep
 
     def run(self, what, action, retry_while=lambda: True):
         """action()'s result; PushError once it fails for good. `retry_while()` false after
