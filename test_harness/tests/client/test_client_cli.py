@@ -199,3 +199,21 @@ def test_progress_is_a_redrawn_bar_on_a_terminal():
     text = stream.getvalue()
     assert text.startswith("\r[") and "\n" not in text[:-1] and text.endswith("\n")
     assert " 50% 1.0 MiB / 2.0 MiB" in text
+
+
+def test_progress_shows_the_time_left_at_the_current_rate():
+    stream = io.StringIO()
+    ticks = iter([0, 10])
+    reporter = cli.ProgressReporter(stream, clock=lambda: next(ticks), is_tty=True)
+    reporter(0, 100 * 1024 * 1024)
+    reporter(10 * 1024 * 1024, 100 * 1024 * 1024)  # 1 MiB/s: 90 s left
+    assert stream.getvalue().rstrip().endswith("1.0 MiB/s ETA 1:30")
+
+
+def test_progress_of_a_resumed_push_counts_its_rate_from_where_it_resumed():
+    stream = io.StringIO()
+    ticks = iter([100, 110])
+    reporter = cli.ProgressReporter(stream, clock=lambda: next(ticks), is_tty=False)
+    reporter(50 * 1024 * 1024, 100 * 1024 * 1024)  # iRODS already held half
+    reporter(60 * 1024 * 1024, 100 * 1024 * 1024)  # 10 MiB in 10 s: 40 s left
+    assert stream.getvalue().splitlines()[-1] == "sent 60.0 MiB of 100.0 MiB (60%), ETA 0:40"

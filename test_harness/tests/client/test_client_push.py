@@ -211,3 +211,23 @@ def test_plan_push_checks_everything_without_a_session(run_dir):
     assert plan.payload.data.size == plan.predicted_size
     with pytest.raises(PushError, match="operation 'load' cannot carry data"):
         plan_push(run_dir, "load", "alice", "lab")
+
+
+@pytest.mark.parametrize("folder", ["it's run", "a++++b", "run\"1", "-run"])
+def test_the_archive_is_named_after_the_request_id_whatever_the_folder_is_called(
+        irods, session, landing, tmp_path, folder):
+    """A folder name with a quote or `++++` made an archive name the policy could not use."""
+    run = tmp_path / folder
+    run.mkdir()
+    (run / "a.tif").write_bytes(b"A")
+    result = push_run(session, landing, run, request_id="req-00000040")
+    assert result.data_path == landing + "/req-00000040/req-00000040.tar"
+    payload = parse_payload(irods.read(result.payload_path), 1 << 20)
+    assert payload.data.name == "req-00000040.tar"
+    assert payload.target.name in (None, folder)  # the folder's name only where the policy takes it
+
+
+@pytest.mark.parametrize("name", ["it's.tar", "a++++b.tar", "../x.tar", ".hidden.tar", "x" * 130])
+def test_an_explicit_archive_name_must_be_a_plain_name(session, landing, run_dir, name):
+    with pytest.raises(PushError, match="archive name .*letters, digits"):
+        push_run(session, landing, run_dir, name=name)
