@@ -73,6 +73,17 @@ def size_ratio(measure_name, subject, baseline, subject_bytes, baseline_bytes, t
     return entry
 
 
+def count_ratio(measure_name, subject, baseline, subject_count, baseline_count, target, **details):
+    """A measure: a count (bytes moved, calls made) per unit of a reference count."""
+    entry = {
+        "measure": measure_name, "kind": "count", "subject": subject, "baseline": baseline,
+        "ratio": subject_count / float(max(baseline_count, 1)), "target": target,
+        "subject_count": subject_count, "baseline_count": baseline_count,
+    }
+    entry.update(details)
+    return entry
+
+
 def result(benchmark, parameters, measures, notes):
     """What a benchmark's run() returns (and what goes into results.json)."""
     return {"benchmark": benchmark, "parameters": parameters, "measures": measures, "notes": notes}
@@ -163,7 +174,9 @@ def write_tree(root, file_count, total_bytes, seed="omero-irods-bench"):
 # ---- output -------------------------------------------------------------------------------
 
 def _ratio_text(entry):
-    return "%.2fx" % entry["ratio"] if entry["kind"] == "time" else "%.4f" % entry["ratio"]
+    if entry["kind"] == "time":
+        return "%.2fx" % entry["ratio"]
+    return "%.4f" % entry["ratio"] if entry["ratio"] < 10 else "%.1f" % entry["ratio"]
 
 
 def seconds_text(seconds):

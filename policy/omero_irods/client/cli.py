@@ -116,7 +116,7 @@ def _run_push(args):
             result = push.push(session, landing, plan.members, args.operation, args.omero_user,
                                args.omero_group, target=args.target, name=args.name,
                                target_name=plan.request.target_name, request_id=request_id,
-                               progress=reporter, resume=bool(args.resume),
+                               progress=reporter, resume=bool(args.resume), plan=plan,
                                journal_dir=args.journal_dir or resume.default_journal_dir())
         except push.PushError as error:
             reporter.finish()

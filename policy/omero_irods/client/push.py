@@ -147,8 +147,8 @@ def _with_folder_target_name(request, files_or_dir, request_id, data, manifest):
         return request
     folder = tarstream.default_archive_name(items)[:-len(".tar")]
     named = request._replace(target_name=folder)
-    try:
-        named.payload(request_id, data, manifest)
+    try:  # only the name is in question: a one-file payload checks it in O(1)
+        named.payload(request_id, data._replace(members=1), manifest[:1])
     except Rejected:
         return request
     return named
@@ -205,7 +205,7 @@ def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group
          request_id=None, name=None, target_name=None, omero_server=None, omero_objects=(),
          follow_symlinks=False, chunk_size=tarstream.CHUNK_SIZE, attempts=DEFAULT_ATTEMPTS,
          backoff=DEFAULT_BACKOFF_SECONDS, progress=None, sleep=None, journal_dir=None,
-         resume=False):
+         resume=False, plan=None):
     """Stream files as `<request_id>.tar` (or `name`) into a new request collection, then
     commit its payload.
 
@@ -216,13 +216,16 @@ def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group
     nothing behind. With it, a push whose archive upload fails on a transient error or is
     interrupted keeps what iRODS holds (PartialUploadKept, no payload) and records its
     journal there; `resume=True` with the same `request_id`, files and options continues it.
+    `plan`: the PushPlan plan_push made of these same arguments, if the caller has one
+    (the payload of a request with many files is not validated twice before the upload).
     """
     if resume and not request_id:
         raise PushError("resuming a push needs its request id")
-    plan = plan_push(files_or_dir, operation, omero_user, omero_group, target=target, name=name,
-                     target_name=target_name, omero_server=omero_server,
-                     omero_objects=omero_objects, follow_symlinks=follow_symlinks,
-                     request_id=request_id)
+    if plan is None or (request_id and plan.payload.request_id != request_id):
+        plan = plan_push(files_or_dir, operation, omero_user, omero_group, target=target, name=name,
+                         target_name=target_name, omero_server=omero_server,
+                         omero_objects=omero_objects, follow_symlinks=follow_symlinks,
+                         request_id=request_id)
     request = plan.request
     retry = _Retry(attempts, backoff, sleep)
     if resume:

@@ -203,11 +203,14 @@ class TarStream:
         self.manifest = None
         self.produced = 0
         self._archive_hash = hashlib.sha256()
+        self._predicted_size = None
 
     @property
     def predicted_size(self):
-        body = sum(len(_header(m)) + _padded(m.size) for m in self.members) + 2 * BLOCK
-        return _padded(body, RECORD)
+        if self._predicted_size is None:  # a header per member: computed once
+            body = sum(len(_header(m)) + _padded(m.size) for m in self.members) + 2 * BLOCK
+            self._predicted_size = _padded(body, RECORD)
+        return self._predicted_size
 
     def prefix_sha256(self):
         """sha256 (hex) of the archive's first `produced` bytes."""
