@@ -372,6 +372,8 @@ def _resume_position(session, data_path, stream, journal):
     offset are regenerated (the manifest and archive digest need them) but not sent; the
     offset is used only when the regenerated prefix matches the journal and the bytes iRODS
     holds just before it (client/resume.py says why both)."""
+    if not journal.acknowledged:  # nothing was sent yet: no need to ask iRODS
+        return stream.chunks(), 0
     held = _held_size(session, data_path)
     offset = journal.resume_point(held)
     chunks = stream.chunks()

@@ -183,9 +183,9 @@ class TarStream:
     chunk being filled (readinto, no intermediate copy) and hashes the member's bytes there;
     the caller's thread hashes the whole chunk for the archive digest while the producer
     fills the next one. hashlib releases the GIL for buffers over 2047 bytes (CPython
-    Modules/hashlib.h HASHLIB_GIL_MINSIZE), so both hashes run on separate cores. At most
-    PREFETCH_CHUNKS + 2 chunks exist at once: one being filled, the queued ones, and the one
-    the caller holds.
+    Modules/hashlib.h HASHLIB_GIL_MINSIZE), so both hashes run on separate cores. Two chunks
+    exist at once (double buffering): the one the caller holds and the one being filled; the
+    producer starts a third only when the caller asks for the next chunk.
     """
 
     def __init__(self, members, chunk_size=CHUNK_SIZE):
@@ -221,16 +221,16 @@ class TarStream:
         self.produced = 0
         self._archive_hash = archive_hash = hashlib.sha256()
         manifest = []
-        with _Producer(lambda emit: self._fill(emit, manifest)) as produced:
+        with _Producer(lambda emit, allocate: self._fill(emit, allocate, manifest)) as produced:
             for chunk in produced:
                 archive_hash.update(chunk)
                 self.produced += len(chunk)
                 yield chunk
         self.size, self.sha256, self.manifest = self.produced, archive_hash.hexdigest(), manifest
 
-    def _fill(self, emit, manifest):
+    def _fill(self, emit, allocate, manifest):
         """The producer thread's work: every byte of the archive, in order, into chunks."""
-        filler = _ChunkFiller(self.chunk_size, emit)
+        filler = _ChunkFiller(self.chunk_size, emit, allocate)
         for member in self.members:
             filler.add(_header(member))
             digest = filler.add_file(member)
@@ -240,8 +240,8 @@ class TarStream:
         filler.flush()
 
 
-#: Chunks the producer may fill ahead of the caller (each `chunk_size` bytes).
-PREFETCH_CHUNKS = 1
+#: Chunk buffers in existence at once: the caller's and the one being filled.
+BUFFERS_IN_FLIGHT = 2
 
 
 def _header(member):
@@ -262,17 +262,17 @@ def _padded(size, unit=BLOCK):
 class _ChunkFiller(object):
     """Writes archive bytes into chunk-sized buffers and hands each full one to `emit`.
 
-    Each buffer is a new bytearray: the caller may keep a chunk it was given (e.g. join
-    them), so a buffer is never reused.
+    Each buffer is a new bytearray from `allocate(size)`: the caller may keep a chunk it was
+    given (e.g. join them), so a buffer is never reused.
     """
 
-    def __init__(self, chunk_size, emit):
-        self.chunk_size, self.emit = chunk_size, emit
+    def __init__(self, chunk_size, emit, allocate=bytearray):
+        self.chunk_size, self.emit, self.allocate = chunk_size, emit, allocate
         self.offset = 0  # archive bytes written so far
         self._new_buffer()
 
     def _new_buffer(self):
-        self.buffer = bytearray(self.chunk_size)
+        self.buffer = self.allocate(self.chunk_size)
         self.view = memoryview(self.buffer)
         self.fill = 0
 
@@ -355,14 +355,17 @@ class _Stopped(Exception):
 
 
 class _Producer(object):
-    """Runs `work(emit)` in a thread; iterating yields what it emits, in order, and re-raises
-    its exception. Leaving the `with` early (the consumer stopped) stops the thread."""
+    """Runs `work(emit, allocate)` in a thread; iterating yields what it emits, in order, and
+    re-raises its exception. `allocate(size)` waits until fewer than BUFFERS_IN_FLIGHT
+    buffers are out (one is back when the consumer asks for the next item). Leaving the
+    `with` early (the consumer stopped) stops the thread."""
 
     _DONE = object()
 
     def __init__(self, work):
         self.work = work
-        self.queue = queue.Queue(maxsize=PREFETCH_CHUNKS)
+        self.queue = queue.Queue(maxsize=1)
+        self.slots = threading.Semaphore(BUFFERS_IN_FLIGHT)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="tarstream-producer", daemon=True)
 
@@ -380,9 +383,15 @@ class _Producer(object):
             except queue.Full:
                 continue
 
+    def _allocate(self, size):
+        while not self.slots.acquire(timeout=0.1):
+            if self.stopping.is_set():
+                raise _Stopped()
+        return bytearray(size)
+
     def _run(self):
         try:
-            self.work(self._emit)
+            self.work(self._emit, self._allocate)
             self._emit((self._DONE, None))
         except _Stopped:
             pass
@@ -400,6 +409,7 @@ class _Producer(object):
                     raise item[1]
                 return
             yield item
+            self.slots.release()  # the consumer is done with it
 
     def __exit__(self, *exc):
         self.stopping.set()
