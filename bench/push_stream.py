@@ -14,9 +14,10 @@ Both sizes (1 GiB and 4 GiB) come from one generated tree: `part0/` (1 GiB) and 
 tree (4 GiB, four such parts); everything reads from the page cache (the tree was just
 written), so this measures CPU work, not the disk.
 
-Memory: the peak RSS (VmHWM) of a whole child process that runs the real `push()` --
-planning, payload, the stream, the threads -- against a session that discards what it is
-sent, for each size: what the push client needs on an instrument host, interpreter included.
+Memory: the peak RSS (VmHWM) of a whole child process that imports python-irodsclient and
+runs the real `push()` -- planning, payload, the stream, the threads -- against a session
+that discards what it is sent after copying each chunk into a message as python-irodsclient
+does, for each size: what the push client needs on an instrument host, interpreter included.
 """
 
 import json
@@ -76,6 +77,9 @@ def gnu_tar_cat(tree):
 
 # ---- memory: the whole push process ----------------------------------------------------
 
+_MESSAGE_HEADER = b"\0" * 64
+
+
 class DataObjectDoesNotExist(LookupError):
     """python-irodsclient's name for it (adapters/prc.py recognises missing objects by name)."""
 
@@ -95,7 +99,10 @@ class _DiscardingSession(object):
                 self.path = path
 
             def write(self, data):
-                session.sizes[self.path] = session.sizes.get(self.path, 0) + len(data)
+                # python-irodsclient packs each write into one message, header + bytes: a
+                # copy of the chunk (irods/message/__init__.py iRODSMessage.pack)
+                packed = _MESSAGE_HEADER + data
+                session.sizes[self.path] = session.sizes.get(self.path, 0) + len(packed) - len(_MESSAGE_HEADER)
                 return len(data)
 
             def seek(self, offset, whence=0):
@@ -145,6 +152,10 @@ def push_peak_rss(tree):
     {'peak_rss_bytes', 'archive_bytes'}."""
     from omero_irods.client.push import push
 
+    try:  # what `omero-irods push` imports to talk to iRODS, so its memory counts too
+        import irods.session  # noqa: F401
+    except ImportError:
+        pass
     result = push(_DiscardingSession(), "/tempZone/home/omero-svc/landing", tree, "ingest", "alice", "lab",
                   request_id="20260101T000000Z-0000rss0")
     return {"peak_rss_bytes": common.peak_rss_bytes(), "archive_bytes": result.size}

@@ -20,10 +20,13 @@ import threading
 
 from omero_irods.manifest import ManifestEntry, unsafe_path_problem
 
-#: Default chunk size: python-irodsclient writes uploads in blocks of this size
-#: (`DataObjectManager.WRITE_BUFFER_SIZE = 1024 * io.DEFAULT_BUFFER_SIZE`, in
-#: python-irodsclient irods/manager/data_object_manager.py); one write = one DATA_OBJ_WRITE.
-CHUNK_SIZE = 8 * 1024 * 1024
+#: Default chunk size. Each chunk is one DATA_OBJ_WRITE: python-irodsclient's buffered
+#: writer passes a write larger than its buffer through whole (irods/data_object.py), and
+#: its message packing copies the chunk once more (irods/message/__init__.py
+#: iRODSMessage.pack: header + body + bs). 4 MiB keeps the push's whole process under 64 MiB
+#: (two chunks in flight, one packed copy, the interpreter, python-irodsclient, jsonschema;
+#: bench/push_stream.py measures it) at a request per 4 MiB, which on a LAN costs little.
+CHUNK_SIZE = 4 * 1024 * 1024
 
 BLOCK = tarfile.BLOCKSIZE  # 512
 RECORD = tarfile.RECORDSIZE  # 20 blocks: tarfile and GNU tar pad the archive to a record
