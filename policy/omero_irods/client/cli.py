@@ -137,8 +137,8 @@ def _run_push(args):
 def _push_exit_status(error):
     from omero_irods.client import push
 
-    if isinstance(error, push.IrodsUnreachable):
-        return EXIT_UNREACHABLE
+    if isinstance(error, push.IrodsUnreachable) or isinstance(error.__cause__, push.IrodsUnreachable):
+        return EXIT_UNREACHABLE  # also when the partial upload was kept for --resume
     if isinstance(error, (push.AuthenticationRefused, push.LandingZoneMissing)):
         return EXIT_CREDENTIALS
     return EXIT_FAILED

@@ -237,14 +237,14 @@ def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group
     journal = resume_module.UploadJournal(request_id, data_path,
                                           resume_module.fingerprint(plan.members, chunk_size),
                                           journal_dir)
-    try:
-        journal.load() if resume else journal.start()
-    except resume_module.ResumeError as error:
-        raise PushError(str(error), request_id, cleaned_up=False)
-    except OSError as error:
-        raise PushError("cannot write the push journal in %s: %s" % (journal_dir, error.strerror),
-                        request_id, cleaned_up=False)
+    if resume:  # outside the cleanup below: a wrong resume never removes the earlier partial
+        try:
+            journal.load()
+        except (resume_module.ResumeError, OSError) as error:
+            raise PushError(str(error), request_id, cleaned_up=False)
     with _removed_on_failure(session, collection, request_id, data_path, journal):
+        if not resume:
+            _start_journal(journal)
         log.info("request %s: streaming %d files (%d bytes) to %s", request_id,
                  len(plan.members), plan.predicted_size, data_path)
         retry.run("upload of %s" % data_path,
@@ -256,6 +256,14 @@ def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group
     journal.remove()
     return PushResult(request_id, collection, data_path, payload_path, stream.size,
                       stream.sha256, len(stream.manifest))
+
+
+def _start_journal(journal):
+    try:
+        journal.start()
+    except OSError as error:
+        raise PushError("cannot write the push journal %s: %s (give a writable --journal-dir)"
+                        % (journal.path, error.strerror))
 
 
 def request_load(session, landing_zone, source_path, omero_user, omero_group, target=None,

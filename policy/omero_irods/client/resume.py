@@ -126,5 +126,5 @@ class UploadJournal(object):
         if self.path is not None:
             try:
                 os.unlink(self.path)
-            except FileNotFoundError:
+            except OSError:  # never there (or its folder is unusable): nothing to remove
                 pass

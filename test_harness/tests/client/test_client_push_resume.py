@@ -180,3 +180,13 @@ def test_the_journal_is_private_and_records_acknowledged_prefixes(tmp_path):
     assert loaded.acknowledged == {65536: "a" * 64, 131072: "b" * 64}
     assert loaded.resume_point(150000) == 131072 and loaded.resume_point(100000) == 65536
     assert loaded.resume_point(None) == 0
+
+
+def test_an_unwritable_journal_folder_fails_before_sending_and_leaves_nothing(
+        irods, session, landing, big_run, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the journal folder should be")
+    before = irods.tree()
+    with pytest.raises(PushError, match="cannot write the push journal"):
+        push_run(session, landing, big_run, journal_dir=str(blocker / "journals"))
+    assert irods.tree() == before
