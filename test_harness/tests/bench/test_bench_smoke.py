@@ -210,3 +210,18 @@ def test_main_rejects_an_unknown_benchmark_and_keeps_old_results(tmp_path, capsy
     assert output.read_text() == '{"previous": "run"}'
 
 
+
+
+def test_param_changes_one_size_and_refuses_unknown_ones(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(archive_walk, "FULL", TINY["archive_walk"])
+    monkeypatch.setattr(bench_main, "FULL_OVERRIDES", {})
+    output = tmp_path / "results.json"
+    assert bench_main.main(["--only", "archive_walk", "--param", "archive_walk.members=12",
+                            "--json", str(output)]) == 0
+    report = json.loads(output.read_text())
+    assert report["results"][0]["parameters"]["members"] == 12
+    assert report["overrides"] == {"archive_walk": {"members": 12}} and report["machine"]["cpu_model"]
+    with pytest.raises(SystemExit, match="archive_walk has no parameter membres"):
+        bench_main.main(["--only", "archive_walk", "--param", "archive_walk.membres=12", "--json", str(output)])
+    with pytest.raises(SystemExit):
+        bench_main.main(["--only", "archive_walk", "--param", "archive_walk.members", "--json", str(output)])
