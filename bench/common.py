@@ -31,13 +31,18 @@ def measure(action):
 
 def interleaved(rounds, actions):
     """Run each of `actions` ({label: callable}) once per round, in turn, `rounds` times, so
-    that a change in machine load hits every label alike. Returns {label: [samples]}."""
+    that a change in machine load hits every label alike. Returns {label: [samples]}, each
+    label's samples in round order (sample i of every label comes from round i)."""
     if rounds < 1:
         raise ValueError("rounds must be at least 1, not %r" % (rounds,))
     samples = {label: [] for label in actions}
-    for _ in range(rounds):
-        for label, action in actions.items():
-            samples[label].append(measure(action))
+    labels = list(actions)
+    for round_number in range(rounds):
+        # each round starts with another label, so none is always the first (or the one
+        # that reads what the previous one left in the caches)
+        shift = round_number % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            samples[label].append(measure(actions[label]))
     return samples
 
 

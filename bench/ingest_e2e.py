@@ -164,6 +164,7 @@ def run(workdir, file_counts, file_bytes, rounds, large_bytes, large_files, many
     for count in (small, large):
         tree = os.path.join(workdir, "tree-%d" % count, "run")
         payload = small_tree(tree, count, file_bytes)
+        os.sync()
         outcomes[count] = [ingest(os.path.join(workdir, "run-%d-%d" % (count, r)), tree, payload)
                            for r in range(rounds)]
         shutil.rmtree(os.path.dirname(tree))
@@ -189,6 +190,7 @@ def run(workdir, file_counts, file_bytes, rounds, large_bytes, large_files, many
                             lambda root: small_tree(root, many_members, 64))):
         tree = os.path.join(workdir, "large", "run")
         payload = builder(tree)
+        os.sync()
         outcome = ingest(os.path.join(workdir, "large-run"), tree, payload)
         shutil.rmtree(os.path.dirname(tree))
         parameters["outcomes"][label] = outcome

@@ -185,6 +185,7 @@ def run(workdir, part_bytes, parts, files_per_part, rounds):
     """Measure; returns common.result(...). `workdir` must exist and be empty."""
     tree = os.path.join(workdir, TREE_NAME)
     write_parts(tree, part_bytes, parts, files_per_part)
+    os.sync()  # the tree's write-back must not run during the measurements
     sizes = [("%s" % common.bytes_text(part_bytes), os.path.join(tree, "part0")),
              ("%s" % common.bytes_text(part_bytes * parts), tree)]
     measures, parameters = [], {"part_bytes": part_bytes, "parts": parts,
