@@ -12,6 +12,8 @@ Exit status:
   3  the iRODS credentials or settings are unusable, or iRODS refused them, or the landing
      zone does not exist: nothing was sent
   4  iRODS could not be reached (host, port, network): nothing was sent; try again later
+  130  interrupted (Ctrl-C): the message says whether the partial upload was kept for
+     `--resume` or removed
 
 There is no `--sandbox` option on purpose: a production command that can silently write to
 an emulated zone invites mistakes. To run this push code against the emulated zone, use a
@@ -24,6 +26,7 @@ import sys
 import time
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CREDENTIALS, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 
 
 def add_arguments(parser, name):
@@ -123,7 +126,8 @@ def _run_push(args):
             return _fail(error, _push_exit_status(error))
         except KeyboardInterrupt:
             reporter.finish()
-            raise
+            return _fail("interrupted; nothing had reached iRODS, and the request was removed",
+                         EXIT_INTERRUPTED)
     reporter.finish()
     if args.json:
         _print_json(result._asdict())
@@ -137,6 +141,8 @@ def _run_push(args):
 def _push_exit_status(error):
     from omero_irods.client import push
 
+    if isinstance(error.__cause__, KeyboardInterrupt):
+        return EXIT_INTERRUPTED  # the partial upload was kept for --resume
     if isinstance(error, push.IrodsUnreachable) or isinstance(error.__cause__, push.IrodsUnreachable):
         return EXIT_UNREACHABLE  # also when the partial upload was kept for --resume
     if isinstance(error, (push.AuthenticationRefused, push.LandingZoneMissing)):

@@ -143,3 +143,25 @@ def test_python_irodsclient_failing_to_read_the_files_is_a_credentials_error(tmp
     monkeypatch.setattr(prc, "open_session", unreadable)
     with pytest.raises(credentials.CredentialsError, match="python-irodsclient cannot use .*IndexError"):
         credentials.open_session(write_environment(tmp_path))
+
+
+def test_ctrl_c_mid_push_keeps_the_partial_upload_and_says_how_to_resume(
+        tmp_path, irods, session, monkeypatch, capsys):
+    import os
+
+    run = tmp_path / "run5"
+    run.mkdir()
+    (run / "big.bin").write_bytes(os.urandom(9 * 1024 * 1024))  # three 4 MiB chunks
+    faulty = Faulty(session)
+    faulty.fail("write", KeyboardInterrupt(), when=lambda path: path.endswith(".tar"), after_bytes=5 << 20)
+    monkeypatch.setattr(prc, "open_session", lambda env_file, auth_file: faulty)
+    env = write_environment(tmp_path)
+    status = parse_and_run(push_argv(run, env, "--request-id", "req-00000050"))
+    err = capsys.readouterr().err
+    assert status == cli.EXIT_INTERRUPTED and "Traceback" not in err
+    assert "--resume req-00000050" in err and irods.payloads() == []
+
+    monkeypatch.setattr(prc, "open_session", lambda env_file, auth_file: session)
+    assert parse_and_run(push_argv(run, env, "--resume", "req-00000050")) == cli.EXIT_OK
+    assert "request req-00000050 committed: 1 files" in capsys.readouterr().out
+    assert len(irods.payloads()) == 1
