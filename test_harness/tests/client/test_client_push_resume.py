@@ -17,7 +17,6 @@ import pytest
 from faults import Faulty
 from omero_irods.client import resume
 from omero_irods.client.push import PartialUploadKept, PushError, push
-from omero_irods.names import PAYLOAD_SUFFIX
 from omero_irods.payload import parse_payload
 
 exception = pytest.importorskip("irods.exception")  # the errors PRC raises
