@@ -27,7 +27,7 @@ import time
 
 from bench import common
 
-FULL = {"file_counts": (1000, 10000), "file_bytes": 1024, "rounds": 2,
+FULL = {"file_counts": (1000, 10000), "file_bytes": 1024, "rounds": 1,
         "large_bytes": 4 << 30, "large_files": 64, "many_members": 100000}
 QUICK = {"file_counts": (100, 1000), "file_bytes": 1024, "rounds": 1,
          "large_bytes": 256 << 20, "large_files": 16, "many_members": 5000}
