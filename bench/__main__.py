@@ -14,9 +14,13 @@ import sys
 import tempfile
 import time
 
-from bench import archive_walk, common, pep_cost, push_stream
+from bench import archive_walk, common, ingest_e2e, pep_cost, push_stream
 
-BENCHMARKS = {"pep_cost": pep_cost, "push_stream": push_stream, "archive_walk": archive_walk}
+BENCHMARKS = {"push_stream": push_stream, "archive_walk": archive_walk, "ingest_e2e": ingest_e2e,
+              "pep_cost": pep_cost}
+#: Sizes `make bench` asks of a benchmark beyond its own FULL defaults: the archive walk at
+#: the 100k members the performance targets name.
+FULL_OVERRIDES = {"archive_walk": {"members": 100000, "rounds": 3}}
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.json")
 
 
@@ -27,20 +31,58 @@ def _arguments(argv):
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds (a rough look)")
     parser.add_argument("--json", default=DEFAULT_JSON, metavar="FILE",
                         help="where to write every number (default: %(default)s)")
-    return parser.parse_args(argv)
+    parser.add_argument("--param", action="append", default=[], metavar="NAME.KEY=JSON",
+                        help="change one size of one benchmark, e.g. ingest_e2e.many_members=20000")
+    arguments = parser.parse_args(argv)
+    arguments.overrides = {}
+    for text in arguments.param:
+        target, _, value = text.partition("=")
+        name, _, key = target.partition(".")
+        if name not in BENCHMARKS or not key or not value:
+            parser.error("--param %r: expected NAME.KEY=JSON with NAME one of %s" % (text, ", ".join(BENCHMARKS)))
+        try:
+            arguments.overrides.setdefault(name, {})[key] = json.loads(value)
+        except ValueError:
+            parser.error("--param %r: %r is not JSON" % (text, value))
+    return arguments
 
 
 def machine():
     return {"python": sys.version.split()[0], "executable": sys.executable, "platform": platform.platform(),
-            "cpus": os.cpu_count(), "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "cpus": os.cpu_count(), "cpu_model": _cpu_model(), "load_average": _load_average(),
+            "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
-def run_benchmark(name, quick):
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _load_average():
+    try:
+        return list(os.getloadavg())
+    except OSError:
+        return None
+
+
+def run_benchmark(name, quick, overrides=None):
     module = BENCHMARKS[name]
+    parameters = dict(module.QUICK) if quick else dict(module.FULL, **FULL_OVERRIDES.get(name, {}))
+    unknown = set(overrides or {}) - set(parameters)
+    if unknown:
+        raise SystemExit("python -m bench: %s has no parameter %s (it has %s)"
+                         % (name, ", ".join(sorted(unknown)), ", ".join(sorted(parameters))))
+    parameters.update(overrides or {})
     workdir = tempfile.mkdtemp(prefix="omero-irods-bench-%s-" % name)
     started = time.perf_counter()
     try:
-        outcome = module.run(workdir, **(module.QUICK if quick else module.FULL))
+        outcome = module.run(workdir, **parameters)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     outcome["seconds"] = time.perf_counter() - started
@@ -53,10 +95,14 @@ def main(argv=None):
     results = []
     for name in names:
         print("running %s ..." % name, file=sys.stderr, flush=True)
-        results.append(run_benchmark(name, arguments.quick))
-    report = {"machine": machine(), "quick": arguments.quick, "results": results}
+        results.append(run_benchmark(name, arguments.quick, arguments.overrides.get(name)))
+        print("  %s took %.0f s" % (name, results[-1]["seconds"]), file=sys.stderr, flush=True)
+    report = {"machine": machine(), "quick": arguments.quick, "overrides": arguments.overrides,
+              "results": results}
     with open(arguments.json, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
+    print("machine: %(cpus)s CPUs, %(cpu_model)s, Python %(python)s, load %(load)s"
+          % dict(report["machine"], load=" ".join("%.1f" % x for x in report["machine"]["load_average"] or [])))
     print(common.table(results))
     print("every number: %s" % arguments.json)
     return 0

@@ -31,13 +31,18 @@ def measure(action):
 
 def interleaved(rounds, actions):
     """Run each of `actions` ({label: callable}) once per round, in turn, `rounds` times, so
-    that a change in machine load hits every label alike. Returns {label: [samples]}."""
+    that a change in machine load hits every label alike. Returns {label: [samples]}, each
+    label's samples in round order (sample i of every label comes from round i)."""
     if rounds < 1:
         raise ValueError("rounds must be at least 1, not %r" % (rounds,))
     samples = {label: [] for label in actions}
-    for _ in range(rounds):
-        for label, action in actions.items():
-            samples[label].append(measure(action))
+    labels = list(actions)
+    for round_number in range(rounds):
+        # each round starts with another label, so none is always the first (or the one
+        # that reads what the previous one left in the caches)
+        shift = round_number % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            samples[label].append(measure(actions[label]))
     return samples
 
 
@@ -68,6 +73,17 @@ def size_ratio(measure_name, subject, baseline, subject_bytes, baseline_bytes, t
         "measure": measure_name, "kind": "memory", "subject": subject, "baseline": baseline,
         "ratio": subject_bytes / max(baseline_bytes, 1), "target": target,
         "subject_bytes": subject_bytes, "baseline_bytes": baseline_bytes,
+    }
+    entry.update(details)
+    return entry
+
+
+def count_ratio(measure_name, subject, baseline, subject_count, baseline_count, target, **details):
+    """A measure: a count (bytes moved, calls made) per unit of a reference count."""
+    entry = {
+        "measure": measure_name, "kind": "count", "subject": subject, "baseline": baseline,
+        "ratio": subject_count / float(max(baseline_count, 1)), "target": target,
+        "subject_count": subject_count, "baseline_count": baseline_count,
     }
     entry.update(details)
     return entry
@@ -163,7 +179,9 @@ def write_tree(root, file_count, total_bytes, seed="omero-irods-bench"):
 # ---- output -------------------------------------------------------------------------------
 
 def _ratio_text(entry):
-    return "%.2fx" % entry["ratio"] if entry["kind"] == "time" else "%.4f" % entry["ratio"]
+    if entry["kind"] == "time":
+        return "%.2fx" % entry["ratio"]
+    return "%.4f" % entry["ratio"] if entry["ratio"] < 10 else "%.1f" % entry["ratio"]
 
 
 def seconds_text(seconds):

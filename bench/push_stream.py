@@ -1,28 +1,35 @@
 """push_stream: the push client's streaming tar with its sha256 manifest, against GNU tar.
 
-Subject: `omero_irods.client.tarstream.TarStream` over a generated tree, every chunk handed to
-a sink that discards it (what the upload would send), hashing each member and the whole
-archive in the same pass. Baseline: `tar -cf - DIR | sha256sum` over the same tree, one pass
-and one hash. Both read the tree from the page cache (it was just written), so this measures
-CPU work, not the disk.
+Subject: `omero_irods.client.tarstream.TarStream` over a generated tree, every chunk handed
+to a sink that discards it (what the upload would send), hashing each member (manifest) and
+the whole archive in the same pass. Baselines, over the same tree, in the same rounds:
 
-Memory is measured in a child Python (so nothing else this process did counts): its peak RSS
-growth over one pass (VmHWM, see common.peak_rss_bytes) and the tracemalloc peak, each as a
-fraction of the archive size; then the tracemalloc peak of an archive `scale_check` times
-larger (the same files listed again under other names) over the first one -- about 1 when
-memory does not grow with the data.
+- `tar -cf - DIR | openssl dgst -sha256`: one pass, one hash, with the same OpenSSL SHA-256
+  that Python's hashlib uses (coreutils' sha256sum has its own, slower code, which made an
+  earlier comparison flatter the subject);
+- the floor `tar -cf - DIR | cat > /dev/null`: reading the files and moving the bytes, no
+  hash (with its output straight to /dev/null GNU tar skips reading the files at all).
+
+Both sizes (1 GiB and 4 GiB) come from one generated tree: `part0/` (1 GiB) and the whole
+tree (4 GiB, four such parts); everything reads from the page cache (the tree was just
+written), so this measures CPU work, not the disk.
+
+Memory: the peak RSS (VmHWM) of a whole child process that imports python-irodsclient and
+runs the real `push()` -- planning, payload, the stream, the threads -- against a session
+that discards what it is sent after copying each chunk into a message as python-irodsclient
+does, for each size: what the push client needs on an instrument host, interpreter included.
 """
 
 import json
 import os
 import subprocess
 import sys
-import tracemalloc
 
 from bench import common
 
-FULL = {"files": 200, "total_bytes": 256 << 20, "rounds": 3, "scale_check": 3}
-QUICK = {"files": 100, "total_bytes": 64 << 20, "rounds": 2, "scale_check": 2}
+GiB = 1 << 30
+FULL = {"part_bytes": GiB, "parts": 4, "files_per_part": 256, "rounds": 3}
+QUICK = {"part_bytes": 64 << 20, "parts": 2, "files_per_part": 32, "rounds": 2}
 
 TREE_NAME = "run1"
 
@@ -37,115 +44,183 @@ def _stream(members):
     return stream
 
 
-def _members(tree, copies=1):
-    """The tree's members, listed `copies` times under copy0/, copy1/, ... when copies > 1."""
-    from omero_irods.client.tarstream import Member, members_from_paths
+def _members(tree):
+    from omero_irods.client.tarstream import members_from_paths
 
-    members = members_from_paths(tree)
-    if copies == 1:
-        return members
-    return [Member("copy%d/%s" % (copy, member.path), member.size, member.mtime, member.open)
-            for copy in range(copies) for member in members]
+    return members_from_paths(tree)
 
 
-def gnu_tar_sha256(tree):
-    """The baseline pipeline; returns sha256sum's hex digest (and fails loudly if either fails)."""
+def _pipeline(tree, consumer):
+    """`tar -cf - -C PARENT NAME | consumer`; returns the consumer's stdout (fails loudly)."""
     tar = subprocess.Popen(["tar", "-cf", "-", "-C", os.path.dirname(tree), os.path.basename(tree)],
                            stdout=subprocess.PIPE)
     try:
-        digest = subprocess.run(["sha256sum"], stdin=tar.stdout, capture_output=True, check=False)
+        done = subprocess.run(consumer, stdin=tar.stdout, capture_output=True, check=False)
     finally:
         tar.stdout.close()
         tar_status = tar.wait()
-    if tar_status != 0 or digest.returncode != 0:
-        raise RuntimeError("push_stream baseline failed: tar exited %d, sha256sum %d: %s"
-                           % (tar_status, digest.returncode, digest.stderr.decode(errors="replace")))
-    return digest.stdout.split()[0].decode()
+    if tar_status != 0 or done.returncode != 0:
+        raise RuntimeError("push_stream baseline failed: tar exited %d, %s %d: %s"
+                           % (tar_status, consumer[0], done.returncode, done.stderr.decode(errors="replace")))
+    return done.stdout
 
 
-def measure_memory(tree, scale_check):
-    """In this (fresh) process: peak RSS growth and tracemalloc peaks of streaming `tree`."""
-    members = _members(tree)
-    rss_before = common.peak_rss_bytes()
-    stream = _stream(members)
-    rss_growth = common.peak_rss_bytes() - rss_before
-    tracemalloc.start()
-    try:
-        _stream(members)
-        peak_once = tracemalloc.get_traced_memory()[1]
-        tracemalloc.reset_peak()
-        larger = _stream(_members(tree, scale_check))
-        peak_larger = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return {"archive_bytes": stream.size, "rss_growth_bytes": rss_growth,
-            "tracemalloc_peak_bytes": peak_once, "larger_archive_bytes": larger.size,
-            "larger_tracemalloc_peak_bytes": peak_larger, "chunk_size": stream.chunk_size}
+def gnu_tar_openssl(tree):
+    """The baseline; returns openssl's hex digest."""
+    return _pipeline(tree, ["openssl", "dgst", "-sha256", "-r"]).split()[0].decode()
 
 
-def _memory_in_child(tree, scale_check, pycache):
+def gnu_tar_cat(tree):
+    """The floor: tar's bytes through a pipe into cat, which writes them to /dev/null."""
+    _pipeline(tree, ["sh", "-c", "cat > /dev/null"])
+
+
+# ---- memory: the whole push process ----------------------------------------------------
+
+_MESSAGE_HEADER = b"\0" * 64
+
+
+class DataObjectDoesNotExist(LookupError):
+    """python-irodsclient's name for it (adapters/prc.py recognises missing objects by name)."""
+
+
+class _DiscardingSession(object):
+    """The python-irodsclient calls push() makes (adapters/prc.py), answered without a
+    server: writes are counted and dropped, so only the client's own memory is measured."""
+
+    username = "omero-svc"
+
+    def __init__(self):
+        self.sizes = {}
+        session = self
+
+        class Writer(object):
+            def __init__(self, path):
+                self.path = path
+
+            def write(self, data):
+                # python-irodsclient packs each write into one message, header + bytes: a
+                # copy of the chunk (irods/message/__init__.py iRODSMessage.pack)
+                packed = _MESSAGE_HEADER + data
+                session.sizes[self.path] = session.sizes.get(self.path, 0) + len(packed) - len(_MESSAGE_HEADER)
+                return len(data)
+
+            def seek(self, offset, whence=0):
+                return offset
+
+            def flush(self):
+                pass
+
+            def close(self):
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+        class Stored(object):
+            def __init__(self, size):
+                self.size = size
+
+        class DataObjects(object):
+            def open(self, path, mode):
+                session.sizes.setdefault(path, 0)
+                return Writer(path)
+
+            def get(self, path):
+                if path not in session.sizes:
+                    raise DataObjectDoesNotExist(path)
+                return Stored(session.sizes[path])
+
+            def exists(self, path):
+                return path in session.sizes
+
+        class Collections(object):
+            def create(self, path, recurse=False):
+                return None
+
+            def exists(self, path):
+                return True
+
+        self.data_objects, self.collections = DataObjects(), Collections()
+
+
+def push_peak_rss(tree):
+    """In this (fresh) process: push `tree` with the real push() into a discarding session;
+    {'peak_rss_bytes', 'archive_bytes'}."""
+    from omero_irods.client.push import push
+
+    try:  # what `omero-irods push` imports to talk to iRODS, so its memory counts too
+        import irods.session  # noqa: F401
+    except ImportError:
+        pass
+    result = push(_DiscardingSession(), "/tempZone/home/omero-svc/landing", tree, "ingest", "alice", "lab",
+                  request_id="20260101T000000Z-0000rss0")
+    return {"peak_rss_bytes": common.peak_rss_bytes(), "archive_bytes": result.size}
+
+
+def _rss_in_child(tree, pycache):
     repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     environment = common.child_environment(pycache)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [repository, environment.get("PYTHONPATH")]))
-    done = subprocess.run([sys.executable, "-m", "bench.push_stream", tree, str(scale_check)],
-                          capture_output=True, text=True, check=False, env=environment)
+    done = subprocess.run([sys.executable, "-m", "bench.push_stream", tree], capture_output=True,
+                          text=True, check=False, env=environment)
     if done.returncode != 0:
         raise RuntimeError("push_stream: the memory measurement child failed:\n%s" % done.stderr)
     return json.loads(done.stdout)
 
 
-def _memory_note(memory, scale_check):
-    growth = memory["larger_tracemalloc_peak_bytes"] / float(max(memory["tracemalloc_peak_bytes"], 1))
-    verdict = ("bounded: the peak stays put" if growth < 1.5
-               else "NOT bounded: the peak grew %.1fx" % growth)
-    return ("memory is %s when the archive grows %dx; the stream's chunk size is %s (one "
-            "DATA_OBJ_WRITE per chunk)" % (verdict, scale_check, common.bytes_text(memory["chunk_size"])))
+# ---- the benchmark --------------------------------------------------------------------------
+
+def write_parts(tree, part_bytes, parts, files_per_part):
+    """`parts` sub-trees part0/, part1/, ... of `part_bytes` each (different content)."""
+    for part in range(parts):
+        common.write_tree(os.path.join(tree, "part%d" % part), files_per_part, part_bytes,
+                          seed="omero-irods-bench-%d" % part)
 
 
-def run(workdir, files, total_bytes, rounds, scale_check):
+def run(workdir, part_bytes, parts, files_per_part, rounds):
     """Measure; returns common.result(...). `workdir` must exist and be empty."""
     tree = os.path.join(workdir, TREE_NAME)
-    common.write_tree(tree, files, total_bytes)
-    members = _members(tree)
-    stream = _stream(members)  # also warms the page cache
-    if len(stream.manifest) != files or stream.size != stream.predicted_size:
-        raise RuntimeError("push_stream: the stream of %d files gave %d manifest entries and %s of "
-                           "%d predicted bytes" % (files, len(stream.manifest), stream.size, stream.predicted_size))
-    gnu_tar_sha256(tree)
-    samples = common.interleaved(rounds, {"tarstream": lambda: _stream(members),
-                                          "gnu tar": lambda: gnu_tar_sha256(tree)})
-    memory = _memory_in_child(tree, scale_check, os.path.join(workdir, "pycache"))
-    subject_seconds = common.median_wall(samples["tarstream"])
-    throughput = stream.size / subject_seconds / (1 << 20)
-    measures = [
-        common.time_ratio("stream %d files, %s" % (files, common.bytes_text(total_bytes)),
-                          "TarStream + manifest", "tar | sha256sum", samples["tarstream"],
-                          samples["gnu tar"], "<= ~1",
-                          throughput_ratio=common.median_wall(samples["gnu tar"]) / subject_seconds,
-                          context="%.0f MiB/s" % throughput),
-        common.size_ratio("peak RSS growth / archive size", "stream pass", "archive bytes",
-                          memory["rss_growth_bytes"], memory["archive_bytes"], "<< 1",
-                          context="+" + common.bytes_text(memory["rss_growth_bytes"])),
-        common.size_ratio("tracemalloc peak / archive size", "stream pass", "archive bytes",
-                          memory["tracemalloc_peak_bytes"], memory["archive_bytes"], "<< 1",
-                          context=common.bytes_text(memory["tracemalloc_peak_bytes"])),
-        common.size_ratio("tracemalloc peak, %dx archive / 1x" % scale_check,
-                          "%dx archive" % scale_check, "1x archive",
-                          memory["larger_tracemalloc_peak_bytes"], memory["tracemalloc_peak_bytes"], "~1",
-                          context="%s vs %s" % (common.bytes_text(memory["larger_tracemalloc_peak_bytes"]),
-                                                common.bytes_text(memory["tracemalloc_peak_bytes"]))),
-    ]
+    write_parts(tree, part_bytes, parts, files_per_part)
+    os.sync()  # the tree's write-back must not run during the measurements
+    sizes = [("%s" % common.bytes_text(part_bytes), os.path.join(tree, "part0")),
+             ("%s" % common.bytes_text(part_bytes * parts), tree)]
+    measures, parameters = [], {"part_bytes": part_bytes, "parts": parts,
+                                "files_per_part": files_per_part, "rounds": rounds, "sizes": {}}
+    for label, root in sizes:
+        members = _members(root)
+        stream = _stream(members)  # also warms the page cache
+        samples = common.interleaved(rounds, {"push stream": lambda: _stream(members),
+                                              "tar | openssl": lambda: gnu_tar_openssl(root),
+                                              "tar | cat": lambda: gnu_tar_cat(root)})
+        subject = common.median_wall(samples["push stream"])
+        memory = _rss_in_child(root, os.path.join(workdir, "pycache"))
+        measures += [
+            common.time_ratio("push stream %s vs tar | openssl dgst -sha256" % label, "TarStream + manifest",
+                              "tar | openssl dgst", samples["push stream"], samples["tar | openssl"], "<= 1.0",
+                              context="%.0f MiB/s" % (stream.size / subject / (1 << 20))),
+            common.time_ratio("push stream %s vs floor tar | cat" % label, "TarStream + manifest",
+                              "tar | cat > /dev/null", samples["push stream"], samples["tar | cat"],
+                              "(floor)", context="floor %.0f MiB/s" % (
+                                  stream.size / common.median_wall(samples["tar | cat"]) / (1 << 20))),
+            common.size_ratio("push peak RSS, whole process, %s" % label, "push() process", "64 MiB",
+                              memory["peak_rss_bytes"], 64 << 20, "<= 1 (64 MiB)",
+                              context=common.bytes_text(memory["peak_rss_bytes"])),
+        ]
+        parameters["sizes"][label] = {"archive_bytes": stream.size, "files": len(members), "memory": memory}
     notes = [
-        "the subject hashes every byte twice (per member for the manifest, and the archive) "
-        "with Python's hashlib (OpenSSL); the baseline hashes once, in a second process, with "
-        "coreutils' own sha256, so the ratio compares whole pipelines, not hash functions.",
-        _memory_note(memory, scale_check),
+        "the subject hashes every byte twice (SHA-256 per member for the manifest, and of the "
+        "archive) on two threads; the baseline hashes once, in a second process, with the same "
+        "OpenSSL. The floor is what moving the bytes costs without any hash.",
+        "peak RSS: a child Python running push() into a session that discards the bytes "
+        "(VmHWM of the whole process: interpreter, imports, chunks in flight).",
     ]
-    parameters = {"files": files, "total_bytes": total_bytes, "rounds": rounds,
-                  "scale_check": scale_check, "archive_bytes": stream.size, "memory": memory}
     return common.result("push_stream", parameters, measures, notes)
 
 
 if __name__ == "__main__":
-    # The memory child: python -m bench.push_stream TREE SCALE_CHECK -> one JSON line.
-    print(json.dumps(measure_memory(sys.argv[1], int(sys.argv[2]))))
+    # The memory child: python -m bench.push_stream TREE -> one JSON line.
+    print(json.dumps(push_peak_rss(sys.argv[1])))

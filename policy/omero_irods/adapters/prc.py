@@ -14,7 +14,9 @@ irods/manager/data_object_manager.py, irods/query.py):
     session.collections.get(path)  -> .owner_name, .subcollections, .data_objects
     session.collections.remove(path, recurse=True, force=True)
     session.data_objects.open(path, "w")   file object: write(bytes), close(), context manager
-    session.data_objects.open(path, "r")   file object: read(n), close(), context manager
+    session.data_objects.open(path, "a")   the same without truncating, positioned at the end; seek(n)
+    session.data_objects.exists(path)
+    session.data_objects.open(path, "r")   file object: read(n), close(), context manager, seek(n)
     session.data_objects.get(path)  -> .size
     session.metadata.add(DataObject, path, iRODSMeta(name, value))   add_data_object_avu
     session.metadata.add(Collection, path, iRODSMeta(name, value))   add_collection_avu
@@ -61,6 +63,19 @@ _TRANSIENT = {
     -347000,  # USER_SOCK_CONNECT_TIMEDOUT
 }
 _TRANSIENT_CLASS_NAMES = {"NetworkException"}
+# No connection could be made at all (rodsErrorTable.h; PRC irods/connection.py raises
+# NetworkException("Could not connect to specified host and port: ...") from its connect).
+_UNREACHABLE = {-162000, -305000, -347000}  # SYS_SOCK_CONNECT_ERR, USER_SOCK_CONNECT_ERR, _TIMEDOUT
+_UNREACHABLE_TEXT = "Could not connect to specified host and port"
+# The server refused who we are (rodsErrorTable.h; PRC irods/exception.py classes).
+_AUTHENTICATION_REFUSED = {
+    -826000,  # CAT_INVALID_AUTHENTICATION: wrong password
+    -827000,  # CAT_INVALID_USER: no such user
+    -832000,  # CAT_INVALID_CLIENT_USER
+    -840000,  # CAT_PASSWORD_EXPIRED
+    -850000,  # CAT_PASSWORD_ENCODING_ERROR
+    -993000,  # PAM_AUTH_PASSWORD_FAILED
+}
 _NOT_FOUND_CLASS_NAMES = {"DoesNotExist", "DataObjectDoesNotExist", "CollectionDoesNotExist"}
 
 
@@ -119,9 +134,31 @@ def remove_collection(session, path):
     session.collections.remove(path, recurse=True, force=True)
 
 
-def open_for_write(session, path):
-    """A binary writer for a new data object (PRC `open(path, 'w')`: create, truncate)."""
-    return session.data_objects.open(path, "w")
+def open_for_write(session, path, append=False):
+    """A binary writer for a new data object (PRC `open(path, 'w')`: create, truncate), or
+    with `append` for an existing one, keeping its bytes (PRC `open(path, 'a')`: no
+    O_TRUNC, positioned at the end; `seek` moves it, DATA_OBJ_LSEEK)."""
+    return session.data_objects.open(path, "a" if append else "w")
+
+
+def data_object_exists(session, path):
+    return session.data_objects.exists(path)
+
+
+def read_range(session, path, offset, count):
+    """`count` bytes of a data object from `offset` (fewer at its end)."""
+    if count <= 0:
+        return b""
+    with session.data_objects.open(path, "r") as reader:
+        reader.seek(offset)
+        parts, remaining = [], count
+        while remaining:
+            part = reader.read(remaining)
+            if not part:
+                break
+            parts.append(part)
+            remaining -= len(part)
+    return b"".join(parts)
 
 
 def data_object_size(session, path):
@@ -282,6 +319,20 @@ def is_transient(error):
     if any(cls.__name__ in _TRANSIENT_CLASS_NAMES for cls in type(error).__mro__):
         return True
     return isinstance(error, (ConnectionError, TimeoutError, socket.timeout))
+
+
+def is_unreachable(error):
+    """No connection to the server could be made (as opposed to one that dropped)."""
+    if error_code(error) in _UNREACHABLE:
+        return True
+    if isinstance(error, (ConnectionRefusedError, socket.gaierror)):
+        return True
+    return (any(cls.__name__ == "NetworkException" for cls in type(error).__mro__)
+            and _UNREACHABLE_TEXT in str(error))
+
+
+def is_authentication_refused(error):
+    return error_code(error) in _AUTHENTICATION_REFUSED
 
 
 def describe(error):

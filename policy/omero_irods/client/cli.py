@@ -6,9 +6,14 @@ They act as the iRODS service account of the irods_environment.json given with -
 Exit status:
   0  done
   1  the transfer or an iRODS call failed (the message says what, and whether the request
-     may still have been committed: then `omero-irods status ID` tells)
+     may still have been committed: then `omero-irods status ID` tells; or that the partial
+     upload was kept and how to resume it)
   2  bad input: nothing was sent (the message names the file or option)
-  3  the iRODS credentials or settings are unusable: nothing was sent
+  3  the iRODS credentials or settings are unusable, or iRODS refused them, or the landing
+     zone does not exist: nothing was sent
+  4  iRODS could not be reached (host, port, network): nothing was sent; try again later
+  130  interrupted (Ctrl-C): the message says whether the partial upload was kept for
+     `--resume` or removed
 
 There is no `--sandbox` option on purpose: a production command that can silently write to
 an emulated zone invites mistakes. To run this push code against the emulated zone, use a
@@ -20,7 +25,8 @@ import json
 import sys
 import time
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CREDENTIALS = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CREDENTIALS, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 
 
 def add_arguments(parser, name):
@@ -53,15 +59,25 @@ def _push_arguments(parser):
                         help="ingest (default): import into OMERO; save: archive only")
     parser.add_argument("--target", metavar="Dataset:name:X",
                         help="OMERO import target: Dataset:name:NAME or Dataset:id:ID")
-    parser.add_argument("--name", metavar="NAME.tar", help="archive name (default: folder name)")
+    parser.add_argument("--name", metavar="NAME.tar",
+                        help="archive name: letters, digits, '.', '_', '-' (default: REQUEST_ID.tar)")
     parser.add_argument("--collection-name", metavar="NAME",
-                        help="name of the collection the policy places the files in")
+                        help="name of the collection the policy places the files in "
+                             "(default: the folder's name when the policy accepts it)")
     parser.add_argument("--request-id", metavar="ID",
                         help="request id (default: a fresh UTC timestamp + random suffix)")
     parser.add_argument("--follow-symlinks", action="store_true",
                         help="store what symbolic links point to (default: refuse them)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check everything and show what would be sent; send nothing")
+    parser.add_argument("--resume", metavar="REQUEST_ID",
+                        help="continue an interrupted push of the same files and options from "
+                             "what iRODS already holds (its journal is in --journal-dir)")
+    parser.add_argument("--journal-dir", metavar="DIR",
+                        help="where pushes record what iRODS acknowledged, so an interrupted "
+                             "one can be resumed (default: $OMERO_IRODS_PUSH_JOURNALS, else "
+                             "$XDG_STATE_HOME/omero-irods/pushes, else "
+                             "~/.local/state/omero-irods/pushes)")
 
 
 def run(args):
@@ -76,33 +92,42 @@ def run(args):
 
 
 def _run_push(args):
-    from omero_irods.client import credentials, push
+    from omero_irods.client import credentials, push, resume
 
+    if args.resume and args.request_id and args.resume != args.request_id:
+        return _fail("--resume %s and --request-id %s differ: give one" % (args.resume, args.request_id),
+                     EXIT_BAD_INPUT)
+    request_id = args.resume or args.request_id
     try:
         plan = push.plan_push(args.paths, args.operation, args.omero_user, args.omero_group,
                               target=args.target, name=args.name,
                               target_name=args.collection_name,
-                              follow_symlinks=args.follow_symlinks, request_id=args.request_id)
+                              follow_symlinks=args.follow_symlinks, request_id=request_id)
     except push.PushError as error:
         return _fail(error, EXIT_BAD_INPUT)
     env_path, env = credentials.load_environment(args.irods_env)
     landing = _landing_zone(args, env_path, env)
     if landing is None:
         return EXIT_BAD_INPUT
+    credentials.checked_auth_file(env_path, env)  # before connecting, and in a dry run too
     if args.dry_run:
-        credentials.auth_file_for(env_path, env)  # a dry run checks the credentials too
         _show_plan(plan, landing, args.json)
         return EXIT_OK
     reporter = ProgressReporter(sys.stderr)
     with credentials.irods_session(env_path) as session:
         try:
             result = push.push(session, landing, plan.members, args.operation, args.omero_user,
-                               args.omero_group, target=args.target, name=plan.name,
-                               target_name=args.collection_name, request_id=args.request_id,
-                               progress=reporter)
+                               args.omero_group, target=args.target, name=args.name,
+                               target_name=plan.request.target_name, request_id=request_id,
+                               progress=reporter, resume=bool(args.resume), plan=plan,
+                               journal_dir=args.journal_dir or resume.default_journal_dir())
         except push.PushError as error:
             reporter.finish()
-            return _fail(error, EXIT_FAILED)
+            return _fail(error, _push_exit_status(error))
+        except KeyboardInterrupt:
+            reporter.finish()
+            return _fail("interrupted; nothing had reached iRODS, and the request was removed",
+                         EXIT_INTERRUPTED)
     reporter.finish()
     if args.json:
         _print_json(result._asdict())
@@ -111,6 +136,18 @@ def _run_push(args):
               % (result.request_id, result.members, result.size, result.data_path,
                  result.payload_path))
     return EXIT_OK
+
+
+def _push_exit_status(error):
+    from omero_irods.client import push
+
+    if isinstance(error.__cause__, KeyboardInterrupt):
+        return EXIT_INTERRUPTED  # the partial upload was kept for --resume
+    if isinstance(error, push.IrodsUnreachable) or isinstance(error.__cause__, push.IrodsUnreachable):
+        return EXIT_UNREACHABLE  # also when the partial upload was kept for --resume
+    if isinstance(error, (push.AuthenticationRefused, push.LandingZoneMissing)):
+        return EXIT_CREDENTIALS
+    return EXIT_FAILED
 
 
 def _run_list(args):
@@ -169,6 +206,7 @@ def _with_landing_session(args, action):
     landing = _landing_zone(args, env_path, env)
     if landing is None:
         return EXIT_BAD_INPUT
+    credentials.checked_auth_file(env_path, env)
     with credentials.irods_session(env_path) as session:
         return action(session, landing)
 
@@ -251,6 +289,12 @@ def _fail(error, status):
 def _fail_irods(what, error):
     from omero_irods.adapters import prc
 
+    if prc.is_unreachable(error):
+        return _fail("iRODS is unreachable (%s failed: %s); check the host and port in the iRODS "
+                     "environment file and the network" % (what, prc.describe(error)), EXIT_UNREACHABLE)
+    if prc.is_authentication_refused(error):
+        return _fail("iRODS refused the service account's credentials (%s): fix the password "
+                     "with `iinit` as the service account" % prc.describe(error), EXIT_CREDENTIALS)
     return _fail("%s failed: %s" % (what, prc.describe(error)), EXIT_FAILED)
 
 
@@ -261,13 +305,15 @@ class ProgressReporter(object):
         self.stream, self.clock = stream, clock
         self.is_tty = stream.isatty() if is_tty is None else is_tty
         self.started = self.last_draw = None
+        self.start_done = 0
         self.last_tenth = -1
         self.drawn = False
 
     def __call__(self, done, total):
         now = self.clock()
-        if self.started is None or done == 0:
-            self.started, self.last_tenth = now, -1
+        if self.started is None or done < self.start_done or done == 0:
+            # a new pass, or a resumed one starting at `done`: the rate counts from here
+            self.started, self.start_done, self.last_tenth = now, done, -1
         if self.is_tty:
             if done == total or self.last_draw is None or now - self.last_draw >= 0.1:
                 self.last_draw = now
@@ -276,16 +322,33 @@ class ProgressReporter(object):
             tenth = 10 * done // total if total else 10
             if tenth > self.last_tenth:
                 self.last_tenth = tenth
-                self.stream.write("sent %s of %s (%d%%)\n"
-                                  % (human_size(done), human_size(total), 10 * tenth))
+                eta = self.eta(done, total, now)
+                self.stream.write("sent %s of %s (%d%%)%s\n"
+                                  % (human_size(done), human_size(total), 10 * tenth,
+                                     ", ETA " + eta if eta else ""))
                 self.stream.flush()
+
+    def rate(self, done, now):
+        """Bytes per second sent in this pass (0.0 before any time passed)."""
+        elapsed = now - self.started
+        return (done - self.start_done) / elapsed if elapsed > 0 else 0.0
+
+    def eta(self, done, total, now):
+        """'1:02:03' / '4:05' left at the current rate, or '' when unknown or done."""
+        rate = self.rate(done, now)
+        if done >= total or rate <= 0:
+            return ""
+        minutes, seconds = divmod(int(round((total - done) / rate)), 60)
+        hours, minutes = divmod(minutes, 60)
+        return "%d:%02d:%02d" % (hours, minutes, seconds) if hours else "%d:%02d" % (minutes, seconds)
 
     def _draw(self, done, total, now):
         fraction = done / total if total else 1.0
-        rate = done / (now - self.started) if now > self.started else 0.0
         bar = "#" * int(30 * fraction)
-        self.stream.write("\r[%-30s] %3d%% %s / %s %s/s " % (
-            bar, 100 * fraction, human_size(done), human_size(total), human_size(rate)))
+        eta = self.eta(done, total, now)
+        self.stream.write("\r[%-30s] %3d%% %s / %s %s/s%s " % (
+            bar, 100 * fraction, human_size(done), human_size(total),
+            human_size(self.rate(done, now)), " ETA " + eta if eta else ""))
         self.stream.flush()
         self.drawn = True
 

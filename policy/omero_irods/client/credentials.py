@@ -101,11 +101,57 @@ def require_private(path, what):
             "Fix with: chmod 600 %s" % (path, what, stat.S_IMODE(mode), path))
 
 
+#: The scrambled password iinit writes (irods/irods lib/core/src/obf.cpp obfEncodeByKey; read
+#: by python-irodsclient irods/password_obfuscation.py decode): '.', five characters, the
+#: key-sequence letter 'e' + index (python-irodsclient has 16 sequences: seq_list), then
+#: the scrambled password, printable ASCII, optionally ending in NUL and a newline.
+_SEQUENCE_LETTERS = frozenset(chr(ord("e") + index) for index in range(16))
+
+
+def checked_auth_file(env_path, env):
+    """auth_file_for, and the file's content checked to be a password iinit scrambled (the
+    command-line client checks this before connecting; see require_scrambled_password)."""
+    path = auth_file_for(env_path, env)
+    if path is not None and os.path.exists(path):
+        require_scrambled_password(path)
+    return path
+
+
+def require_scrambled_password(path):
+    """Refuse an auth file python-irodsclient could not decode (it would raise IndexError or
+    UnicodeDecodeError from deep inside, or silently use a wrong key)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(4097)
+    except OSError as error:
+        raise CredentialsError("%s: cannot read the iRODS authentication file: %s" % (path, error.strerror))
+    text = raw.rstrip(b"\n").rstrip(b"\0")
+    problem = None
+    if len(raw) > 4096:
+        problem = "it is far too long"
+    elif not text:
+        problem = "it is empty"
+    elif any(byte < 0x20 or byte > 0x7e for byte in text):
+        problem = "it holds characters iinit never writes (binary data, or several lines)"
+    elif len(text) < 8 or text[:1] != b"." or chr(text[6]) not in _SEQUENCE_LETTERS:
+        problem = "it does not have the form iinit writes"
+    if problem:
+        raise CredentialsError(
+            "%s: malformed iRODS authentication file (%s); store the service account's password "
+            "again with `iinit` (as the OS account that runs the push)" % (path, problem))
+
+
 def open_session(env_file=None):
     """An iRODS session for the service account (python-irodsclient); close it with close()."""
     env_path, env = load_environment(env_file)
     auth_path = auth_file_for(env_path, env)
-    return prc.open_session(env_path, auth_path)
+    try:
+        return prc.open_session(env_path, auth_path)
+    except (ValueError, IndexError, UnicodeError, KeyError, TypeError) as error:
+        # python-irodsclient reads both files while building the session; what it cannot
+        # parse surfaces as one of these, never as a traceback for the user
+        raise CredentialsError("%s: python-irodsclient cannot use the iRODS environment or "
+                               "authentication file (%s: %s)" % (env_path, type(error).__name__, error))
 
 
 def service_account(env_file=None, landing_zone=None):

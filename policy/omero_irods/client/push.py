@@ -1,7 +1,7 @@
 """Push a request into the landing zone: its data streamed first, its payload last.
 
     <landing_zone>/<request_id>/                       created exclusively (never reused)
-    <landing_zone>/<request_id>/<name>.tar             streamed pax tar (no temporary file)
+    <landing_zone>/<request_id>/<request_id>.tar       streamed pax tar (no temporary file)
     <landing_zone>/<request_id>/<request_id>.omero-irods.json   the payload: commit marker
 
 The policy starts work when a payload is closed, so the payload is written last, in one
@@ -11,8 +11,14 @@ nothing fires. Once a close was attempted the policy may already be working on t
 the payload is then never rewritten nor removed; its stored size is asked again, and when
 that does not settle it the push fails with "commit state unknown" (cleaned_up False).
 Transient errors (network, resource briefly down: adapters.prc.is_transient) are retried
-with exponential backoff; a retried archive is streamed again from its sources, and a
-retried collection create recognises the collection its lost reply created.
+with exponential backoff; a retried upload continues from what iRODS already holds (see
+`_UploadJournal` for how that prefix is verified), and a retried collection create
+recognises the collection its lost reply created. With a journal directory, a push that
+still fails (or is interrupted) keeps its partial archive and can be resumed later by
+`push(..., resume=True, request_id=ID)` from another process.
+
+The archive's name derives from the request id, never from a folder name: a folder name may
+hold characters (quotes, `++++`) the policy cannot use in a data object name.
 
 Everything goes through `session`, a python-irodsclient iRODSSession or the sandbox's
 SandboxSession, via `omero_irods.adapters.prc` (the PRC subset is listed there).
@@ -26,6 +32,7 @@ from collections import namedtuple
 
 from omero_irods import names
 from omero_irods.adapters import prc
+from omero_irods.client import resume as resume_module
 from omero_irods.client import tarstream
 from omero_irods.errors import Rejected
 from omero_irods.manifest import ManifestEntry
@@ -52,6 +59,29 @@ class PushError(Exception):
         self.cleaned_up = cleaned_up
 
 
+class IrodsUnreachable(PushError):
+    """No connection to the iRODS server could be made (host down, wrong host or port, a
+    firewall): worth trying again later."""
+
+
+class AuthenticationRefused(PushError):
+    """iRODS refused the service account's credentials (wrong or expired password, unknown
+    user): fix the credentials; trying again will not help."""
+
+
+class LandingZoneMissing(PushError):
+    """The landing zone collection does not exist or the service account cannot see it."""
+
+
+class PartialUploadKept(PushError):
+    """The archive upload failed or was interrupted; what iRODS holds of it was kept (no
+    payload, so nothing fires) and the push can be resumed with the same request id."""
+
+    def __init__(self, message, request_id, held_bytes):
+        super().__init__(message, request_id, cleaned_up=False)
+        self.held_bytes = held_bytes
+
+
 class CommitUnknown(PushError):
     """The payload's close was sent but its outcome could not be confirmed: the request may
     be processed. Nothing was removed; `omero-irods status ID` tells what became of it."""
@@ -63,9 +93,10 @@ class CommitUnknown(PushError):
 PushResult = namedtuple("PushResult", "request_id collection data_path payload_path size sha256 members")
 PushResult.__doc__ = """What a push left in the landing zone (data_path, size, sha256 are None for a load)."""
 
-PushPlan = namedtuple("PushPlan", "name members predicted_size payload")
+PushPlan = namedtuple("PushPlan", "name members predicted_size payload request")
 PushPlan.__doc__ = """What a push would send: archive name, tarstream.Members, exact archive
-size, and the payload as validated with placeholder checksums (for --dry-run)."""
+size, the payload as validated with placeholder checksums (for --dry-run), and the request
+fields it was made from."""
 
 
 class _Request(namedtuple("_Request", "operation omero_user omero_group target_name omero_dataset "
@@ -94,13 +125,56 @@ def plan_push(files_or_dir, operation, omero_user, omero_group, target=None, nam
         raise PushError("operation %r cannot carry data; use ingest or save (load: request_load)"
                         % (operation,))
     members, name = _members_and_name(files_or_dir, name, follow_symlinks)
-    request = _Request(operation, omero_user, omero_group, target_name, target, omero_server,
-                       tuple(omero_objects), None)
     stream = tarstream.TarStream(members)
+    request_id = request_id or new_request_id()
+    name = name or archive_name(request_id)
     placeholder = [ManifestEntry(m.path, m.size, _PLACEHOLDER_SHA256) for m in members]
     data = DataRef("tar", name, stream.predicted_size, _PLACEHOLDER_SHA256, len(members))
-    payload = _validated(request, request_id or new_request_id(), data, placeholder)
-    return PushPlan(name, members, stream.predicted_size, payload)
+    request = _Request(operation, omero_user, omero_group, target_name, target, omero_server,
+                       tuple(omero_objects), None)
+    if target_name is None:
+        request = _with_folder_target_name(request, files_or_dir, request_id, data, placeholder)
+    payload = _validated(request, request_id, data, placeholder)
+    return PushPlan(name, members, stream.predicted_size, payload, request)
+
+
+def _with_folder_target_name(request, files_or_dir, request_id, data, manifest):
+    """The request with the pushed folder's name as the placed collection's name (`run1`
+    for /data/run1), when the policy accepts that name; else unchanged (the policy then
+    names the collection after the archive, i.e. the request id)."""
+    items = [files_or_dir] if isinstance(files_or_dir, (str, bytes, os.PathLike)) else list(files_or_dir)
+    if not items or any(isinstance(item, tarstream.Member) for item in items):
+        return request
+    folder = tarstream.default_archive_name(items)[:-len(".tar")]
+    named = request._replace(target_name=folder)
+    try:  # only the name is in question: a one-file payload checks it in O(1)
+        named.payload(request_id, data._replace(members=1), manifest[:1])
+    except Rejected:
+        return request
+    return named
+
+
+def archive_name(request_id):
+    """The archive's data object name: `<request_id>.tar` (request ids are safe names)."""
+    return request_id + ".tar"
+
+
+#: An archive name the caller chose: plain characters only, so it is usable as an iRODS data
+#: object name and in the policy's record names (issue: a folder name with a quote or `++++`
+#: made a name the policy could not use).
+_SAFE_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+MAX_NAME_LENGTH = 128
+
+
+def _checked_name(name):
+    if not name.endswith(".tar"):
+        name += ".tar"
+    if (len(name) > MAX_NAME_LENGTH or name.startswith((".", "-"))
+            or not set(name) <= _SAFE_NAME_CHARACTERS):
+        raise PushError("archive name %r: use at most %d letters, digits, '.', '_' or '-' (not "
+                        "first), or leave it out to name the archive after the request id"
+                        % (name[:200], MAX_NAME_LENGTH))
+    return name
 
 
 def _members_and_name(files_or_dir, name, follow_symlinks):
@@ -110,18 +184,11 @@ def _members_and_name(files_or_dir, name, follow_symlinks):
     try:
         if all(isinstance(item, tarstream.Member) for item in items):
             members = sorted(items, key=lambda member: member.path)
-            default_name = None
         else:
             members = tarstream.members_from_paths(items, follow_symlinks=follow_symlinks)
-            default_name = tarstream.default_archive_name(items)
     except tarstream.SourceError as error:
         raise PushError(str(error))
-    name = name or default_name
-    if not name:
-        raise PushError("an archive name is needed when pushing files that are not on disk")
-    if not name.endswith(".tar"):
-        name += ".tar"
-    return members, name
+    return members, (_checked_name(name) if name else None)
 
 
 def _validated(request, request_id, data=None, manifest=()):
@@ -137,33 +204,66 @@ def _validated(request, request_id, data=None, manifest=()):
 def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group, target=None,
          request_id=None, name=None, target_name=None, omero_server=None, omero_objects=(),
          follow_symlinks=False, chunk_size=tarstream.CHUNK_SIZE, attempts=DEFAULT_ATTEMPTS,
-         backoff=DEFAULT_BACKOFF_SECONDS, progress=None, sleep=time.sleep):
-    """Stream files as `<name>.tar` into a new request collection, then commit its payload.
+         backoff=DEFAULT_BACKOFF_SECONDS, progress=None, sleep=None, journal_dir=None,
+         resume=False, plan=None):
+    """Stream files as `<request_id>.tar` (or `name`) into a new request collection, then
+    commit its payload.
 
     `target` is the OMERO import target (`Dataset:name:X` or `Dataset:id:N`), `target_name`
     the name of the collection the policy places the data in. `progress(done, total)` is
-    called as bytes go out. Returns a PushResult; raises PushError (nothing left behind).
+    called as bytes go out (the first call's `done` is where a resumed upload starts).
+    Returns a PushResult; raises PushError. Without `journal_dir` a failed push leaves
+    nothing behind. With it, a push whose archive upload fails on a transient error or is
+    interrupted keeps what iRODS holds (PartialUploadKept, no payload) and records its
+    journal there; `resume=True` with the same `request_id`, files and options continues it.
+    `plan`: the PushPlan plan_push made of these same arguments, if the caller has one
+    (the payload of a request with many files is not validated twice before the upload).
     """
-    plan = plan_push(files_or_dir, operation, omero_user, omero_group, target=target, name=name,
-                     target_name=target_name, omero_server=omero_server,
-                     omero_objects=omero_objects, follow_symlinks=follow_symlinks,
-                     request_id=request_id)
-    request = _Request(operation, omero_user, omero_group, target_name, target, omero_server,
-                       tuple(omero_objects), None)
+    if resume and not request_id:
+        raise PushError("resuming a push needs its request id")
+    if plan is None or (request_id and plan.payload.request_id != request_id):
+        plan = plan_push(files_or_dir, operation, omero_user, omero_group, target=target, name=name,
+                         target_name=target_name, omero_server=omero_server,
+                         omero_objects=omero_objects, follow_symlinks=follow_symlinks,
+                         request_id=request_id)
+    request = plan.request
     retry = _Retry(attempts, backoff, sleep)
-    collection, request_id = _create_request_collection(session, landing_zone, request_id, retry)
-    data_path = posixpath.join(collection, plan.name)
+    if resume:
+        collection = _resumable_collection(session, landing_zone, request_id)
+    else:
+        collection, request_id = _create_request_collection(session, landing_zone, request_id, retry)
+    data_path = posixpath.join(collection, name and plan.name or archive_name(request_id))
     stream = tarstream.TarStream(plan.members, chunk_size)
-    with _removed_on_failure(session, collection, request_id):
+    journal = resume_module.UploadJournal(request_id, data_path,
+                                          resume_module.fingerprint(plan.members, chunk_size),
+                                          journal_dir)
+    if resume:  # outside the cleanup below: a wrong resume never removes the earlier partial
+        try:
+            journal.load()
+        except (resume_module.ResumeError, OSError) as error:
+            raise PushError(str(error), request_id, cleaned_up=False)
+    with _removed_on_failure(session, collection, request_id, data_path, journal):
+        if not resume:
+            _start_journal(journal)
         log.info("request %s: streaming %d files (%d bytes) to %s", request_id,
                  len(plan.members), plan.predicted_size, data_path)
         retry.run("upload of %s" % data_path,
-                  lambda: _upload_archive(session, data_path, stream, progress))
-        data = DataRef("tar", plan.name, stream.size, stream.sha256, len(stream.manifest))
+                  lambda: _upload_archive(session, data_path, stream, progress, journal))
+        data = DataRef("tar", posixpath.basename(data_path), stream.size, stream.sha256,
+                       len(stream.manifest))
         payload = _validated(request, request_id, data, stream.manifest)
         payload_path = _commit_payload(session, collection, payload, retry)
+    journal.remove()
     return PushResult(request_id, collection, data_path, payload_path, stream.size,
                       stream.sha256, len(stream.manifest))
+
+
+def _start_journal(journal):
+    try:
+        journal.start()
+    except OSError as error:
+        raise PushError("cannot write the push journal %s: %s (give a writable --journal-dir)"
+                        % (journal.path, error.strerror))
 
 
 def request_load(session, landing_zone, source_path, omero_user, omero_group, target=None,
@@ -175,7 +275,8 @@ def request_load(session, landing_zone, source_path, omero_user, omero_group, ta
     _validated(request, request_id or new_request_id())  # bad input fails before any upload
     retry = _Retry(attempts, backoff, sleep)
     collection, request_id = _create_request_collection(session, landing_zone, request_id, retry)
-    with _removed_on_failure(session, collection, request_id):
+    with _removed_on_failure(session, collection, request_id, None,
+                             resume_module.UploadJournal(request_id, None, None)):
         payload_path = _commit_payload(session, collection, _validated(request, request_id), retry)
     return PushResult(request_id, collection, None, payload_path, None, None, 0)
 
@@ -188,10 +289,10 @@ def _create_request_collection(session, landing_zone, request_id, retry):
         collection = posixpath.join(landing_zone, candidate)
         try:
             created = _create_exclusive(session, collection, retry)
+        except (IrodsUnreachable, AuthenticationRefused):
+            raise
         except PushError:
-            if not _landing_zone_exists(session, landing_zone):
-                raise PushError("landing zone %s does not exist or the service account cannot see "
-                                "it; ask the iRODS admin to create it" % landing_zone)
+            _require_landing_zone(session, landing_zone)
             raise
         if created:
             return collection, candidate
@@ -221,28 +322,95 @@ def _create_exclusive(session, collection, retry):
     return created
 
 
-def _landing_zone_exists(session, landing_zone):
+def _require_landing_zone(session, landing_zone):
+    """LandingZoneMissing when iRODS says the landing zone is not there; a failing check
+    says nothing (the original error stands)."""
     try:
-        return prc.collection_exists(session, landing_zone)
+        exists = prc.collection_exists(session, landing_zone)
     except Exception:
-        return False
+        return
+    if not exists:
+        raise LandingZoneMissing("landing zone %s does not exist or the service account cannot "
+                                 "see it; ask the iRODS admin to create it (or give the right "
+                                 "one with --landing-zone)" % landing_zone)
 
 
-def _upload_archive(session, data_path, stream, progress):
+def _resumable_collection(session, landing_zone, request_id):
+    """The collection of an earlier, uncommitted push of `request_id`."""
+    collection = posixpath.join(landing_zone.rstrip("/"), request_id)
+    try:
+        exists = prc.collection_exists(session, collection)
+    except Exception as error:
+        raise _classified("looking up %s" % collection, error)
+    if not exists:
+        _require_landing_zone(session, landing_zone)
+        raise PushError("request %s: %s does not exist (removed, or never created): push again "
+                        "without --resume" % (request_id, collection), request_id, cleaned_up=False)
+    if prc.data_object_exists(session, posixpath.join(collection, payload_name(request_id))):
+        raise PushError("request %s is already committed (its payload exists): nothing to resume; "
+                        "see `omero-irods status %s`" % (request_id, request_id), request_id,
+                        cleaned_up=False)
+    return collection
+
+
+def _upload_archive(session, data_path, stream, progress, journal):
+    """Send the archive, continuing after the verified prefix iRODS already holds."""
     total = stream.predicted_size
-    done = 0
+    chunks, start = _resume_position(session, data_path, stream, journal)
     if progress:
-        progress(0, total)
-    with prc.open_for_write(session, data_path) as writer:
-        for chunk in stream.chunks():
+        progress(start, total)
+    with prc.open_for_write(session, data_path, append=bool(start)) as writer:
+        if start:
+            writer.seek(start)
+        for chunk in chunks:
             writer.write(chunk)
-            done += len(chunk)
+            writer.flush()  # acknowledged by iRODS before it is journaled
+            journal.record(stream.produced, stream.prefix_sha256())
             if progress:
-                progress(done, total)
+                progress(stream.produced, total)
     stored = prc.data_object_size(session, data_path)
     if stored != stream.size:
+        journal.forget_after(0)
         raise _IncompleteUpload("%s holds %d bytes after upload, %d were sent"
                                 % (data_path, stored, stream.size))
+
+
+def _resume_position(session, data_path, stream, journal):
+    """(the stream's remaining chunks, the offset they start at). The chunks before the
+    offset are regenerated (the manifest and archive digest need them) but not sent; the
+    offset is used only when the regenerated prefix matches the journal and the bytes iRODS
+    holds just before it (client/resume.py says why both)."""
+    if not journal.acknowledged:  # nothing was sent yet: no need to ask iRODS
+        return stream.chunks(), 0
+    held = _held_size(session, data_path)
+    offset = journal.resume_point(held)
+    chunks = stream.chunks()
+    if not offset:
+        return chunks, 0
+    last = None
+    for chunk in chunks:
+        last = chunk
+        if stream.produced >= offset:
+            break
+    tail = bytes(last[-min(len(last), resume_module.TAIL_CHECK_BYTES):]) if last else b""
+    if (stream.produced == offset and stream.prefix_sha256() == journal.acknowledged[offset]
+            and prc.read_range(session, data_path, offset - len(tail), len(tail)) == tail):
+        log.info("%s: resuming after the %d bytes iRODS holds (verified)", data_path, offset)
+        return chunks, offset
+    log.warning("%s: what iRODS holds does not match the files now; sending it again from the "
+                "start", data_path)
+    chunks.close()
+    journal.forget_after(0)
+    return stream.chunks(), 0
+
+
+def _held_size(session, data_path):
+    try:
+        return prc.data_object_size(session, data_path)
+    except Exception as error:
+        if prc.is_not_found(error):
+            return 0
+        raise
 
 
 def _commit_payload(session, collection, payload, retry):
@@ -290,11 +458,14 @@ def _confirm_commit(session, path, size, request_id, retry, error):
 
 
 class _removed_on_failure(object):
-    """Context manager: on any failure, remove the request's collection and say so (never
-    once its payload may be committed: CommitUnknown passes through untouched)."""
+    """Context manager: on failure, remove the request's collection and say so -- except
+    once its payload may be committed (CommitUnknown passes through untouched) and except a
+    resumable archive upload (a journal on disk, a transient error or an interruption, bytes
+    held): then the partial archive stays for `resume` (PartialUploadKept)."""
 
-    def __init__(self, session, collection, request_id):
+    def __init__(self, session, collection, request_id, data_path, journal):
         self.session, self.collection, self.request_id = session, collection, request_id
+        self.data_path, self.journal = data_path, journal
 
     def __enter__(self):
         return self
@@ -302,14 +473,37 @@ class _removed_on_failure(object):
     def __exit__(self, kind, error, traceback):
         if error is None or isinstance(error, CommitUnknown):
             return False
+        kept = self._kept_for_resume(error)
+        if kept:
+            raise PartialUploadKept(
+                "%s; iRODS holds %d bytes of %s, kept (no payload was written, so nothing is "
+                "processed): continue with the same command and --resume %s"
+                % (_reason(error), kept, self.data_path, self.request_id), self.request_id, kept) from error
+        self.journal.remove()
         cleaned_up = _remove_quietly(self.session, self.collection)
         note = ("; the partial request was removed" if cleaned_up else
                 "; removing the partial request %s failed too: remove it by hand" % self.collection)
         if isinstance(error, PushError):
-            raise PushError(str(error) + note, self.request_id, cleaned_up) from error
+            raise type(error)(str(error) + note, self.request_id, cleaned_up) from error
         if isinstance(error, tarstream.SourceError):
             raise PushError(str(error) + note, self.request_id, cleaned_up) from error
         return False  # KeyboardInterrupt and programming errors propagate unchanged
+
+    def _kept_for_resume(self, error):
+        """Bytes of the archive worth keeping, or 0."""
+        resumable = isinstance(error, (KeyboardInterrupt, IrodsUnreachable)) or (
+            isinstance(error, PushError) and getattr(error, "transient", False))
+        if self.journal.path is None or not resumable or not self.journal.acknowledged:
+            return 0
+        try:
+            held = _held_size(self.session, self.data_path)
+        except Exception:
+            held = None  # iRODS is away: keep it, resume will see what is there
+        return held if held is None or held > 0 else 0
+
+
+def _reason(error):
+    return str(error) if isinstance(error, PushError) else "interrupted (%s)" % type(error).__name__
 
 
 def _remove_quietly(session, collection):
@@ -324,6 +518,23 @@ def _remove_quietly(session, collection):
 # ---------------------------------------------------------------- retries
 
 
+def _classified(what, error, attempts=1):
+    """The PushError for an iRODS call's final failure: unreachable, authentication refused,
+    or another failure (marked `transient` when trying later may help)."""
+    tries = " %d times; last error:" % attempts if attempts > 1 else ":"
+    if prc.is_unreachable(error):
+        return IrodsUnreachable("iRODS is unreachable (%s failed%s %s); check the host and port "
+                                "in the iRODS environment file and the network, then try again"
+                                % (what, tries, prc.describe(error)))
+    if prc.is_authentication_refused(error):
+        return AuthenticationRefused("iRODS refused the service account's credentials (%s): fix "
+                                     "the password with `iinit` as the service account, or the "
+                                     "user/zone in the iRODS environment file" % prc.describe(error))
+    failure = PushError("%s failed%s %s" % (what, tries, prc.describe(error)))
+    failure.transient = isinstance(error, _IncompleteUpload) or prc.is_transient(error)
+    return failure
+
+
 class _IncompleteUpload(Exception):
     """The stored size differs from what was sent; streaming again may fix it."""
 
@@ -331,10 +542,10 @@ class _IncompleteUpload(Exception):
 class _Retry(object):
     """Run an action, retrying transient failures with exponential backoff."""
 
-    def __init__(self, attempts, backoff, sleep):
+    def __init__(self, attempts, backoff, sleep=None):
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
-        self.attempts, self.backoff, self.sleep = attempts, backoff, sleep
+        self.attempts, self.backoff, self.sleep = attempts, backoff, sleep or time.sleep
 
     def run(self, what, action, retry_while=lambda: True):
         """action()'s result; PushError once it fails for good. `retry_while()` false after
@@ -347,10 +558,9 @@ class _Retry(object):
             except Exception as error:
                 transient = isinstance(error, _IncompleteUpload) or prc.is_transient(error)
                 if not transient or not retry_while():
-                    raise PushError("%s failed: %s" % (what, prc.describe(error))) from error
+                    raise _classified(what, error) from error
                 if attempt == self.attempts:
-                    raise PushError("%s failed %d times; last error: %s"
-                                    % (what, self.attempts, prc.describe(error))) from error
+                    raise _classified(what, error, self.attempts) from error
                 delay = self.backoff * 2 ** (attempt - 1)
                 log.warning("%s failed (%s); attempt %d of %d in %.0f s", what,
                             prc.describe(error), attempt + 1, self.attempts, delay)

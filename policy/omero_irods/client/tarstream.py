@@ -1,8 +1,9 @@
 """Stream files as a pax tar, hashing every member and the archive in the same pass.
 
 No temporary file and bounded memory whatever the file sizes: headers are built with
-`tarfile.TarInfo.tobuf`, file bytes are read block by block, and chunks are handed to the
-caller as they are produced (at most `chunk_size` bytes each, plus one block being filled).
+`tarfile.TarInfo.tobuf`, file bytes are read straight into the chunk being filled, and
+chunks are handed to the caller as they are produced (`chunk_size` bytes each, the last
+one shorter; a few chunks in memory at most, see TarStream).
 
 The archive holds regular files only (no directory, link or device entries), in a
 deterministic order (sorted archive paths), with normalised owner, group and mode, so the
@@ -12,15 +13,20 @@ line up exactly. Empty directories are therefore not carried.
 
 import hashlib
 import os
+import queue
 import stat
 import tarfile
+import threading
 
 from omero_irods.manifest import ManifestEntry, unsafe_path_problem
 
-#: Default chunk size: python-irodsclient writes uploads in blocks of this size
-#: (`DataObjectManager.WRITE_BUFFER_SIZE = 1024 * io.DEFAULT_BUFFER_SIZE`, in
-#: python-irodsclient irods/manager/data_object_manager.py); one write = one DATA_OBJ_WRITE.
-CHUNK_SIZE = 8 * 1024 * 1024
+#: Default chunk size. Each chunk is one DATA_OBJ_WRITE: python-irodsclient's buffered
+#: writer passes a write larger than its buffer through whole (irods/data_object.py), and
+#: its message packing copies the chunk once more (irods/message/__init__.py
+#: iRODSMessage.pack: header + body + bs). 4 MiB keeps the push's whole process under 64 MiB
+#: (two chunks in flight, one packed copy, the interpreter, python-irodsclient, jsonschema;
+#: bench/push_stream.py measures it) at a request per 4 MiB, which on a LAN costs little.
+CHUNK_SIZE = 4 * 1024 * 1024
 
 BLOCK = tarfile.BLOCKSIZE  # 512
 RECORD = tarfile.RECORDSIZE  # 20 blocks: tarfile and GNU tar pad the archive to a record
@@ -171,7 +177,18 @@ class TarStream:
 
     `predicted_size` is exact before the first byte is produced (progress bars use it).
     After a complete pass: `size`, `sha256` (hex, of the archive bytes) and `manifest`
-    (ManifestEntry tuples, archive order). Each call to `chunks()` starts over.
+    (ManifestEntry tuples, archive order). Each call to `chunks()` starts over. While a pass
+    runs, `produced` and `prefix_sha256()` describe the archive up to the last chunk handed
+    out (a resumed upload checks what iRODS holds against them).
+
+    Two threads share the work, because two SHA-256 passes in one thread cannot keep up
+    with one pass in `tar | openssl dgst`: a producer reads each file straight into the
+    chunk being filled (readinto, no intermediate copy) and hashes the member's bytes there;
+    the caller's thread hashes the whole chunk for the archive digest while the producer
+    fills the next one. hashlib releases the GIL for buffers over 2047 bytes (CPython
+    Modules/hashlib.h HASHLIB_GIL_MINSIZE), so both hashes run on separate cores. Two chunks
+    exist at once (double buffering): the one the caller holds and the one being filled; the
+    producer starts a third only when the caller asks for the next chunk.
     """
 
     def __init__(self, members, chunk_size=CHUNK_SIZE):
@@ -187,40 +204,47 @@ class TarStream:
         self.size = None
         self.sha256 = None
         self.manifest = None
+        self.produced = 0
+        self._archive_hash = hashlib.sha256()
+        self._predicted_size = None
 
     @property
     def predicted_size(self):
-        body = sum(len(_header(m)) + _padded(m.size) for m in self.members) + 2 * BLOCK
-        return _padded(body, RECORD)
+        if self._predicted_size is None:  # a header per member: computed once
+            body = sum(len(_header(m)) + _padded(m.size) for m in self.members) + 2 * BLOCK
+            self._predicted_size = _padded(body, RECORD)
+        return self._predicted_size
+
+    def prefix_sha256(self):
+        """sha256 (hex) of the archive's first `produced` bytes."""
+        return self._archive_hash.copy().hexdigest()
 
     def chunks(self):
         self.size = self.sha256 = self.manifest = None
-        archive_hash = hashlib.sha256()
+        self.produced = 0
+        self._archive_hash = archive_hash = hashlib.sha256()
         manifest = []
-        size = 0
-        for piece in _coalesce(self._pieces(manifest), self.chunk_size):
-            archive_hash.update(piece)
-            size += len(piece)
-            yield piece
-        self.size, self.sha256, self.manifest = size, archive_hash.hexdigest(), manifest
+        with _Producer(lambda emit, allocate: self._fill(emit, allocate, manifest)) as produced:
+            for chunk in produced:
+                archive_hash.update(chunk)
+                self.produced += len(chunk)
+                yield chunk
+        self.size, self.sha256, self.manifest = self.produced, archive_hash.hexdigest(), manifest
 
-    def _pieces(self, manifest):
-        offset = 0  # bytes produced so far; file reads end on chunk boundaries
+    def _fill(self, emit, allocate, manifest):
+        """The producer thread's work: every byte of the archive, in order, into chunks."""
+        filler = _ChunkFiller(self.chunk_size, emit, allocate)
         for member in self.members:
-            header = _header(member)
-            yield header
-            offset += len(header)
-            member_hash = hashlib.sha256()
-            for data in _read_exactly(member, self.chunk_size, offset):
-                member_hash.update(data)
-                offset += len(data)
-                yield data
-            manifest.append(ManifestEntry(member.path, member.size, member_hash.hexdigest()))
-            padding = _padded(member.size) - member.size
-            if padding:
-                yield bytes(padding)
-                offset += padding
-        yield bytes(_padded(offset + 2 * BLOCK, RECORD) - offset)
+            filler.add(_header(member))
+            digest = filler.add_file(member)
+            manifest.append(ManifestEntry(member.path, member.size, digest))
+            filler.add_zeros(_padded(member.size) - member.size)
+        filler.add_zeros(_padded(filler.offset + 2 * BLOCK, RECORD) - filler.offset)
+        filler.flush()
+
+
+#: Chunk buffers in existence at once: the caller's and the one being filled.
+BUFFERS_IN_FLIGHT = 2
 
 
 def _header(member):
@@ -238,46 +262,164 @@ def _padded(size, unit=BLOCK):
     return -(-size // unit) * unit
 
 
-def _read_exactly(member, chunk_size, offset):
-    """Yield exactly member.size bytes; a file that shrinks or grows meanwhile is an error.
+class _ChunkFiller(object):
+    """Writes archive bytes into chunk-sized buffers and hands each full one to `emit`.
 
-    Each read stops at the next multiple of chunk_size in the archive, so that after the
-    first one, reads pass through _coalesce without being copied.
+    Each buffer is a new bytearray from `allocate(size)`: the caller may keep a chunk it was
+    given (e.g. join them), so a buffer is never reused.
     """
-    reader = member.open()
-    try:
-        remaining = member.size
-        while remaining:
-            want = min(remaining, chunk_size - offset % chunk_size)
-            data = reader.read(want)
-            if not data:
-                raise SourceError("%s: file shrank while being archived (%d of %d bytes read)"
-                                  % (member.path, member.size - remaining, member.size))
-            if len(data) > want:
-                raise SourceError("%s: the reader returned more bytes than asked" % member.path)
-            remaining -= len(data)
-            offset += len(data)
-            yield data
-        if reader.read(1):
-            raise SourceError("%s: file grew while being archived (expected %d bytes); "
-                              "archive it once it is complete" % (member.path, member.size))
-    finally:
-        reader.close()
+
+    def __init__(self, chunk_size, emit, allocate=bytearray):
+        self.chunk_size, self.emit, self.allocate = chunk_size, emit, allocate
+        self.offset = 0  # archive bytes written so far
+        self._new_buffer()
+
+    def _new_buffer(self):
+        self.buffer = self.allocate(self.chunk_size)
+        self.view = memoryview(self.buffer)
+        self.fill = 0
+
+    def _advance(self, count):
+        self.fill += count
+        self.offset += count
+        if self.fill == self.chunk_size:
+            self.view.release()
+            self.emit(self.buffer)
+            self._new_buffer()
+
+    def add(self, data):
+        data = memoryview(data)
+        while data:
+            count = min(len(data), self.chunk_size - self.fill)
+            self.view[self.fill:self.fill + count] = data[:count]
+            data = data[count:]
+            self._advance(count)
+
+    def add_zeros(self, count):
+        while count:  # a new buffer is already zero-filled
+            step = min(count, self.chunk_size - self.fill)
+            self._advance(step)
+            count -= step
+
+    def add_file(self, member):
+        """Read exactly member.size bytes into the chunks; their sha256 (hex). A file that
+        shrinks or grows meanwhile is an error."""
+        member_hash = hashlib.sha256()
+        reader = member.open()
+        try:
+            read_into = _read_into_function(reader)
+            remaining = member.size
+            while remaining:
+                want = min(remaining, self.chunk_size - self.fill)
+                target = self.view[self.fill:self.fill + want]
+                count = read_into(target)
+                if not count:
+                    raise SourceError("%s: file shrank while being archived (%d of %d bytes read)"
+                                      % (member.path, member.size - remaining, member.size))
+                if count > want:
+                    raise SourceError("%s: the reader returned more bytes than asked" % member.path)
+                member_hash.update(target[:count])
+                target.release()
+                remaining -= count
+                self._advance(count)
+            if reader.read(1):
+                raise SourceError("%s: file grew while being archived (expected %d bytes); "
+                                  "archive it once it is complete" % (member.path, member.size))
+        finally:
+            reader.close()
+        return member_hash.hexdigest()
+
+    def flush(self):
+        if self.fill:
+            self.view.release()
+            del self.buffer[self.fill:]
+            self.emit(self.buffer)
+            self.fill = 0
 
 
-def _coalesce(pieces, chunk_size):
-    """Regroup pieces into chunks of exactly chunk_size (the last one may be shorter)."""
-    pending = bytearray()
-    for piece in pieces:
-        if not pending and len(piece) == chunk_size:
-            yield piece  # aligned: pass through without a copy
-            continue
-        pending += piece
-        if len(pending) >= chunk_size:
-            full = len(pending) - len(pending) % chunk_size
-            with memoryview(pending) as view:
-                for start in range(0, full, chunk_size):
-                    yield bytes(view[start:start + chunk_size])
-            del pending[:full]
-    if pending:
-        yield bytes(pending)
+def _read_into_function(reader):
+    """`read_into(view) -> count` for a reader: its own readinto (files, BytesIO: no copy),
+    else read() copied into the view (readers that offer only read(n))."""
+    readinto = getattr(reader, "readinto", None)
+    if readinto is not None:
+        return lambda view: readinto(view) or 0
+
+    def copy_read(view):
+        data = reader.read(len(view))
+        if len(data) > len(view):
+            return len(data)  # reported as "more bytes than asked"
+        view[:len(data)] = data
+        return len(data)
+    return copy_read
+
+
+class _Stopped(Exception):
+    """The consumer went away; the producer thread ends quietly."""
+
+
+class _Producer(object):
+    """Runs `work(emit, allocate)` in a thread; iterating yields what it emits, in order, and
+    re-raises its exception. `allocate(size)` waits until fewer than BUFFERS_IN_FLIGHT
+    buffers are out (one is back when the consumer asks for the next item). Leaving the
+    `with` early (the consumer stopped) stops the thread."""
+
+    _DONE = object()
+
+    def __init__(self, work):
+        self.work = work
+        self.queue = queue.Queue(maxsize=1)
+        self.slots = threading.Semaphore(BUFFERS_IN_FLIGHT)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="tarstream-producer", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def _emit(self, item):
+        while True:
+            if self.stopping.is_set():
+                raise _Stopped()
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _allocate(self, size):
+        while not self.slots.acquire(timeout=0.1):
+            if self.stopping.is_set():
+                raise _Stopped()
+        return bytearray(size)
+
+    def _run(self):
+        try:
+            self.work(self._emit, self._allocate)
+            self._emit((self._DONE, None))
+        except _Stopped:
+            pass
+        except BaseException as error:  # handed to the consumer, raised there
+            try:
+                self._emit((self._DONE, error))
+            except _Stopped:
+                pass
+
+    def __iter__(self):
+        while True:
+            item = self.queue.get()
+            if isinstance(item, tuple):
+                if item[1] is not None:
+                    raise item[1]
+                return
+            yield item
+            self.slots.release()  # the consumer is done with it
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        while self.thread.is_alive():
+            try:
+                self.queue.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        self.thread.join()
+        return False

@@ -12,14 +12,16 @@ import pytest
 from omero_irods_sandbox.scenario import rules_dir
 
 from bench import __main__ as bench_main
-from bench import archive_walk, common, pep_cost, push_stream
+from bench import archive_walk, common, ingest_e2e, pep_cost, push_stream
 
-needs_gnu_tools = pytest.mark.skipif(not (shutil.which("tar") and shutil.which("sha256sum")),
-                                     reason="the baselines need GNU tar and sha256sum")
+needs_gnu_tools = pytest.mark.skipif(not (shutil.which("tar") and shutil.which("openssl")),
+                                     reason="the baselines need GNU tar and openssl")
 
 TINY = {
     "pep_cost": {"count": 2, "rounds": 1, "micro_calls": 10, "micro_repeats": 1, "agent_starts": 1},
-    "push_stream": {"files": 3, "total_bytes": 96 * 1024, "rounds": 1, "scale_check": 2},
+    "push_stream": {"part_bytes": 96 * 1024, "parts": 2, "files_per_part": 3, "rounds": 1},
+    "ingest_e2e": {"file_counts": (3, 12), "file_bytes": 64, "rounds": 1, "large_bytes": 256 * 1024,
+                   "large_files": 2, "many_members": 30},
     "archive_walk": {"members": 30, "rounds": 1},
 }
 
@@ -28,7 +30,7 @@ def check_result(result, name):
     assert result["benchmark"] == name
     assert result["measures"], "%s reported no measure" % name
     for entry in result["measures"]:
-        assert entry["kind"] in ("time", "memory")
+        assert entry["kind"] in ("time", "memory", "count")
         assert isinstance(entry["ratio"], float) and math.isfinite(entry["ratio"]), entry
         # a time never shrinks to nothing; a memory growth may be 0 for tiny data
         assert entry["ratio"] > 0 if entry["kind"] == "time" else entry["ratio"] >= 0, entry
@@ -92,16 +94,60 @@ def test_pep_cost_refuses_rules_that_fail(tmp_path):
 
 
 @needs_gnu_tools
-def test_push_stream_reports_memory_against_the_archive_size(tmp_path):
+def test_push_stream_compares_with_openssl_and_the_floor_and_measures_the_whole_process(tmp_path):
     result = push_stream.run(str(tmp_path), **TINY["push_stream"])
     check_result(result, "push_stream")
-    memory = {entry["measure"]: entry for entry in result["measures"] if entry["kind"] == "memory"}
-    archive_bytes = result["parameters"]["archive_bytes"]
-    assert archive_bytes >= TINY["push_stream"]["total_bytes"]
-    assert memory["tracemalloc peak / archive size"]["baseline_bytes"] == archive_bytes
-    larger = memory["tracemalloc peak, 2x archive / 1x"]
-    assert result["parameters"]["memory"]["larger_archive_bytes"] > archive_bytes
-    assert larger["subject_bytes"] > 0 and larger["baseline_bytes"] > 0
+    measured = {entry["measure"]: entry for entry in result["measures"]}
+    for size in ("96.0 KiB", "192.0 KiB"):
+        size = common.bytes_text(96 * 1024) if size == "96.0 KiB" else common.bytes_text(2 * 96 * 1024)
+        assert measured["push stream %s vs tar | openssl dgst -sha256" % size]["baseline"] == "tar | openssl dgst"
+        assert measured["push stream %s vs floor tar | cat" % size]["kind"] == "time"
+        rss = measured["push peak RSS, whole process, %s" % size]
+        # a whole Python process: far more than tracemalloc would show, far less than a GiB
+        assert 5 << 20 < rss["subject_bytes"] < 1 << 30 and rss["baseline_bytes"] == 64 << 20
+    sizes = result["parameters"]["sizes"]
+    assert [sizes[label]["files"] for label in sorted(sizes)] == [3, 6]
+
+
+def test_the_baseline_digest_is_openssl_sha256_of_the_tar_stream(tmp_path):
+    """tar | openssl dgst: the same bytes tar writes, hashed by OpenSSL (here checked against
+    hashlib over tar's own output)."""
+    import hashlib
+    import subprocess
+
+    tree = tmp_path / "run1"
+    common.write_tree(str(tree), 2, 5000)
+    tar = subprocess.run(["tar", "-cf", "-", "-C", str(tmp_path), "run1"], capture_output=True, check=True)
+    assert push_stream.gnu_tar_openssl(str(tree)) == hashlib.sha256(tar.stdout).hexdigest()
+
+
+def test_ingest_e2e_counts_microservices_and_server_bytes(tmp_path):
+    result = ingest_e2e.run(str(tmp_path), **TINY["ingest_e2e"])
+    check_result(result, "ingest_e2e")
+    outcomes = result["parameters"]["outcomes"]
+    runs = [o for outcome in outcomes.values() for o in (outcome if isinstance(outcome, list) else [outcome])]
+    for outcome in runs:
+        assert outcome["microservices"]["msiTarFileExtract"] == 1
+        assert outcome["microservices"]["msiDataObjChksum"] >= 1
+        assert outcome["read_bytes"] > 0 and outcome["written_bytes"] > 0
+    large = outcomes["%s in 2 files" % common.bytes_text(256 * 1024)]
+    # the placed copy alone is one written byte per ingested byte
+    assert large["written_bytes"] >= large["ingested_bytes"] == 256 * 1024
+    assert "30 members" in outcomes and "12" in outcomes and "3" in outcomes
+
+
+def test_ingest_e2e_refuses_to_time_a_request_that_was_not_imported(tmp_path, monkeypatch):
+    """A request rejected early would look fast: the benchmark checks it ended imported."""
+    scenario = ingest_e2e._scenario
+
+    def unmapped_user(workdir, tree):
+        built = scenario(workdir, tree)
+        built.data["steps"][0]["push"]["omero_user"] = "mallory"
+        return built
+
+    monkeypatch.setattr(ingest_e2e, "_scenario", unmapped_user)
+    with pytest.raises(RuntimeError, match="the request ended 'rejected', not 'imported'"):
+        ingest_e2e.run(str(tmp_path), **TINY["ingest_e2e"])
 
 
 @needs_gnu_tools
@@ -120,7 +166,7 @@ def test_archive_walk_refuses_a_short_walk(tmp_path, monkeypatch):
 
 def test_push_stream_baseline_failure_is_reported(tmp_path):
     with pytest.raises(RuntimeError, match="baseline failed: tar exited"):
-        push_stream.gnu_tar_sha256(str(tmp_path / "no-such-tree"))
+        push_stream.gnu_tar_openssl(str(tmp_path / "no-such-tree"))
 
 
 def test_generated_tree_has_the_asked_size(tmp_path):
@@ -144,6 +190,7 @@ def test_time_ratio_is_the_median_of_paired_rounds():
 @needs_gnu_tools
 def test_main_prints_a_table_and_writes_every_number(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(archive_walk, "FULL", TINY["archive_walk"])
+    monkeypatch.setattr(bench_main, "FULL_OVERRIDES", {})
     output = tmp_path / "results.json"
     assert bench_main.main(["--only", "archive_walk", "--json", str(output)]) == 0
     report = json.loads(output.read_text())
@@ -163,3 +210,18 @@ def test_main_rejects_an_unknown_benchmark_and_keeps_old_results(tmp_path, capsy
     assert output.read_text() == '{"previous": "run"}'
 
 
+
+
+def test_param_changes_one_size_and_refuses_unknown_ones(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(archive_walk, "FULL", TINY["archive_walk"])
+    monkeypatch.setattr(bench_main, "FULL_OVERRIDES", {})
+    output = tmp_path / "results.json"
+    assert bench_main.main(["--only", "archive_walk", "--param", "archive_walk.members=12",
+                            "--json", str(output)]) == 0
+    report = json.loads(output.read_text())
+    assert report["results"][0]["parameters"]["members"] == 12
+    assert report["overrides"] == {"archive_walk": {"members": 12}} and report["machine"]["cpu_model"]
+    with pytest.raises(SystemExit, match="archive_walk has no parameter membres"):
+        bench_main.main(["--only", "archive_walk", "--param", "archive_walk.membres=12", "--json", str(output)])
+    with pytest.raises(SystemExit):
+        bench_main.main(["--only", "archive_walk", "--param", "archive_walk.members", "--json", str(output)])

@@ -62,7 +62,7 @@ class _FaultyDataObjects(object):
     def open(self, path, mode):
         self.f._maybe_fail("open", path)
         handle = self.inner.open(path, mode)
-        return _FaultyWriter(self.f, path, handle) if mode == "w" else handle
+        return _FaultyWriter(self.f, path, handle) if mode in ("w", "a") else handle
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -77,6 +77,13 @@ class _FaultyWriter(object):
         self.written += len(data)
         self.f.writes.append((self.path, len(data)))
         return self.inner.write(data)
+
+    def seek(self, offset, whence=0):
+        self.written = offset
+        return self.inner.seek(offset, whence)
+
+    def flush(self):
+        return self.inner.flush()
 
     def close(self):
         self.f._maybe_fail("close", self.path)

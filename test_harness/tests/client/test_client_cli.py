@@ -28,8 +28,9 @@ def parse(argv):
 def env_file(tmp_path, monkeypatch):
     path = tmp_path / "irods_environment.json"
     auth = tmp_path / "irodsA"
-    auth.write_text("scrambled")
+    auth.write_text(pytest.importorskip("irods.password_obfuscation").encode("s3cret"))
     auth.chmod(0o600)
+    monkeypatch.setenv("OMERO_IRODS_PUSH_JOURNALS", str(tmp_path / "journals"))
     path.write_text(json.dumps({"irods_host": "h", "irods_port": 1247, "irods_user_name": "omero-svc",
                                 "irods_zone_name": "tempZone", "irods_authentication_file": str(auth)}))
     monkeypatch.delenv("OMERO_IRODS_LANDING_ZONE", raising=False)
@@ -76,7 +77,7 @@ def test_dry_run_sends_nothing_and_shows_the_plan(env_file, connect, run_dir, ca
     out = capsys.readouterr().out
     assert status == cli.EXIT_OK and connect == []
     assert "would create /tempZone/home/omero-svc/landing/req-0000002/" in out
-    assert "would stream run1.tar: 3 files" in out
+    assert "would stream req-0000002.tar: 3 files" in out
 
 
 def test_bad_input_exits_2_before_connecting(env_file, connect, run_dir, capsys):
@@ -109,7 +110,7 @@ def test_an_irods_failure_exits_1_and_says_what_failed(session, env_file, monkey
     status = run(["push", str(run_dir), "--omero-user", "alice", "--omero-group", "lab",
                   "--irods-env", env_file])
     assert status == cli.EXIT_FAILED
-    assert "run1.tar failed: CAT_NO_ACCESS_PERMISSION" in capsys.readouterr().err
+    assert ".tar failed: CAT_NO_ACCESS_PERMISSION" in capsys.readouterr().err
 
 
 def _add_request(irods, landing, request_id, user, state, images=(), error=None):
@@ -199,3 +200,21 @@ def test_progress_is_a_redrawn_bar_on_a_terminal():
     text = stream.getvalue()
     assert text.startswith("\r[") and "\n" not in text[:-1] and text.endswith("\n")
     assert " 50% 1.0 MiB / 2.0 MiB" in text
+
+
+def test_progress_shows_the_time_left_at_the_current_rate():
+    stream = io.StringIO()
+    ticks = iter([0, 10])
+    reporter = cli.ProgressReporter(stream, clock=lambda: next(ticks), is_tty=True)
+    reporter(0, 100 * 1024 * 1024)
+    reporter(10 * 1024 * 1024, 100 * 1024 * 1024)  # 1 MiB/s: 90 s left
+    assert stream.getvalue().rstrip().endswith("1.0 MiB/s ETA 1:30")
+
+
+def test_progress_of_a_resumed_push_counts_its_rate_from_where_it_resumed():
+    stream = io.StringIO()
+    ticks = iter([100, 110])
+    reporter = cli.ProgressReporter(stream, clock=lambda: next(ticks), is_tty=False)
+    reporter(50 * 1024 * 1024, 100 * 1024 * 1024)  # iRODS already held half
+    reporter(60 * 1024 * 1024, 100 * 1024 * 1024)  # 10 MiB in 10 s: 40 s left
+    assert stream.getvalue().splitlines()[-1] == "sent 60.0 MiB of 100.0 MiB (60%), ETA 0:40"

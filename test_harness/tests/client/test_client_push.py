@@ -31,7 +31,7 @@ def test_push_streams_the_tar_then_commits_a_valid_payload(irods, session, landi
     result = push_run(session, landing, run_dir, target="Dataset:name:run1", request_id="req-00000001")
 
     assert result.collection == landing + "/req-00000001"
-    assert result.data_path == landing + "/req-00000001/run1.tar"
+    assert result.data_path == landing + "/req-00000001/req-00000001.tar"
     assert result.payload_path == landing + "/req-00000001/req-00000001" + PAYLOAD_SUFFIX
     tar_bytes = irods.read(result.data_path)
     assert (result.size, result.sha256) == (len(tar_bytes), hashlib.sha256(tar_bytes).hexdigest())
@@ -41,7 +41,8 @@ def test_push_streams_the_tar_then_commits_a_valid_payload(irods, session, landi
     payload = parse_payload(irods.read(result.payload_path), max_bytes=1 << 20)
     assert (payload.operation, payload.omero_user, payload.omero_group) == ("ingest", "alice", "lab")
     assert payload.request_id == "req-00000001"
-    assert payload.data == ("tar", "run1.tar", result.size, result.sha256, 3)
+    assert payload.data == ("tar", "req-00000001.tar", result.size, result.sha256, 3)
+    assert payload.target.name == "run1"  # the folder names the placed collection
     assert payload.target.omero_dataset == "Dataset:name:run1"
     assert [(e.path, e.size) for e in payload.manifest] == [
         ("run1/notes.txt", 15), ("run1/plate/A1.tif", 2000), ("run1/plate/B2.tif", 0)]
@@ -90,7 +91,7 @@ def test_a_failure_mid_upload_removes_the_request_and_leaves_no_payload(irods, s
     with pytest.raises(PushError) as raised:
         push_run(faulty, landing, run_dir, request_id="req-00000002")
     message = str(raised.value)
-    assert "upload of %s/req-00000002/run1.tar failed: CAT_NO_ACCESS_PERMISSION" % landing in message
+    assert "upload of %s/req-00000002/req-00000002.tar failed: CAT_NO_ACCESS_PERMISSION" % landing in message
     assert "the partial request was removed" in message
     assert raised.value.request_id == "req-00000002" and raised.value.cleaned_up
     assert irods.tree() == before and irods.payloads() == []
@@ -204,9 +205,29 @@ def test_load_writes_only_a_payload_naming_the_snapshot(irods, session, landing)
 
 
 def test_plan_push_checks_everything_without_a_session(run_dir):
-    plan = plan_push(run_dir, "save", "alice", "lab", omero_objects=["Dataset:3"])
-    assert plan.name == "run1.tar"
+    plan = plan_push(run_dir, "save", "alice", "lab", omero_objects=["Dataset:3"], request_id="req-00000007")
+    assert plan.name == "req-00000007.tar" and plan.payload.target_name == "run1"
     assert [m.path for m in plan.members] == ["run1/notes.txt", "run1/plate/A1.tif", "run1/plate/B2.tif"]
     assert plan.payload.data.size == plan.predicted_size
     with pytest.raises(PushError, match="operation 'load' cannot carry data"):
         plan_push(run_dir, "load", "alice", "lab")
+
+
+@pytest.mark.parametrize("folder", ["it's run", "a++++b", "run\"1", "-run"])
+def test_the_archive_is_named_after_the_request_id_whatever_the_folder_is_called(
+        irods, session, landing, tmp_path, folder):
+    """A folder name with a quote or `++++` made an archive name the policy could not use."""
+    run = tmp_path / folder
+    run.mkdir()
+    (run / "a.tif").write_bytes(b"A")
+    result = push_run(session, landing, run, request_id="req-00000040")
+    assert result.data_path == landing + "/req-00000040/req-00000040.tar"
+    payload = parse_payload(irods.read(result.payload_path), 1 << 20)
+    assert payload.data.name == "req-00000040.tar"
+    assert payload.target.name in (None, folder)  # the folder's name only where the policy takes it
+
+
+@pytest.mark.parametrize("name", ["it's.tar", "a++++b.tar", "../x.tar", ".hidden.tar", "x" * 130])
+def test_an_explicit_archive_name_must_be_a_plain_name(session, landing, run_dir, name):
+    with pytest.raises(PushError, match="archive name .*letters, digits"):
+        push_run(session, landing, run_dir, name=name)

@@ -185,3 +185,57 @@ def test_members_from_any_reader_stream_like_files(tmp_path):
         TarStream([member, member])
     with pytest.raises(SourceError, match="'.' or '..'"):
         Member("../escape", 1, 0, lambda: io.BytesIO(b"x"))
+
+
+def test_a_consumer_that_stops_early_stops_the_reading_thread_and_closes_the_file(tmp_path):
+    """The stream reads on a second thread (two SHA-256 passes on two cores); an upload that
+    fails mid-way must not leave it running or holding a file open."""
+    import threading
+
+    closed = []
+
+    class Reader(io.BytesIO):
+        def close(self):
+            closed.append(True)
+            super().close()
+
+    members = [Member("big.bin", 3 * MiB, 0, lambda: Reader(b"x" * (3 * MiB)))]
+    before = threading.active_count()
+    chunks = TarStream(members, chunk_size=512 * 1024).chunks()
+    first = next(chunks)
+    assert len(first) == 512 * 1024
+    chunks.close()
+    assert threading.active_count() == before and closed == [True]
+
+
+def test_the_stream_holds_at_most_two_chunks_while_the_consumer_holds_none(tmp_path):
+    """Double buffering: however fast the reader, only the consumer's chunk and the one being
+    filled exist; a third is started when the consumer asks for the next one."""
+    import threading
+
+    from omero_irods.client import tarstream
+
+    asked, allocated = [], []
+    original = tarstream._Producer._allocate
+
+    def counting(producer, size):
+        asked.append(size)
+        buffer = original(producer, size)
+        allocated.append(size)
+        return buffer
+
+    members = [Member("big.bin", 4 * MiB, 0, lambda: io.BytesIO(b"y" * (4 * MiB)))]
+    stream = TarStream(members, chunk_size=512 * 1024)
+    tarstream._Producer._allocate = counting
+    try:
+        chunks = stream.chunks()
+        next(chunks)
+        for _ in range(500):  # until the producer, two chunks filled, asks for a third
+            if len(asked) >= 3:
+                break
+            threading.Event().wait(0.01)
+        assert len(asked) == 3 and len(allocated) == 2  # it waits for the consumer
+        rest = sum(len(chunk) for chunk in chunks)
+    finally:
+        tarstream._Producer._allocate = original
+    assert 512 * 1024 + rest == stream.size
