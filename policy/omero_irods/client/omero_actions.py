@@ -52,8 +52,8 @@ def save_snapshot(conn, refs, name=None, include_transfer_xml=True,
         notes.append(note)
     host = omero_gateway.server_host(conn)
     with _explained(), _irods(open_session) as (session, landing):
-        result = push.push(session, landing, members, "save", user, group, name=name + ".tar",
-                           target_name=name,
+        # the tar is named after the request id: a snapshot name may hold anything
+        result = push.push(session, landing, members, "save", user, group, target_name=name,
                            omero_server=host, omero_objects=_payload_refs(refs, filesets),
                            progress=progress)
     message = "Saving %s as snapshot %s: %d files (%s) sent as request %s" % (

@@ -56,7 +56,7 @@ def test_save_snapshots_for_the_logged_in_user(omero_cli, irods, landing, capsys
     assert out.startswith("Saving Image:5 as snapshot img5: 1 files")
     (payload_path,) = irods.payloads()
     payload = parse_payload(irods.read(payload_path), 1 << 20)
-    assert (payload.operation, payload.omero_user, payload.data.name) == ("save", "alice", "img5.tar")
+    assert (payload.operation, payload.omero_user, payload.data.name) == ("save", "alice", payload.request_id + ".tar")
     assert omero_cli.gateway.closed
 
 

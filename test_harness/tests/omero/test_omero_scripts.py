@@ -104,8 +104,8 @@ def test_save_streams_the_original_files_and_commits_a_save_payload(irods, landi
     assert (payload.operation, payload.omero_user, payload.omero_group) == ("save", "alice", "lab")
     assert payload.omero_objects == ("Dataset:3", "Fileset:11")
     assert payload.omero_server == "omero.example.org"
-    assert payload.target.name == "Dataset-3" and payload.data.name == "Dataset-3.tar"
-    with tarfile.open(fileobj=io.BytesIO(irods.read(collection + "/Dataset-3.tar"))) as tar:
+    assert payload.target.name == "Dataset-3" and payload.data.name == request_id + ".tar"
+    with tarfile.open(fileobj=io.BytesIO(irods.read("%s/%s.tar" % (collection, request_id)))) as tar:
         assert tar.extractfile(REPO + "A1/A1.tif").read() == b"pixels" * 100
         assert tar.getnames() == [REPO + "A1/A1.tif", REPO + "plate.companion.ome"]
     assert [(f.opened, f.closed) for f in files] == [(1, 1), (1, 1)]
@@ -128,7 +128,7 @@ def test_save_adds_transfer_xml_when_omero_cli_transfer_is_there(irods, landing,
     gateway, _files = snapshot_gateway()
     outputs = run("iRODS_Save", {"Data_Type": "Dataset", "IDs": [3], "Snapshot_Name": "before-review"},
                   gateway, monkeypatch)
-    tar_path = "%s/%s/before-review.tar" % (landing, outputs["Request_ID"])
+    tar_path = "%s/%s/%s.tar" % (landing, outputs["Request_ID"], outputs["Request_ID"])
     with tarfile.open(fileobj=io.BytesIO(irods.read(tar_path))) as tar:
         assert tar.extractfile("transfer.xml").read() == b"<Dataset id=3/>"
 
@@ -197,9 +197,10 @@ def test_list_shows_only_the_session_users_requests(irods, landing, monkeypatch,
     for user, number in (("alice", 1), ("bob", 2), ("alice", 3)):
         result = request_load(irods.session, landing, "/tempZone/home/%s/snap" % user, user, "lab",
                               request_id="req-000000%d" % number)
-        if number == 3:
-            irods.set_avus(result.payload_path, [(names.AVU_STATE, names.IMPORTED),
-                                                 (names.AVU_OMERO_IMAGE, "42")])
+        if number == 3:  # the policy's record says imported (state is read from records only)
+            irods.record(result.request_id, [(names.AVU_STATE, names.IMPORTED), (names.AVU_OMERO_USER, user),
+                                             (names.AVU_OMERO_GROUP, "lab"), (names.AVU_OPERATION, "load"),
+                                             (names.AVU_OMERO_IMAGE, "42")], payload=result.payload_path)
     outputs = run("iRODS_List", {}, FakeGateway(user="alice"), monkeypatch)
     assert outputs["Message"] == "2 iRODS request(s) for alice: 1 imported, 1 received"
     table = capsys.readouterr().out
@@ -239,7 +240,7 @@ def test_save_streams_the_attachments_transfer_xml_names(irods, landing, monkeyp
                   gateway, monkeypatch)
     assert "transfer.xml added with 1 attached file(s)" in outputs["Message"]
     request_id = outputs["Request_ID"]
-    with tarfile.open(fileobj=io.BytesIO(irods.read("%s/%s/with-notes.tar" % (landing, request_id)))) as tar:
+    with tarfile.open(fileobj=io.BytesIO(irods.read("%s/%s/%s.tar" % (landing, request_id, request_id)))) as tar:
         assert tar.extractfile("file_annotations/7/notes.csv").read() == b"well,count\nA1,3\n"
         assert tar.extractfile("transfer.xml").read() == b"<Dataset id=3/>"
     payload = parse_payload(irods.read("%s/%s/%s%s" % (landing, request_id, request_id, names.PAYLOAD_SUFFIX)),
@@ -254,6 +255,6 @@ def test_without_its_attachments_transfer_xml_is_left_out_and_the_user_told(irod
                   gateway, monkeypatch)
     assert ("transfer.xml left out: its attachment FileAnnotation:8 is not readable in your current "
             "group") in outputs["Message"]
-    tar_path = "%s/%s/no-notes.tar" % (landing, outputs["Request_ID"])
+    tar_path = "%s/%s/%s.tar" % (landing, outputs["Request_ID"], outputs["Request_ID"])
     with tarfile.open(fileobj=io.BytesIO(irods.read(tar_path))) as tar:
         assert sorted(tar.getnames()) == [REPO + "A1/A1.tif", REPO + "plate.companion.ome"]
