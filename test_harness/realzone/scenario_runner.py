@@ -112,6 +112,8 @@ class RealRun(object):
         importer = config.setdefault("omero_import", {})
         from omero_irods_sandbox.omero_importer import command_prefix
         importer["command"] = command_prefix(import_log, mode, python=install.SERVER_PYTHON) + ["import"]
+        importer.setdefault("log_folder", install.import_log_folder(import_log))  # writable by irods
+        importer.setdefault("check_seconds", 2)
         return config, user_map
 
     def _resources(self):

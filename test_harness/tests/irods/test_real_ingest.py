@@ -76,9 +76,10 @@ def test_push_is_placed_for_the_mapped_user_and_imported_once(tier, batch):
     provenance = tier.avus(destination)
     assert provenance.get("omero_irods::request_id") == [pushed["request_id"]]
     assert sorted(provenance.get("omero_irods::omero_image", [])) == sorted(status["images"])
-    # the landing collection is gone; the record sits next to the data
+    # the landing collection is gone; the record sits in the records collection, never next to the data
     assert not tier.exists(pushed["collection"])
-    assert tier.exists(destination + ".omero-irods.json")
+    assert not tier.exists(destination + ".omero-irods.json")
+    assert tier.exists(status["record"]) and "/omero-irods-records/" in status["record"]
     calls = tier.imports_of(destination)
     assert len(calls) == 1, calls
     assert "--transfer=ln_s" in " ".join(calls[0]["argv"]) or "ln_s" in calls[0]["argv"]

@@ -2,8 +2,6 @@
 9.1): an OMERO user named `null` (parseMspForStr reads the string "null" as a missing argument)
 and a target name holding a session-variable word (rsRuleExecSubmit refuses such rule text)."""
 
-import pytest
-
 
 def make_run(tmp_path, name):
     folder = tmp_path / name
@@ -12,8 +10,6 @@ def make_run(tmp_path, name):
     return folder
 
 
-@pytest.mark.xfail(strict=True, reason="an argument that is the literal string \"null\" reads as missing in "
-                                       "the plugin (parseMspForStr): msiModAVUMetadata fails; fixed by branch prep (issue 9.1; main's inputs merge writes names through the atomic metadata API)")
 def test_omero_user_named_null_is_imported(tier, tmp_path):
     status = tier.wait_final(tier.push(make_run(tmp_path, "run-null-user"), "null", "lab")["request_id"])
     assert status["state"] == "imported", status
