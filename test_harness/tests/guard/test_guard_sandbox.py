@@ -18,20 +18,23 @@ from omero_irods_sandbox.prep import genquery_engine
 ADMIN = "rods"
 
 
-#: Both server versions the sandbox emulates (docs/sandbox.md, "Server versions and hashing").
-VERSIONS = ("4.3", "5.0")
+#: Both server versions the sandbox emulates (docs/sandbox.md, "Server versions and hashing"),
+#: and 5.0 with the delay server's default of 4 executors running the placing and importing
+#: rules at once (irods/irods server/delay_server/src/irodsDelayServer.cpp).
+SERVERS = {"4.3": {"version": "4.3"}, "5.0": {"version": "5.0"},
+           "5.0-x4": {"version": "5.0", "number_of_concurrent_delay_rule_executors": 4}}
 
 
-@pytest.fixture(params=VERSIONS)
+@pytest.fixture(params=sorted(SERVERS))
 def zone(tmp_path, request):
     """A zone of one's own, for tests whose calls change it."""
-    return GuardZone(tmp_path, server={"version": request.param})
+    return GuardZone(tmp_path, server=SERVERS[request.param])
 
 
-@pytest.fixture(scope="module", params=VERSIONS)
+@pytest.fixture(scope="module", params=sorted(SERVERS))
 def guarded(tmp_path_factory, request):
     """One zone shared by the tests whose calls are all refused (each proves nothing changed)."""
-    return GuardZone(tmp_path_factory.mktemp("guarded"), server={"version": request.param})
+    return GuardZone(tmp_path_factory.mktemp("guarded"), server=SERVERS[request.param])
 
 
 def _refused(zone, api, *args, **kwargs):
