@@ -131,13 +131,12 @@ def ingest(workdir, tree, payload_bytes):
 
 
 def _request_state(run):
-    from omero_irods.names import PAYLOAD_SUFFIX
-
-    for data_object in run.zone.data_objects():
-        if data_object.path.endswith(PAYLOAD_SUFFIX):
-            for avu in run.zone.avus(SERVICE_ACCOUNT, data_object.path):
-                if avu.attribute == STATE_ATTRIBUTE:
-                    return avu.value
+    """The state on the request's record (a collection in the records collection: the only
+    place the policy keeps state)."""
+    for collection in run.zone.collections():
+        for avu in collection.avus:
+            if avu.attribute == STATE_ATTRIBUTE:
+                return avu.value
     return None
 
 
