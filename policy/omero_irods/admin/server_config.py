@@ -54,6 +54,9 @@ def enable_rule_engine(server_config_path, fragment_path, dry_run=False, now=tim
     stanzas = stanzas_from(_load(fragment_path, "rule engine fragment"), fragment_path)
     original_text = _read(server_config_path, "server config")
     document = _parse(original_text, server_config_path, "server config")
+    problem = hash_scheme_problem(document)
+    if problem:
+        raise ServerConfigError("%s: %s" % (server_config_path, problem))
     engines = rule_engines_of(document, server_config_path)
     document["plugin_configuration"]["rule_engines"] = merged(engines, stanzas)
     if merged(engines, stanzas) == engines:
@@ -67,6 +70,19 @@ def enable_rule_engine(server_config_path, fragment_path, dry_run=False, now=tim
     backup = _backup(server_config_path, original_text, now())
     _replace(server_config_path, new_text)
     return True, diff, backup
+
+
+def hash_scheme_problem(document):
+    """Why the zone's checksums cannot verify a push, or None. The policy compares every file
+    with the sha256 the push computed, through the checksum the server registers: the server
+    computes it with `default_hash_scheme` (irods/irods server/api/src/rsFileChksum.cpp; SHA256
+    when unset), so an MD5 zone would end every request `checksum_scheme`."""
+    scheme = document.get("default_hash_scheme", "SHA256")
+    if str(scheme).upper() != "SHA256":
+        return ('default_hash_scheme is %r: omero-irods verifies every file by its sha256, so set '
+                '"default_hash_scheme": "SHA256" (and "match_hash_policy": "strict", so that an '
+                'object with an MD5 checksum is not kept at MD5) and restart; nothing was changed' % scheme)
+    return None
 
 
 def stanzas_from(document, path):

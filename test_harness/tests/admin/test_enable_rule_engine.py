@@ -81,6 +81,8 @@ def test_dry_run_prints_the_diff_and_writes_nothing(server_config, capsys):
     ("{not json", "not valid JSON"),
     ('{"zone_name": "tempZone"}', "plugin_configuration.rule_engines"),
     ('{"plugin_configuration": {"rule_engines": {}}}', "plugin_configuration.rule_engines"),
+    # an MD5 zone cannot verify pushes: refused at install time (irods/irods rsFileChksum.cpp)
+    ('{"default_hash_scheme": "MD5", "plugin_configuration": {"rule_engines": []}}', '"default_hash_scheme": "SHA256"'),
 ])
 def test_a_malformed_server_config_is_named_and_left_alone(tmp_path, capsys, content, complaint):
     path = tmp_path / "server_config.json"
