@@ -43,6 +43,10 @@ class RuleBase(object):
             raise FileNotFoundError("rule engine config dir %s does not exist" % self.etc_dir)
         self._modules = {}  # this zone's modules, out of sys.modules between calls
         self._owned_files = {}  # module file -> is it in etc_dir (asked for every module, every call)
+        #: Callables run once per agent, after its `import core`, with its modules importable:
+        #: how a test changes the policy an agent runs (each agent imports it afresh).
+        self.agent_hooks = []
+        self._hooks_ran = False
 
     @contextlib.contextmanager
     def active(self):
@@ -65,6 +69,7 @@ class RuleBase(object):
     def reset(self):
         """Forget the loaded modules: the next rule call imports core afresh (a new agent)."""
         self._modules = {}
+        self._hooks_ran = False
 
     def core(self):
         """`import core` as exec_rule does; raises whatever the import raises."""
@@ -73,7 +78,12 @@ class RuleBase(object):
         for name in SHIPPED_MODULES:
             if name not in sys.modules and not os.path.exists(os.path.join(self.etc_dir, name + ".py")):
                 sys.modules[name] = _load_shipped(name)
-        return importlib.import_module("core")
+        module = importlib.import_module("core")
+        if not self._hooks_ran:
+            self._hooks_ran = True
+            for hook in self.agent_hooks:
+                hook()
+        return module
 
     def inject_builtins(self, core_module):
         """exec_rule: core_namespace['irods_types'] / ['irods_errors'] before each call."""

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from pipeline_support import SERVICE, UNTIL_IDLE, Request, avus_of, base_scenario, record_of, under
-from omero_irods import names, pipeline
+from omero_irods import names
 from omero_irods.archive import list_members as real_list_members
 from test_archive_extraction import FILES as TAR_FILES, hostile_tar
 
@@ -60,8 +60,7 @@ def test_a_landing_co_writer_cannot_redirect_someone_elses_request(tmp_path, liv
     assert all("bob" not in " ".join(run["argv"]) for run in state["imports"])
 
 
-def test_a_landing_co_writer_cannot_swap_the_tar_between_its_check_and_its_extraction(tmp_path, live_zone,
-                                                                                    monkeypatch):
+def test_a_landing_co_writer_cannot_swap_the_tar_between_its_check_and_its_extraction(tmp_path, live_zone):
     """The member check reads the tar, then msiTarFileExtract reads it again: whoever may still
     write it in between decides what libarchive writes on the server's disk."""
     request = Request(tmp_path, RID_SWAP, TAR_FILES, target_name="run1")
@@ -78,7 +77,12 @@ def test_a_landing_co_writer_cannot_swap_the_tar_between_its_check_and_its_extra
             swaps.append("refused: %s" % refused)
         return members
 
-    monkeypatch.setattr(pipeline, "list_members", check_then_swap)
+    def patch_the_agents_pipeline():  # each agent imports the policy afresh, as on a server
+        import omero_irods.pipeline
+
+        omero_irods.pipeline.list_members = check_then_swap
+
+    zone.runtime.rules.agent_hooks.append(patch_the_agents_pipeline)
     zone.step(UNTIL_IDLE)
     state = zone.state()
     core_py = tmp_path / "work" / "zone" / "server_root" / "etc" / "irods" / "core.py"
