@@ -70,8 +70,10 @@ test: test-install test-default test-py39 test-omero test-irods
 test-default: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -m 'not omero' $(PYTEST_ARGS)
 
+# Python 3.9 proves the server side on the oldest Python a server embeds: every test once, the
+# pipeline and guard suites on the 5.0 variant only (the default run covers 4.3 and 4 executors).
 test-py39: $(VENV39)/.installed
-	$(VENV39)/bin/python -m pytest -q -m 'not omero' $(PYTEST_ARGS)
+	OMERO_IRODS_VARIANTS=5.0 $(VENV39)/bin/python -m pytest -q -m 'not omero' $(PYTEST_ARGS)
 
 test-omero: $(VENV_OMERO)/.linked
 	$(VENV_OMERO)/bin/python -m pytest -q -m omero $(PYTEST_ARGS)

@@ -9,6 +9,8 @@ apiHandler.hpp`); the guard's query uses GenQuery1 `parent_of` (`plugins/databas
 general_query.cpp` addInClauseToWhereForParentOf: the path and each of its parents).
 """
 
+import os
+
 import pytest
 
 from guard_zone import IMPORTED_ID, LINKS, SCRATCH, SERVICE, GuardZone
@@ -23,6 +25,8 @@ ADMIN = "rods"
 #: rules at once (irods/irods server/delay_server/src/irodsDelayServer.cpp).
 SERVERS = {"4.3": {"version": "4.3"}, "5.0": {"version": "5.0"},
            "5.0-x4": {"version": "5.0", "number_of_concurrent_delay_rule_executors": 4}}
+_ONLY = [v for v in os.environ.get("OMERO_IRODS_VARIANTS", "").split(",") if v]  # see tests/pipeline/conftest.py
+SERVERS = {name: server for name, server in SERVERS.items() if not _ONLY or name in _ONLY}
 
 
 @pytest.fixture(params=sorted(SERVERS))
