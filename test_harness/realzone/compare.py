@@ -20,7 +20,8 @@ KNOWN_DIFFERENCES = [
     ("pep counts", r"\(parallel transfer\)$", "prc-parallel-streams"),
     ("log line only in sandbox", r"sweep of .* started \(first run\)", "sweep-first-run"),
     ("log line only in real", r"sweep of .* started \(first run\)", "sweep-first-run"),
-    ("log line only in real", r"already claimed; duplicate event ignored", "duplicate-event-wording"),
+    ("log line only in real", r"(already claimed|is being claimed by another event); duplicate (event )?ignored",
+     "duplicate-event-wording"),
     ("log line only in sandbox", r"is no longer there; duplicate event ignored", "duplicate-event-wording"),
     ("delay queue", r".*", "delay-queue"),
 ]
@@ -28,6 +29,10 @@ KNOWN_DIFFERENCES = [
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}Z?)?\b")
 _REQUEST_ID = re.compile(r"\b\d{8}T\d{6}Z-[0-9a-zA-Z]{4,}\b")
 _EPOCH = re.compile(r"^\d{9,11}$")
+#: A detached importer's process and output folder differ per run and host.
+_IMPORT_STARTED = re.compile(r"(started \(attempt \d+), pid \d+\); its output goes to \S+")
+#: Catalog ids (DATA_ID of a payload) and the detached importer's record (pid, times, boot id).
+_RUN_SPECIFIC_AVUS = ("omero_irods::payload_id", "omero_irods::importer")
 
 
 def normalise_text(text, vault_roots):
@@ -37,12 +42,15 @@ def normalise_text(text, vault_roots):
         text = text.replace(root.rstrip("/"), "<vault:%s>" % resource)
     text = _REQUEST_ID.sub("<request_id>", text)
     text = _DATE.sub("<date>", text)
+    text = _IMPORT_STARTED.sub(r"\1, pid <pid>); its output goes to <import log>", text)
     if _EPOCH.match(text):
         text = "<time>"
     return text
 
 
 def normalise(value, vault_roots):
+    if isinstance(value, list) and len(value) == 3 and value[0] in _RUN_SPECIFIC_AVUS:
+        return [value[0], "<run-specific>", value[2]]
     if isinstance(value, dict):
         return {normalise_text(key, vault_roots): normalise(item, vault_roots) for key, item in value.items()}
     if isinstance(value, list):

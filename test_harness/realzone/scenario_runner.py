@@ -52,8 +52,9 @@ def run_sandbox(scenario):
             fired = [point["name"] for point in run.server.pep_points[before:]]
             steps.append((index, kind, fired))
         state = run.state()
-        state["_vault_roots"] = {resource: str(run.zone.vault_root(resource)) if hasattr(run.zone, "vault_root")
-                                 else os.path.join(workdir, "zone", "vaults", resource)
+        from omero_irods_sandbox.vault import vault_directory
+
+        state["_vault_roots"] = {resource: vault_directory(os.path.join(workdir, "zone"), resource, scenario.resources[0])
                                  for resource in scenario.resources}
         state["_unexpected"] = list(run.unexpected)
         return state, steps
