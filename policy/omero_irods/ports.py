@@ -65,7 +65,7 @@ class ZonePort(object):
 
     def request_payloads(self, landing_zone):
         """Payload-named data objects in the landing zone's request collections:
-        [{'path', 'owner', 'created' (epoch seconds), 'avus': [(a, v, u)] (state and attempts)}]."""
+        [{'path', 'owner', 'created' (epoch seconds)}]."""
         raise NotImplementedError
 
     def avus(self, path):

@@ -143,18 +143,13 @@ class PrepZone(ZonePort):
         return rows
 
     def request_payloads(self, landing_zone):
+        # One query: AVUs on landing payloads are never read (anyone who may write a payload
+        # may write its AVUs; state lives on records).
         landing = _quote(landing_zone.rstrip("/"))
-        found = {}
         rows = self._rows("COLL_NAME, DATA_NAME, DATA_OWNER_NAME, DATA_CREATE_TIME",
                           "COLL_PARENT_NAME = '%s' and DATA_NAME like '%%%s'" % (landing, names.PAYLOAD_SUFFIX))
-        for coll, name, owner, created in rows:
-            found[coll + "/" + name] = {"path": coll + "/" + name, "owner": owner, "created": int(created), "avus": []}
-        attributes = ", ".join("'%s'" % a for a in (names.AVU_STATE, names.AVU_ATTEMPT))
-        rows = self._rows("COLL_NAME, DATA_NAME, META_DATA_ATTR_NAME, META_DATA_ATTR_VALUE, META_DATA_ATTR_UNITS",
-                          "COLL_PARENT_NAME = '%s' and META_DATA_ATTR_NAME in (%s)" % (landing, attributes))
-        for coll, name, attribute, value, units in rows:
-            if coll + "/" + name in found:
-                found[coll + "/" + name]["avus"].append((attribute, value, units))
+        found = {coll + "/" + name: {"path": coll + "/" + name, "owner": owner, "created": int(created)}
+                 for coll, name, owner, created in rows}
         return [found[path] for path in sorted(found)]
 
     def avus(self, path):
