@@ -125,13 +125,12 @@ def base_scenario(folder, steps, config_zone=None, omero="succeed", users=None, 
 class LiveZone(object):
     """A scenario's zone kept open, so a test can act between steps as an admin would."""
 
-    def __init__(self, folder, data, rules=None):
-        """`rules`: a folder with a core.py to load instead of the project's rules/."""
+    def __init__(self, folder, data):
         data = dict(data, server=dict(SERVER, **data.get("server", {})))
         path = folder / "scenario.json"
         path.write_text(json.dumps(data))
         scenario = scenario_module.load(str(path))
-        self._run = scenario_module._ZoneRun(scenario, scenario_module.rules_dir(rules), str(folder / "work"))
+        self._run = scenario_module._ZoneRun(scenario, scenario_module.rules_dir(None), str(folder / "work"))
         self._run.execute()
         self._steps_run = len(data["steps"])
 

@@ -12,13 +12,11 @@ nothing is written.
 
 import io
 import os
-import pathlib
 import tarfile
 
 from pipeline_support import UNTIL_IDLE, LiveZone, Request, avus_of, base_scenario, record_of
 from omero_irods import names
 from omero_irods.archive import Member
-from omero_irods_sandbox.scenario import rules_dir
 
 RID = "20261202T101500Z-0000beef"
 FILES = {"run1/a.tif": b"A" * 1000, "run1/c.tif": b"# attacker's core.py\n"}
@@ -66,34 +64,20 @@ def tarfile_listing(reader, limits, what="archive"):
         return [Member(info.name, info.size, "file") for info in tar if info.isfile()]
 
 
-#: A core.py whose agents check tars as the policy used to: every agent imports the policy
-#: afresh (as on a server), so the old check is put in place where each agent loads it.
-TARFILE_CHECK_CORE = """
-import io, tarfile
-from omero_irods import archive, pipeline
-from omero_irods_rules import *  # noqa
-
-
-def _tarfile_listing(reader, limits, what="archive"):
-    with tarfile.open(fileobj=io.BytesIO(reader.read()), mode="r:") as tar:
-        return [archive.Member(info.name, info.size, "file") for info in tar if info.isfile()]
-
-
-pipeline.list_members = _tarfile_listing
-"""
-
-
-def _tarfile_check_rules(tmp_path):
-    rules = tmp_path / "rules-tarfile-check"
-    rules.mkdir()
-    (rules / "omero_irods_rules.py").write_text((pathlib.Path(rules_dir(None)) / "omero_irods_rules.py").read_text())
-    (rules / "core.py").write_text(TARFILE_CHECK_CORE)
-    return str(rules)
-
-
-def _run(tmp_path, rules=None):
+def _run(tmp_path, check=None):
+    """The hostile push, then the delay queue; `check` replaces the member check in every agent
+    (each imports the policy afresh, as on a server)."""
     request = Request(tmp_path, RID, FILES, tar_bytes=hostile_tar())
-    state = LiveZone(tmp_path, base_scenario(tmp_path, request.steps("prc") + [UNTIL_IDLE]), rules=rules).state()
+    zone = LiveZone(tmp_path, base_scenario(tmp_path, request.steps("prc")))
+    if check:
+        def use_the_check():
+            import omero_irods.pipeline
+
+            omero_irods.pipeline.list_members = check
+
+        zone.runtime.rules.agent_hooks.append(use_the_check)
+    zone.step(UNTIL_IDLE)
+    state = zone.state()
     core_py = tmp_path / "work" / "zone" / "server_root" / "etc" / "irods" / "core.py"
     return request, state, core_py.read_bytes()
 
@@ -103,7 +87,7 @@ def test_the_tarfile_reading_is_really_fooled():
 
 
 def test_without_the_check_the_hostile_member_overwrites_the_emulated_core_py(tmp_path):
-    request, state, core_py = _run(tmp_path, _tarfile_check_rules(tmp_path))
+    request, state, core_py = _run(tmp_path, tarfile_listing)
     assert core_py == FILES["run1/c.tif"]
     errors = [line for line in state["log"] if line.startswith("ERROR") and "/etc/irods/core.py" in line]
     assert errors and "outside its extraction folder" in errors[0]
