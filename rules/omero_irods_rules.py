@@ -39,6 +39,8 @@ __all__ = [
     "pep_api_rm_coll_pre",
     "pep_api_data_obj_trim_pre",
     "pep_api_data_obj_phymv_pre",
+    "pep_api_exec_my_rule_pre",
+    "pep_api_exec_rule_expression_pre",
 ]
 
 
@@ -155,3 +157,18 @@ def pep_api_data_obj_trim_pre(rule_args, callback, rei):
 def pep_api_data_obj_phymv_pre(rule_args, callback, rei):
     """iphymv: moves a replica's file to another resource."""
     return prep.guard_phymv(callback, rei, rule_args)
+
+
+# --- The rule-text gate: the Python rule engine runs rule text as the iRODS OS user ---------
+# A rodsuser's irule with a delay() naming the Python instance, or a packed
+# EXEC_RULE_EXPRESSION_AN, would run Python unchecked (omero_irods.rule_gate): only admins may.
+
+
+def pep_api_exec_my_rule_pre(rule_args, callback, rei):
+    """irule: admins only."""
+    return prep.gate_rule_text(callback, rei, "exec_my_rule")
+
+
+def pep_api_exec_rule_expression_pre(rule_args, callback, rei):
+    """What the delay server runs (as the zone's admin): admins only."""
+    return prep.gate_rule_text(callback, rei, "exec_rule_expression")

@@ -390,6 +390,18 @@ class Server(object):
             return 0
         return self.call_api("api_data_obj_unlink", comm, [inp], unlink)
 
+    def exec_my_rule(self, user, rule_text, run, out_param_desc="ruleExecOut"):
+        """EXEC_MY_RULE_AN (irule; open to every user: irods/irods apiTable.hpp). Its pre-PEP
+        fires before the rule text is handed to any rule engine, so a failing one refuses the
+        irule. The plugin gets the input serialized as a dict of strings (irods/irods
+        server/re/src/irods_re_serialization.cpp serialize_execMyRuleInp_ptr) and the not yet
+        made output as None (seen on iRODS 5.0.2: rule_args types str, PluginContext, dict,
+        NoneType). `run()` is what the rule engine then does with the text."""
+        comm = self.rs_comm(user)
+        inp = {"myRule": rule_text, "addr_hostAddr": "", "addr_zoneName": self.zone.name, "addr_portNum": "0",
+               "addr_dummyInt": "0", "outParamDesc": out_param_desc}
+        return self.call_api("api_exec_my_rule", comm, [inp, None], run)
+
     def mod_avu_metadata(self, user, operation, item_type, path, attribute, value, units="", admin_mode=False):
         """MOD_AVU_METADATA_AN (imeta add/set/rm; PRC metadata.add/set/remove). The plugin wraps
         no modAVUMetadataInp_t type: a rule gets it serialized as a dict of strings arg0..arg9

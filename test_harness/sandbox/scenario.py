@@ -408,20 +408,27 @@ class _ZoneRun(object):
                                        admin_mode=arguments.get("admin_mode", False))
 
     def _step_user_rule(self, arguments):
-        """What a rodsuser can do without a Python irule (which needs an admin): a native-
+        """What a rodsuser can try without a Python irule (which needs an admin): a native-
         language `delay("<INST_NAME>python instance</INST_NAME>") { text }` through irule, so the
-        text runs later in the delay server as that user (delayExec, prep/delay.py)."""
+        text would run later in the delay server as that user (delayExec, prep/delay.py). The
+        irule's own PEPs fire first (Server.exec_my_rule)."""
         from omero_irods.names import DEFAULT_PREP_INSTANCE
 
+        user = arguments["as"]
         hints = arguments.get("hints", "<INST_NAME>%s</INST_NAME>" % DEFAULT_PREP_INSTANCE)
-        rei = self.runtime.make_rei(arguments["as"])
-        try:
-            self.runtime.schedule(hints, arguments["rule"], "", rei)
-        except Exception as error:  # the msi's refusal is what irule prints
-            code = getattr(error, "code", None)
-            if code is None:
-                raise
-            raise IrodsError(code, "delay refused: %s" % getattr(error, "message", error)) from None
+
+        def delay_it():
+            rei = self.runtime.make_rei(user)
+            try:
+                self.runtime.schedule(hints, arguments["rule"], "", rei)
+            except Exception as error:  # the msi's refusal is what irule prints
+                code = getattr(error, "code", None)
+                if code is None:
+                    raise
+                raise IrodsError(code, "delay refused: %s" % getattr(error, "message", error)) from None
+            return 0
+
+        self.server.exec_my_rule(user, 'delay("%s") { %s }' % (hints, arguments["rule"]), delay_it, "null")
 
     def _harness_step(self, index, kind, action):
         try:
@@ -521,12 +528,27 @@ class _ZoneRun(object):
     _step_load = scenario_load.step_load
 
     def _step_irule(self, arguments):
-        """`irule -r <python instance> RULE '*x="v"' ruleExecOut`: the plugin calls core's
-        RULE with the INPUT variables in irods_rule_vars; stdout is what irule prints."""
-        rei = self.runtime.make_rei(arguments["as"])
+        """`irule -r <python instance> RULE '*x="v"' ruleExecOut`: the irule's PEPs fire
+        (Server.exec_my_rule), then the plugin calls core's RULE with the INPUT variables in
+        irods_rule_vars; stdout is what irule prints."""
+        user = arguments["as"]
         text = "@external rule { %s }" % arguments["rule"]
-        result, stdout, stderr = self.runtime.exec_rule_text(text, arguments.get("inputs", {}), rei)
-        self.irule_output.append({"rule": arguments["rule"], "as": arguments["as"], "code": result.code,
+        ran = []
+
+        def run_rule():
+            ran.append(self.runtime.exec_rule_text(text, arguments.get("inputs", {}), self.runtime.make_rei(user)))
+            return 0
+
+        try:
+            self.server.exec_my_rule(user, text, run_rule)
+        except IrodsError as refused:
+            if ran:
+                raise
+            self.irule_output.append({"rule": arguments["rule"], "as": user, "code": refused.code,
+                                      "stdout": "", "stderr": str(refused)})
+            raise
+        result, stdout, stderr = ran[0]
+        self.irule_output.append({"rule": arguments["rule"], "as": user, "code": result.code,
                                   "stdout": stdout, "stderr": stderr})
         if result.code < 0:
             raise IrodsError(result.code, result.message or "irule %s failed" % arguments["rule"])

@@ -337,6 +337,34 @@ def _unquote(value):
     return value
 
 
+# --- the rule-text gate: only admins hand this zone rule text ---------------------------------
+
+def gate_rule_text(callback, rei, api):
+    """pep_api_exec_my_rule_pre, pep_api_exec_rule_expression_pre: RULE_ENGINE_CONTINUE for an
+    admin (client and proxy), else the refusal's code (omero_irods.rule_gate says why). Names
+    and privilege levels come from the session variables, so it costs no catalog query."""
+    import session_vars
+
+    from omero_irods import rule_gate
+
+    session = session_vars.get_map(rei)
+    refusal = rule_gate.refusal(api, _privilege(session.get("client_user")), _privilege(session.get("proxy_user")))
+    if refusal is None:
+        return _continue()
+    callback.writeLine("serverLog", refusal)
+    return _irods_error(rule_gate.REFUSAL_ERROR)
+
+
+def _privilege(user):
+    """(name, authFlag) of a session_vars user; an unknown level counts as none."""
+    user = user or {}
+    level = (user.get("authentication_info") or {}).get("privilege_level", 0)
+    try:
+        return str(user.get("user_name", "")), int(level)
+    except (TypeError, ValueError):
+        return str(user.get("user_name", "")), 0
+
+
 # --- the guard: data OMERO links to in place keeps its vault files ----------------------------
 # The guarded pre-PEPs of rules/omero_irods_rules.py; omero_irods.guard decides. Each API's
 # input follows the instance name and the plugin context in rule_args (irods/irods

@@ -39,9 +39,10 @@ def test_status_and_list_answer_from_the_catalog(tmp_path, run_scenario):
 
 
 def test_a_rodsuser_may_not_run_admin_rules(tmp_path, run_scenario):
-    steps = [{"irule": {"as": "bob", "rule": "omero_irods_list", "expect_error": "SYS_NO_API_PRIV"}}]
+    """The rule-text gate refuses a rodsuser's irule before the plugin's own check would."""
+    steps = [{"irule": {"as": "bob", "rule": "omero_irods_list", "expect_error": "CAT_INSUFFICIENT_PRIVILEGE_LEVEL"}}]
     state = run_scenario(base_scenario(tmp_path, steps, users=_users()))
-    assert [error["name"] for error in state["client_errors"]] == ["SYS_NO_API_PRIV"]
+    assert [error["name"] for error in state["client_errors"]] == ["CAT_INSUFFICIENT_PRIVILEGE_LEVEL"]
 
 
 def test_reprocess_brings_a_failed_import_to_imported(tmp_path, run_scenario):
