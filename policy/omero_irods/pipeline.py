@@ -40,6 +40,7 @@ from omero_irods import names, records, states, watch
 from omero_irods.archive import list_members
 from omero_irods.config import check_payload_limits
 from omero_irods.errors import ConfigError, Rejected, Transient
+from omero_irods.image_ids import image_avus, ranges_of
 from omero_irods.manifest import PlacedObject, compare_with_members, compare_with_objects, require_sha256_checksum
 from omero_irods.mapping import check_in_zone, map_identity
 from omero_irods.omero_import import (MAX_PACKET_BYTES, check_packet, command_for_plan, import_failure,
@@ -783,10 +784,10 @@ def _record_import(job, import_root, link, run, output, folder):
     zone = job.zone
     image_ids = parse_import_output(run.stdout, output).image_ids
     if image_ids:
-        images = [(names.AVU_OMERO_IMAGE, str(image), "") for image in image_ids]
+        images = image_avus(image_ids)  # a count and ranges: a few AVUs however many images
         zone.add_avus(import_root, images)  # for people: what OMERO made of this data
         zone.add_avus(job.record, images)
-    listed = ", ".join(str(image) for image in image_ids)
+    listed = ranges_of(image_ids)
     if run.exit_code == 0 and not run.timed_out and image_ids:
         _set_state(job, names.IMPORTED)
         zone.log("omero-irods: imported %s: images %s" % (import_root, listed))

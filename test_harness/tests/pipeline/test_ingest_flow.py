@@ -1,6 +1,6 @@
 """A put event becomes a placed, imported ingest: the real rules in the sandbox."""
 
-from pipeline_support import Request, avus_of, base_scenario, links_of, paths, record_of, records, unwrapped
+from pipeline_support import Request, avus_of, base_scenario, image_ids_of, links_of, paths, record_of, records, unwrapped
 
 FILES = {"run1/a.tif": b"A" * 1000, "run1/sub/b.tif": b"B" * 2000}
 
@@ -21,7 +21,7 @@ def test_ingest_by_prc_is_placed_with_acls_avus_and_imported(tmp_path, run_scena
     assert sorted(placed) == sorted(unwrapped(FILES))
     assert avus["omero_irods::state"] == "imported", state["log"]
     assert avus["omero_irods::request_id"] == request.request_id
-    assert avus["omero_irods::omero_image"]
+    assert image_ids_of(state, record) == sorted(int(i) for i in state["imports"][0]["images"])
     # the mapped user owns the data; the landing copy is gone
     data = {entry["path"]: entry for entry in state["data_objects"]}
     assert data[destination + "/a.tif"]["acl"]["alice"] == "own"
