@@ -14,10 +14,10 @@ import sys
 import tempfile
 import time
 
-from bench import archive_walk, common, ingest_e2e, pep_cost, push_stream
+from bench import archive_walk, common, ingest_e2e, payload_reject, pep_cost, push_stream
 
 BENCHMARKS = {"push_stream": push_stream, "archive_walk": archive_walk, "ingest_e2e": ingest_e2e,
-              "pep_cost": pep_cost}
+              "pep_cost": pep_cost, "payload_reject": payload_reject}
 #: Sizes `make bench` asks of a benchmark beyond its own FULL defaults: the archive walk at
 #: the 100k members the performance targets name.
 FULL_OVERRIDES = {"archive_walk": {"members": 100000, "rounds": 3}}

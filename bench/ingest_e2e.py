@@ -109,7 +109,8 @@ def ingest(workdir, tree, payload_bytes):
         run._client_step("provision", "provision", {}, lambda n=name: run._provision(n))
     (push_index, push_kind, push_arguments), (queue_index, queue_kind, queue_arguments) = scenario.steps
     try:
-        with _MicroserviceCounter() as microservices:
+        # a server's agents import the policy from compiled files: not compiling it per agent
+        with common.bytecode_cache(os.path.join(workdir, "pycache")), _MicroserviceCounter() as microservices:
             started = time.perf_counter()
             run.run_step(push_index, push_kind, push_arguments)
             pushed = time.perf_counter()

@@ -6,12 +6,13 @@ list costs one GenQuery whatever the number of requests.
 """
 
 from omero_irods import names, records, states, watch
+from omero_irods.image_ids import image_ids_in, ranges_of
 
 DEFAULT_LIST_LENGTH = 20
 #: What a list shows of each record (not the claims' bookkeeping).
 LISTED = (names.AVU_REQUEST_ID, names.AVU_OPERATION, names.AVU_OMERO_USER, names.AVU_OMERO_GROUP,
           names.AVU_STATE, names.AVU_STATE_SINCE, names.AVU_ERROR, names.AVU_DESTINATION,
-          names.AVU_IMPORT_ROOT, names.AVU_OMERO_IMAGE, names.AVU_REPROCESS)
+          names.AVU_IMPORT_ROOT, names.AVU_OMERO_IMAGE, names.AVU_OMERO_IMAGES, names.AVU_REPROCESS)
 
 
 def status(zone, zone_config, request_id):
@@ -27,9 +28,13 @@ def describe(record, avus):
     for attribute, value, _units in avus:
         if attribute.startswith(names.AVU_PREFIX):
             values.setdefault(attribute[len(names.AVU_PREFIX):], []).append(value)
-    single = {key: found[-1] for key, found in values.items() if key not in ("omero_image", "linked_root")}
+    plural = ("omero_image", "omero_images", "omero_image_count", "linked_root")
+    single = {key: found[-1] for key, found in values.items() if key not in plural}
     single["record"] = record
-    single["omero_images"] = sorted(values.get("omero_image", []), key=_number_first)
+    # ranges of ids ('101-180,185'), and the ids older versions recorded one per AVU
+    ids = image_ids_in(values.get("omero_images", []), values.get("omero_image", []))
+    single["omero_images"] = ranges_of(ids)
+    single["omero_image_count"] = len(ids)
     return single
 
 
@@ -75,7 +80,3 @@ def _record_of(zone, zone_config, request_id):
     if records.request_id_of(zone_config.records, record) != request_id or zone.kind(record) != "collection":
         return None
     return record
-
-
-def _number_first(value):
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)

@@ -6,7 +6,8 @@ UTF-8, JSON (no duplicate keys, no NaN), control characters, the JSON Schema
 is a `Rejected` whose message names the JSON pointer and the problem, e.g.
 `/data/sha256: '12' does not match '^[0-9a-f]{64}$'`.
 
-Bad input costs little: nesting is bounded (MAX_NESTING) before anything recurses, at most
+Bad input costs little: nesting is bounded (MAX_NESTING) on the text before anything recurses
+(json.loads included), duplicate keys are found by counting in C, at most
 MAX_PROBLEMS problems are collected, and the manifest -- nearly all of a large payload -- is
 checked by a plain loop with the schema's own `$defs/manifest_entry` (jsonschema takes about
 220 us per entry, over 30 s for a payload at the 16 MiB cap; this loop about 8 us, both
@@ -19,6 +20,7 @@ both sides agree by construction.
 import datetime
 import itertools
 import json
+import operator
 import os
 import re
 import secrets
@@ -47,6 +49,8 @@ MAX_NESTING = 8
 _SUSPICIOUS_ESCAPE = re.compile(r"\\[bfnrt]|\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u[dD][89a-fA-F]|\x7f")
 #: Collect at most this many problems: a payload full of errors costs as little as one with a few.
 MAX_PROBLEMS = 20
+#: The longest number a payload may hold (sizes fit in 19 digits).
+MAX_NUMBER_DIGITS = 40
 _MAX_PROBLEMS_SHOWN = 3
 _MAX_VALUE_CHARS = 120
 _READABLE_PATTERN_CHARS = 40
@@ -233,20 +237,31 @@ def parse_payload(raw_bytes, max_bytes):
         text = bytes(raw_bytes).decode("utf-8")
     except UnicodeDecodeError as error:
         raise Rejected("not_utf8", "payload is not UTF-8 (byte %d)" % error.start)
+    skeleton = _skeleton(bytes(raw_bytes))
+    _refuse_too_many_containers(skeleton)
+    _refuse_deep_nesting(skeleton)
     try:
-        document = strict_json_loads(text)
-    except RecursionError:  # json's own limit differs between Python versions: say what _nesting_problem says
-        raise Rejected("schema", "invalid payload: " + format_problems([_NESTED_TOO_DEEP]), pointer="")
+        document = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
+        _refuse_duplicate_keys_in(document, text, skeleton)
+    except RecursionError:  # text that is no JSON can still nest deeper than json's own limit
+        _raise_nested_too_deep()
     except ValueError as error:
         raise Rejected("not_json", "payload is not valid JSON: %s" % _shorten(str(error)))
-    return validate_document(document, text)
+    return _validated(document, text)
 
 
 def validate_document(document, text=None):
     """Check an already-parsed payload document (parsed from `text`, when given); return a
     Payload or raise Rejected."""
+    text = json.dumps(document) if text is None else text
+    _refuse_deep_nesting(_skeleton(text.encode("utf-8", "surrogatepass")))
+    return _validated(document, text)
+
+
+def _validated(document, text):
+    """A document whose nesting is known to be bounded: its problems, or its Payload."""
     reason = "schema"
-    problems = _text_problems(document, json.dumps(document) if text is None else text)
+    problems = _string_problems(document) if _SUSPICIOUS_ESCAPE.search(text) else []
     if not problems:
         problems = schema_problems(_outer_validator(), document, MAX_PROBLEMS)
         if isinstance(document, dict) and isinstance(document.get("manifest"), list):
@@ -261,33 +276,96 @@ def validate_document(document, text=None):
     return _view(document)
 
 
-def _text_problems(document, text):
-    """Nesting deeper than MAX_NESTING, control characters and lone surrogates (Python's `$`
-    matches before a final '\\n', so schema patterns alone would let "abc\\n" through).
+# Bad input must cost little (a payload at the 16 MiB cap, full of errors, is rejected in
+# well under a second): the structure is checked on the text with regular expressions, which
+# run in C, and Python code never walks a whole hostile document -- only the manifest loop
+# does, and it stops at MAX_PROBLEMS.
 
-    Parsed JSON can hold either only where its text has an escape for it (or a raw DEL), so
-    strings are walked only when `text` (the JSON, ASCII-escaped or not) has such a sign."""
-    problem = _nesting_problem(document)
-    if problem:
-        return [problem]
-    if _SUSPICIOUS_ESCAPE.search(text):
-        return _string_problems(document)
-    return []
+#: bytes.translate tables: '{}' read as '[]'; every byte deleted but quotes, brackets and ':'.
+_ONE_KIND_OF_BRACKET = bytes.maketrans(b"{}", b"[]")
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'"[]{}:')
+#: Of the brackets alone, this many opened in a row: a container that deep.
+_TOO_MANY_OPENED = b"[" * (MAX_NESTING + 2)
 
 
-def _nesting_problem(document):
-    """('', text) when a container lies more than MAX_NESTING levels down; level by level,
-    without recursion."""
-    level = [document]
-    for _depth in range(MAX_NESTING + 1):
-        deeper = []
-        for container in level:
-            values = container.values() if isinstance(container, dict) else container
-            deeper.extend(value for value in values if isinstance(value, (dict, list)))
-        if not deeper:
-            return None
-        level = deeper
-    return _NESTED_TOO_DEEP
+def _skeleton(raw):
+    """The brackets and the ':' of JSON text (UTF-8 bytes) outside its strings: a valid
+    document's structure, with one ':' per key of every object.
+
+    Outside strings valid JSON has no backslash, and inside one a run of backslashes pairs up
+    from its start ('\\\\' is one backslash): once the pairs and then the escaped quotes are
+    gone, every quote opens or closes a string. Of quotes, brackets and ':' alone, two adjacent
+    quotes are an empty string or the end of one and the start of the next with nothing of
+    the structure between: both can go. What is left in quotes is a string's own brackets and
+    colons, rare. Every step runs in C. (On text that is no JSON the result means nothing;
+    json.loads then refuses the text.)"""
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = raw.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in structure:
+        structure = b"".join(structure.split(b'"')[::2])
+    return structure
+
+
+def _bounded_int(digits):
+    """json.loads' integers: none longer than any payload field needs (int() of a long one is
+    quadratic in its digits where Python has no int_max_str_digits)."""
+    if len(digits) > MAX_NUMBER_DIGITS:
+        raise ValueError("a number has more than %d digits" % MAX_NUMBER_DIGITS)
+    return int(digits)
+
+
+def _refuse_too_many_containers(skeleton):
+    """Rejected before parsing when the text holds more objects and arrays than a payload can
+    (a manifest entry each, at most the schema's data.members maximum, and a few more): a
+    hostile payload of millions of tiny containers costs json.loads seconds and hundreds of
+    MiB, whatever is checked afterwards."""
+    count = skeleton.count(b"[") + skeleton.count(b"{")
+    if count > _max_containers():
+        raise Rejected("schema", "invalid payload: /: holds %d objects and arrays; a payload holds at most %d"
+                       % (count, _max_containers()), pointer="")
+
+
+def _max_containers():
+    members = schema_validator(PAYLOAD_SCHEMA_FILE).schema["properties"]["data"]["properties"]["members"]
+    return members["maximum"] + _FIXED_CONTAINERS
+
+
+#: The document, omero, omero.objects, data, manifest, target, source: every container of a
+#: payload but the manifest's entries, with room to spare.
+_FIXED_CONTAINERS = 16
+
+
+def _refuse_deep_nesting(skeleton):
+    """Rejected when a container lies more than MAX_NESTING levels below the document. Of the
+    brackets alone, each pass removes every empty pair -- the innermost level of containers --
+    so brackets left after MAX_NESTING + 1 passes lie deeper. Text where a pass finds no pair
+    is no JSON, and json.loads says so. All in C, whatever the input: json.loads recurses (in
+    C, with a depth limit that differs between Python versions) and never sees deeper input."""
+    brackets = skeleton.translate(_ONE_KIND_OF_BRACKET, b":")
+    for _level in range(MAX_NESTING + 1):
+        if _TOO_MANY_OPENED in brackets:  # so deep that counting on is a waste
+            break
+        if b"[]" not in brackets:
+            return
+        brackets = brackets.replace(b"[]", b"")
+    if brackets:
+        _raise_nested_too_deep()
+
+
+def _raise_nested_too_deep():
+    raise Rejected("schema", "invalid payload: " + format_problems([_NESTED_TOO_DEEP]), pointer="")
+
+
+def _refuse_duplicate_keys_in(document, text, skeleton):
+    """ValueError naming a key that repeats in one object, which json.loads would silently
+    merge (the last one wins). Every key in valid JSON text is followed by the only ':' outside
+    strings, and re-encoding with a separator no string can hold ('\\x00' is always escaped)
+    counts the keys that survived: both counts in C, and the parse with a per-object hook
+    (strict_json_loads) only runs to name the key once they differ."""
+    if skeleton.count(b":") != json.dumps(document, separators=(",", "\x00")).count("\x00"):
+        strict_json_loads(text)
+        raise ValueError("an object repeats a key")  # strict_json_loads names it; this is a fallback
 
 
 _NESTED_TOO_DEEP = ("", "is nested more than %d levels deep" % MAX_NESTING)
@@ -372,13 +450,41 @@ class _ManifestChecker(object):
         if not condition:
             raise ValueError("payload.py cannot check a manifest entry defined as %s" % json.dumps(schema))
 
+    #: Entries checked together: a block in the usual shape is checked field by field with
+    #: C-level iteration (map); only a block that fails that is checked entry by entry.
+    BLOCK = 512
+
     def problems(self, manifest, limit):
         problems = []
-        for index, entry in enumerate(manifest):
+        for start in range(0, len(manifest), self.BLOCK):
             if len(problems) >= limit:
                 break
-            problems.extend(self._entry_problems(entry, ["manifest", index]))
+            block = manifest[start:start + self.BLOCK]
+            if self._usual(block):
+                continue
+            for index, entry in enumerate(block, start):
+                if len(problems) >= limit:
+                    break
+                problems.extend(self._entry_problems(entry, ["manifest", index]))
         return problems[:max(limit, 0)]
+
+    def _usual(self, block):
+        """True when every entry of `block` is an object with exactly the fields, each valid
+        (the same outcome _entry_problems gives, without a Python call per entry)."""
+        if set(map(type, block)) != {dict} or set(map(len, block)) != {len(self.fields)}:
+            return False
+        for name, (kind, pattern, _text, _description, minimum, maximum) in self.fields.items():
+            try:
+                values = list(map(operator.itemgetter(name), block))
+            except KeyError:
+                return False
+            if kind == "string":
+                if set(map(type, values)) != {str} or (pattern is not None and not all(map(pattern.search, values))):
+                    return False
+            elif set(map(type, values)) != {int} or (minimum is not None and min(values) < minimum) or (
+                    maximum is not None and max(values) > maximum):
+                return False
+        return True
 
     def _entry_problems(self, entry, path):
         if isinstance(entry, dict) and entry.keys() == self.names:  # the usual shape: one pass
@@ -403,7 +509,10 @@ class _ManifestChecker(object):
     @staticmethod
     def _field_problem(value, kind, pattern, pattern_text, description, minimum, maximum):
         if kind == "string" and value.__class__ is str and (pattern is None or pattern.search(value)):
-            return None  # the common case first, before any message is made
+            return None  # the common cases first, before any message is made
+        if kind == "integer" and value.__class__ is int and (minimum is None or value >= minimum) and (
+                maximum is None or value <= maximum):
+            return None
         shown = _shorten(repr(value))
         if kind == "string":
             if not isinstance(value, str):
@@ -447,19 +556,28 @@ def _consistency_problems(document):
 
 
 def _manifest_path_problems(manifest):
-    seen = {}
+    """A path listed twice, or a file also used as a folder (set operations, in C, and a
+    Python loop over the folders only)."""
+    paths = [entry["path"] for entry in manifest]
+    unique = set(paths)
+    if len(unique) != len(paths):
+        seen = {}
+        for index, path in enumerate(paths):
+            if path in seen:
+                return [("/manifest/%d/path" % index, "repeats /manifest/%d/path (%r)" % (seen[path], path))]
+            seen[path] = index
     directories = set()
-    for index, entry in enumerate(manifest):
-        path = entry["path"]
-        if path in seen:
-            return [("/manifest/%d/path" % index, "repeats /manifest/%d/path (%r)" % (seen[path], path))]
-        seen[path] = index
-        parts = path.split("/")
-        directories.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
-    clashes = sorted(set(seen) & directories, key=seen.get)
+    for folder in {path.rpartition("/")[0] for path in paths}:
+        while folder and folder not in directories:
+            directories.add(folder)
+            folder = folder.rpartition("/")[0]
+    clashes = unique & directories
+    if not clashes:
+        return []
+    first = {path: index for index, path in reversed(list(enumerate(paths))) if path in clashes}
     return [
-        ("/manifest/%d/path" % seen[path], "%r is listed as a file but other entries use it as a folder" % path)
-        for path in clashes
+        ("/manifest/%d/path" % first[path], "%r is listed as a file but other entries use it as a folder" % path)
+        for path in sorted(clashes, key=first.get)
     ]
 
 

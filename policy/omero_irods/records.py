@@ -13,7 +13,7 @@ Layout, per request:
     <records>/<request_id>/                 the request's record: its AVUs are its state
         omero_irods::payload_id            the catalog id of the landing payload it claimed
         omero_irods::request_id, operation, omero_user, omero_group, state, state_since,
-        error, destination, staged, import_root, omero_target, omero_image,
+        error, destination, staged, import_root, omero_target, omero_image_count, omero_images,
         reprocess (an admin's or the OMERO side's mark)
     <records>/<request_id>/attempt-N/       claim of processing attempt N
     <records>/<request_id>/import-N/        claim of import attempt N

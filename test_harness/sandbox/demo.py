@@ -103,8 +103,8 @@ def _stories(state):
             for item in files:
                 lines.append("      %s  (%d bytes; ACL %s)" % (item["path"][len(placed["path"]) + 1:], item["size"],
                                                             _acl(item)))
-        if names.AVU_OMERO_IMAGE in avus:
-            lines.append("    imported into OMERO: images %s" % ", ".join(avus[names.AVU_OMERO_IMAGE]))
+        if names.AVU_OMERO_IMAGES in avus:
+            lines.append("    imported into OMERO: images %s" % ", ".join(avus[names.AVU_OMERO_IMAGES]))
     for entry in state["data_objects"]:
         name = entry["path"].rsplit("/", 1)[-1]
         if name.endswith(names.PAYLOAD_SUFFIX) and name[: -len(names.PAYLOAD_SUFFIX)] not in told:

@@ -90,7 +90,9 @@ def _planned_targets(tar_file_path, tar_logical_path, cache_dir, root):
     """[(member name, host path)] in archive order, every path checked before a byte is written."""
     cache_on_server = "/" + os.path.relpath(cache_dir, root).replace(os.sep, "/")
     targets = []
-    with _Archive(tar_file_path, tar_logical_path) as archive:
+    # The sandbox's own check, not the server's: it skips member data by seeking, so that
+    # the tar is read once (by the extraction), as the server reads it.
+    with _Archive(tar_file_path, tar_logical_path, seekable=True) as archive:
         for entry in archive.entries():
             name = os.fsdecode(_libarchive().archive_entry_pathname(entry) or b"")
             _refuse_links_and_special_files(entry, name, tar_logical_path)
@@ -139,15 +141,18 @@ def _inside(path, folder):
 
 
 class _Archive:
-    """One libarchive read handle opened as structfile.cpp opens it (read callback only)."""
+    """One libarchive read handle opened as structfile.cpp opens it (read callback only);
+    `seekable`: also a skip callback, so member data is skipped by seeking, not read (for the
+    sandbox's own listing pass only)."""
 
-    def __init__(self, path, logical_path):
-        self.path, self.logical_path = path, logical_path
+    def __init__(self, path, logical_path, seekable=False):
+        self.path, self.logical_path, self.seekable = path, logical_path, seekable
         self.pointer = None
         self.stopped = None
         self._handle = None
         self._buffer = ctypes.create_string_buffer(_READ_BLOCK)
         self._callback = _READ_CALLBACK(self._read)
+        self._skip_callback = _SKIP_CALLBACK(self._skip)
 
     def __enter__(self):
         lib = _libarchive()
@@ -155,6 +160,8 @@ class _Archive:
         self.pointer = lib.archive_read_new()
         lib.archive_read_support_filter_all(self.pointer)
         lib.archive_read_support_format_all(self.pointer)
+        if self.seekable:
+            lib.archive_read_set_skip_callback(self.pointer, self._skip_callback)
         if lib.archive_read_open(self.pointer, None, None, self._callback, None) != ARCHIVE_OK:
             message = self.error()
             self.__exit__(None, None, None)
@@ -175,6 +182,12 @@ class _Archive:
         buffer_pointer[0] = ctypes.cast(self._buffer, ctypes.c_void_p)
         return len(data)
 
+    def _skip(self, _archive, _client_data, request):
+        position = self._handle.tell()
+        skipped = max(0, min(request, os.fstat(self._handle.fileno()).st_size - position))
+        self._handle.seek(position + skipped)
+        return skipped
+
     def entries(self):
         """Entry pointers while archive_read_next_header returns ARCHIVE_OK (structfile.cpp)."""
         lib = _libarchive()
@@ -194,6 +207,8 @@ class _Archive:
 
 _READ_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p,
                                   ctypes.POINTER(ctypes.c_void_p))
+#: la_int64_t archive_skip_callback(struct archive *, void *client_data, la_int64_t request)
+_SKIP_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
 _LIBRARY = []
 
 
@@ -213,6 +228,7 @@ def _libarchive():
             ("archive_read_support_filter_all", [pointer], ctypes.c_int),
             ("archive_read_support_format_all", [pointer], ctypes.c_int),
             ("archive_read_open", [pointer, pointer, pointer, _READ_CALLBACK, pointer], ctypes.c_int),
+            ("archive_read_set_skip_callback", [pointer, _SKIP_CALLBACK], ctypes.c_int),
             ("archive_read_next_header", [pointer, ctypes.POINTER(pointer)], ctypes.c_int),
             ("archive_read_extract", [pointer, pointer, ctypes.c_int], ctypes.c_int),
             ("archive_read_free", [pointer], ctypes.c_int),

@@ -41,6 +41,12 @@ class Resource:
         self.name = name
         self.vault = os.path.abspath(vault)
         os.makedirs(self.vault, exist_ok=True)
+        self._real_vault = os.path.realpath(self.vault)
+        #: folder -> its realpath. Nothing in the sandbox makes a symbolic link (extraction
+        #: refuses link members: tar_members.py), so a folder's resolution never changes; only
+        #: a link at the last component could, and that one is resolved every time. (A full
+        #: realpath per path, an lstat per component, was most of a 100k-member ingest.)
+        self._real_folders = {}
 
     def physical_path(self, logical_path):
         """The graft-scheme path of a logical path (trim count 1, no user name)."""
@@ -50,13 +56,21 @@ class Resource:
 
     def contained(self, path):
         """`path` itself, after checking it resolves inside the vault."""
-        real_vault = os.path.realpath(self.vault)
-        real_path = os.path.realpath(path)
+        real_vault, real_path = self._real_vault, self._realpath(path)
         if real_path != real_vault and not real_path.startswith(real_vault + os.sep):
             raise IrodsError("SYS_INVALID_FILE_PATH",
                              "sandbox refused to touch %s: it is outside the vault %s of resource %s"
                              % (path, self.vault, self.name))
         return path
+
+    def _realpath(self, path):
+        folder, name = os.path.split(path)
+        if name in ("", ".", "..") or os.path.islink(path):
+            return os.path.realpath(path)
+        real_folder = self._real_folders.get(folder)
+        if real_folder is None:
+            real_folder = self._real_folders[folder] = os.path.realpath(folder)
+        return os.path.join(real_folder, name)
 
     def __repr__(self):
         return "Resource(%r, %r)" % (self.name, self.vault)

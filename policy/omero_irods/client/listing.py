@@ -36,6 +36,7 @@ from omero_irods import names
 from omero_irods.adapters import prc
 from omero_irods.config import DEFAULTS as POLICY_DEFAULTS
 from omero_irods.errors import Rejected
+from omero_irods.image_ids import image_ids_in
 from omero_irods.payload import parse_payload, payload_name
 
 #: Shown when a request has a collection but no payload yet.
@@ -51,7 +52,8 @@ _ANY_PAYLOAD = "%" + names.PAYLOAD_SUFFIX
 #: The record AVUs a listing reads (not the claims' bookkeeping).
 LISTED = (names.AVU_REQUEST_ID, names.AVU_OPERATION, names.AVU_OMERO_USER, names.AVU_OMERO_GROUP,
           names.AVU_STATE, names.AVU_STATE_SINCE, names.AVU_ERROR, names.AVU_DESTINATION,
-          names.AVU_IMPORT_ROOT, names.AVU_OMERO_TARGET, names.AVU_OMERO_IMAGE, names.AVU_REPROCESS,
+          names.AVU_IMPORT_ROOT, names.AVU_OMERO_TARGET, names.AVU_OMERO_IMAGE, names.AVU_OMERO_IMAGES,
+          names.AVU_REPROCESS,
           names.AVU_PAYLOAD_ID)
 RECORDS_ENV = "OMERO_IRODS_RECORDS"
 RECORDS_KEY = "omero_irods_records"
@@ -223,7 +225,9 @@ def _from_record(record, collection, landing_payload):
         operation=first("operation"), omero_user=first("omero_user"), omero_group=first("omero_group"),
         created=_iso(created), state=first("state") or names.RECEIVED, error=first("error"),
         destination=first("destination") or first("import_root"),
-        images=tuple(avus.get(_short(names.AVU_OMERO_IMAGE), ())), avus=avus, problem=problem,
+        images=tuple(str(image) for image in image_ids_in(avus.get(_short(names.AVU_OMERO_IMAGES), ()),
+                                                          avus.get(_short(names.AVU_OMERO_IMAGE), ()))),
+        avus=avus, problem=problem,
         record=record.path)
 
 

@@ -12,7 +12,7 @@ import pytest
 from omero_irods_sandbox.scenario import rules_dir
 
 from bench import __main__ as bench_main
-from bench import archive_walk, common, ingest_e2e, pep_cost, push_stream
+from bench import archive_walk, common, ingest_e2e, payload_reject, pep_cost, push_stream
 
 needs_gnu_tools = pytest.mark.skipif(not (shutil.which("tar") and shutil.which("openssl")),
                                      reason="the baselines need GNU tar and openssl")
@@ -23,6 +23,7 @@ TINY = {
     "ingest_e2e": {"file_counts": (3, 12), "file_bytes": 64, "rounds": 1, "large_bytes": 256 * 1024,
                    "large_files": 2, "many_members": 30},
     "archive_walk": {"members": 30, "rounds": 1},
+    "payload_reject": {"cap": 64 * 1024, "rounds": 1},
 }
 
 
@@ -225,3 +226,18 @@ def test_param_changes_one_size_and_refuses_unknown_ones(tmp_path, monkeypatch, 
         bench_main.main(["--only", "archive_walk", "--param", "archive_walk.membres=12", "--json", str(output)])
     with pytest.raises(SystemExit):
         bench_main.main(["--only", "archive_walk", "--param", "archive_walk.members", "--json", str(output)])
+
+
+def test_payload_reject_times_every_case_against_json_loads_and_each_is_rejected(tmp_path):
+    result = payload_reject.run(str(tmp_path), **TINY["payload_reject"])
+    check_result(result, "payload_reject")
+    timed = [entry for entry in result["measures"] if entry["kind"] == "time"]
+    assert len(timed) == len(payload_reject.CASES)
+    assert all(entry["outcome"].startswith("rejected (") for entry in timed)
+    assert result["measures"][-1]["kind"] == "memory"
+
+
+def test_payload_reject_refuses_to_time_an_accepted_payload(tmp_path, monkeypatch):
+    monkeypatch.setattr(payload_reject, "measure_case", lambda *args: {"outcome": "accepted"})
+    with pytest.raises(RuntimeError, match="was not rejected"):
+        payload_reject.run(str(tmp_path), **TINY["payload_reject"])

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from faults import Faulty
+from omero_irods.image_ids import image_avus
 from omero_irods import names
 from omero_irods.adapters import prc
 from omero_irods.client import cli, listing
@@ -118,7 +119,7 @@ def _add_request(irods, landing, request_id, user, state, images=(), error=None)
     result = request_load(irods.session, landing, "/tempZone/home/%s/omero/save/snap" % user,
                           user, "lab", request_id=request_id)
     avus = [(names.AVU_STATE, state), (names.AVU_OPERATION, "load"), (names.AVU_OMERO_USER, user),
-            (names.AVU_OMERO_GROUP, "lab")] + [(names.AVU_OMERO_IMAGE, i) for i in images]
+            (names.AVU_OMERO_GROUP, "lab")] + [avu[:2] for avu in (image_avus(images) if images else [])]
     if error:
         avus.append((names.AVU_ERROR, error))
     irods.record(request_id, avus, payload=result.payload_path)

@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("irods.query")
 
+from omero_irods.image_ids import image_ids_in
 from omero_irods import names  # noqa: E402
 from omero_irods.client import listing, omero_actions  # noqa: E402
 from omero_irods.payload import parse_payload  # noqa: E402
@@ -82,7 +83,8 @@ def test_placed_and_imported_requests_are_listed_with_state_destination_and_imag
     assert sorted(listed) == [ALICE_INGEST, ALICE_SAVE]
     ingest, save = listed[ALICE_INGEST], listed[ALICE_SAVE]
     imported = run.zone.avus(SERVICE, ingest.destination)
-    image_ids = sorted(avu.value for avu in imported if avu.attribute == names.AVU_OMERO_IMAGE)
+    image_ids = [str(image) for image in image_ids_in(avu.value for avu in imported
+                                                      if avu.attribute == names.AVU_OMERO_IMAGES)]
     assert (ingest.state, ingest.operation, ingest.omero_group) == (names.IMPORTED, "ingest", "lab")
     assert ingest.destination.startswith("/tempZone/home/alice/omero/ingest/")
     assert ingest.record == "/tempZone/home/omero-svc/omero-irods-records/" + ALICE_INGEST

@@ -109,8 +109,9 @@ class GuardZone(object):
         return [(avu.attribute, avu.value, avu.units) for avu in entry.avus] if entry else []
 
     def images(self, collection):
-        return sorted(avu.value for avu in self.zone.collection(collection).avus
-                      if avu.attribute == names.AVU_OMERO_IMAGE)
+        """The image AVUs on `collection` (a count and ranges), as (attribute, value, units)."""
+        return sorted((avu.attribute, avu.value, avu.units) for avu in self.zone.collection(collection).avus
+                      if avu.attribute in (names.AVU_OMERO_IMAGES, names.AVU_OMERO_IMAGE_COUNT))
 
     def call(self, api, *args, **kwargs):
         """One client API call on a new connection (`api`: a sandbox Server method name);

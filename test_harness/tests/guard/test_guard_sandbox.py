@@ -54,7 +54,8 @@ def _refused(zone, api, *args, **kwargs):
 
 
 def test_the_fixture_has_one_imported_and_one_queued_ingest(guarded):
-    assert guarded.images(guarded.imported) == ["1", "2"]
+    assert guarded.images(guarded.imported) == [(names.AVU_OMERO_IMAGE_COUNT, "2", ""),
+                                                 (names.AVU_OMERO_IMAGES, "1-2", "0")]
     assert guarded.images(guarded.queued) == []
     assert guarded.state_of("20261122T111500Z-0000bbbb") == names.IMPORT_QUEUED
     assert guarded.links(IMPORTED_ID) == [(names.AVU_LINKED_ROOT, guarded.imported, "alice")]
@@ -120,8 +121,8 @@ def test_a_rodsadmin_is_refused_until_the_link_is_released(zone):
     error, line = _refused(zone, "data_obj_trim", ADMIN, inside, "archResc", admin=True)
     assert error == "SYS_DELETE_DISALLOWED" and "by rods" in line
 
-    for image in zone.images(zone.imported):  # the users' AVUs on their data release nothing
-        zone.zone.remove_avu(ADMIN, zone.imported, names.AVU_OMERO_IMAGE, image, admin_mode=True)
+    for attribute, value, units in zone.images(zone.imported):  # the users' AVUs on their data release nothing
+        zone.zone.remove_avu(ADMIN, zone.imported, attribute, value, units=units, admin_mode=True)
     error, _line = _refused(zone, "data_obj_trim", ADMIN, inside, "archResc", admin=True)
     # the release docs/deploy.md describes: imeta -M rm -C <records>/links/<rid> linked_root <root> <user>
     zone.zone.remove_avu(ADMIN, LINKS + "/" + IMPORTED_ID, names.AVU_LINKED_ROOT, zone.imported, units="alice",
@@ -158,8 +159,8 @@ def test_not_yet_imported_data_moves_and_goes_as_usual(zone):
 
 def test_the_user_cannot_release_by_removing_avus_or_links_on_their_own_data(zone):
     # alice owns her placed data: she may strip its AVUs, but the links live in the records
-    for image in zone.images(zone.imported):
-        zone.zone.remove_avu("alice", zone.imported, names.AVU_OMERO_IMAGE, image)
+    for attribute, value, units in zone.images(zone.imported):
+        zone.zone.remove_avu("alice", zone.imported, attribute, value, units=units)
     error, _line = _refused(zone, "rm_coll", "alice", zone.imported, recurse=True, force=True)
     assert error == "SYS_DELETE_DISALLOWED"
     with pytest.raises(Exception, match="CAT_NO_ACCESS_PERMISSION"):

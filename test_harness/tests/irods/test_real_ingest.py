@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from omero_irods.image_ids import image_ids_in
 from realzone import requests
 from realzone.install import SERVICE_ACCOUNT
 
@@ -75,7 +76,7 @@ def test_push_is_placed_for_the_mapped_user_and_imported_once(tier, batch):
         assert tier.acl(path) == expected_acl, path
     provenance = tier.avus(destination)
     assert provenance.get("omero_irods::request_id") == [pushed["request_id"]]
-    assert sorted(provenance.get("omero_irods::omero_image", [])) == sorted(status["images"])
+    assert [str(i) for i in image_ids_in(provenance.get("omero_irods::omero_images", []))] == status["images"]
     # the landing collection is gone; the record sits in the records collection, never next to the data
     assert not tier.exists(pushed["collection"])
     assert not tier.exists(destination + ".omero-irods.json")

@@ -193,6 +193,17 @@ def avus_of(state, path):
     raise AssertionError("%s is not in the dump" % path)
 
 
+def image_ids_of(state, path):
+    """The OMERO image ids (ints) recorded on `path` (omero_irods.image_ids: a count and ranges)."""
+    from omero_irods.image_ids import image_ids_in
+
+    ranges = avu_values(state, path, names.AVU_OMERO_IMAGES)
+    ids = image_ids_in(ranges)
+    count = avu_values(state, path, names.AVU_OMERO_IMAGE_COUNT)
+    assert count == ([str(len(ids))] if ranges else []), (count, ranges)
+    return ids
+
+
 def avu_values(state, path, attribute):
     for entry in state["collections"] + state["data_objects"]:
         if entry["path"] == path:

@@ -34,7 +34,7 @@ def test_each_client_kind_gets_its_request_placed_and_imported_once(tmp_path, ru
         assert stored_bytes(state, destination + "/" + relative) == content
     assert len(state["imports"]) == 1
     # the delayed runs that did the work: process, import (started detached), its check
-    assert avus_of(state, destination)[names.AVU_OMERO_IMAGE]
+    assert avus_of(state, destination)[names.AVU_OMERO_IMAGES]
     # every client fires two put events for the payload; one claim absorbs the second
     assert claims(state, request.request_id, "attempt-") == [1]
     log = ours(state["log"])

@@ -15,7 +15,7 @@ import sys
 import textwrap
 import time
 
-from pipeline_support import Request, avu_values, avus_of, base_scenario, claims, ours, queued, record_of
+from pipeline_support import Request, avu_values, avus_of, base_scenario, claims, image_ids_of, ours, queued, record_of
 from omero_irods import names, records
 from omero_irods.adapters.importer_process import DetachedImporter
 from omero_irods.omero_import import ImportCommand
@@ -102,7 +102,7 @@ def test_a_long_import_does_not_hold_the_delay_queue(tmp_path, live_zone):
     state = zone.state()
     avus = avus_of(state, record)
     assert avus[names.AVU_STATE] == names.IMPORTED
-    assert avu_values(state, record, names.AVU_OMERO_IMAGE) and claims(state, "20261122T101500Z-0000d001", "import-") == [1]
+    assert image_ids_of(state, record) and claims(state, "20261122T101500Z-0000d001", "import-") == [1]
     assert not [rule for rule in queued(state) if names.RULE_IMPORT_CHECK in rule]  # the check chain stopped
 
 
@@ -117,7 +117,7 @@ def test_the_importer_runs_in_its_own_session_with_private_logs(tmp_path, live_z
     held.release()
     wait_for_exit_status(folder)
     zone.step(DRAIN)
-    images = avu_values(zone.state(), record, names.AVU_OMERO_IMAGE)
+    images = image_ids_of(zone.state(), record)
     assert "Image: [%s]" % images[0] in (folder / "stdout.log").read_text()  # what OMERO said, kept for the admin
 
 
@@ -148,7 +148,7 @@ def test_duplicate_check_rules_record_the_result_once(tmp_path, live_zone):
     zone.step(DRAIN)
     state = zone.state()
     assert avus_of(state, record)[names.AVU_STATE] == names.IMPORTED
-    assert len(avu_values(state, record, names.AVU_OMERO_IMAGE)) == 1
+    assert len(image_ids_of(state, record)) == 1
     assert claims(state, "20261122T101500Z-0000d005", "checked-") == [1]
     assert len([line for line in ours(state["log"]) if "imported " in line]) == 1
 

@@ -13,7 +13,7 @@ import textwrap
 import time
 
 from pipeline_support import (DRAIN_FAILURES, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario, claims,
-                              links_of, queued, record_of)
+                              image_ids_of, links_of, queued, record_of)
 from omero_irods import names
 from omero_irods.adapters.importer_process import DetachedImporter
 from omero_irods.omero_import import ImportCommand
@@ -53,8 +53,8 @@ def test_an_import_that_failed_after_creating_images_is_not_repeated(tmp_path, l
     state = zone.state()
     avus = avus_of(state, record)
     assert avus[names.AVU_STATE] == names.FAILED
-    assert avu_values(state, record, names.AVU_OMERO_IMAGE) == ["70"]
-    assert avu_values(state, avus[names.AVU_IMPORT_ROOT], names.AVU_OMERO_IMAGE) == ["70"]  # for people
+    assert image_ids_of(state, record) == [70]
+    assert image_ids_of(state, avus[names.AVU_IMPORT_ROOT]) == [70]  # for people
     assert links_of(state, "20261122T101500Z-0000x001") == [(avus[names.AVU_IMPORT_ROOT], "alice")]  # guarded
     assert "after creating images 70" in avus[names.AVU_ERROR] and "Check OMERO before reprocessing" in avus[names.AVU_ERROR]
     assert claims(state, "20261122T101500Z-0000x001", "import-") == [1]  # no automatic second run

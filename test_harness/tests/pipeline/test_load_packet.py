@@ -7,7 +7,7 @@ the client's real request (omero_irods.client.push.request_load).
 Sources: ome/omero-cli-transfer src/omero_cli_transfer.py (unpack's arguments,
 _create_image_map, _import_files), src/generate_xml.py (the packet's layout)."""
 
-from pipeline_support import (ALICE_ROOT, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario,
+from pipeline_support import (ALICE_ROOT, SERVICE, UNTIL_IDLE, Request, avu_values, avus_of, base_scenario, image_ids_of,
                               request_records)
 from omero_irods import names
 
@@ -70,8 +70,8 @@ def test_a_packed_snapshot_is_unpacked_in_place_for_the_mapped_user(tmp_path, ru
     assert imported["restored"] == {"Project": ["restored project"], "Dataset": ["restored dataset"]}
     avus = avus_of(state, _load_record(state))
     assert avus[names.AVU_STATE] == names.IMPORTED, state["log"]
-    assert sorted(avu_values(state, _load_record(state), names.AVU_OMERO_IMAGE)) == \
-        sorted(str(i) for i in imported["images"]) and len(imported["images"]) == 2
+    assert image_ids_of(state, _load_record(state)) == \
+        sorted(int(i) for i in imported["images"]) and len(imported["images"]) == 2
 
 
 def test_a_snapshot_without_a_packet_is_imported_file_by_file(tmp_path, run_scenario):

@@ -212,13 +212,18 @@ def test_archive_with_a_file_the_manifest_does_not_list(tmp_path, run_scenario):
     assert_rejected(state, request, "manifest_mismatch", "not in the manifest: run1/extra.tif")
 
 
-def test_archive_sha256_other_than_declared(tmp_path, run_scenario):
+def test_archive_sha256_is_provenance_and_a_changed_member_is_still_found(tmp_path, run_scenario):
+    """The tar as a whole is not checksummed on the server (one read less per ingested byte):
+    its declared sha256 is recorded, not checked. What it guarded is still guarded: a member
+    whose bytes differ from the manifest (same size, same names) is found once extracted."""
     def wrong_sha(doc):
         doc["data"]["sha256"] = hashlib.sha256(b"something else").hexdigest()
 
-    request = Request(tmp_path, RID, FILES, payload_edit=wrong_sha)
+    changed = build_tar({"run1/a.tif": b"Z" * 1000, "run1/b.tif": b"B" * 500})
+    request = Request(tmp_path, RID, FILES, tar_bytes=changed, payload_edit=wrong_sha)
     state = run_scenario(reject_scenario(tmp_path, request))
-    assert_rejected(state, request, "checksum_mismatch", "data.tar")
+    assert_rejected(state, request, "checksum_mismatch", "run1/a.tif")
+    assert "data.tar" not in avus_of(state, record_of(state, RID))[names.AVU_ERROR]
 
 
 def test_member_sha256_other_than_the_manifest_is_found_after_staging_and_cleaned(tmp_path, run_scenario):

@@ -247,6 +247,39 @@ def test_nesting_beyond_the_bound_is_a_clear_rejection_at_any_depth(depth):
     assert rejection(raw).summary() == "rejected (schema): invalid payload: /: is nested more than 8 levels deep"
 
 
+def test_nesting_up_to_the_bound_is_left_to_the_schema():
+    # containers 8 levels below the document: not refused for its depth (the schema refuses a list as a name)
+    raw = encode(ingest_document(target={"name": "HERE"})).replace(b'"HERE"', b"[" * 7 + b"]" * 7)
+    error = rejection(raw)
+    assert "nested" not in error.message and error.pointer == "/target/name"
+
+
+@pytest.mark.parametrize("text", [b'[:]{}[]"', b'\\"', b'\\\\"[[[[[[[[[[[[', b'\\""]]]]:::'])
+def test_brackets_colons_quotes_and_backslashes_inside_strings_are_only_text(text):
+    # the nesting and duplicate-key checks read the JSON text without its strings
+    document = ingest_document()
+    document["target"] = {"name": text.decode()}
+    try:
+        assert parse_payload(encode(document), LIMIT).target.name == text.decode()
+    except Rejected as error:  # refused by the schema for what the name is, nothing else
+        assert error.reason == "schema" and error.pointer == "/target/name", error.summary()
+
+
+def test_a_key_repeated_in_a_nested_object_is_found():
+    raw = encode(ingest_document()).replace(b'"user": "alice"', b'"user": "alice", "user": "root"')
+    error = rejection(raw)
+    assert error.reason == "not_json" and "duplicate key 'user'" in error.message
+
+
+def test_a_number_too_long_for_any_field_is_refused_before_it_is_converted():
+    error = rejection(b'{"version": ' + b"9" * 100000 + b"}")
+    assert error.reason == "not_json" and "more than 40 digits" in error.message
+
+
+def test_an_unterminated_string_of_escaped_quotes_is_not_json():
+    assert rejection(b'{"a": "' + b'\\"' * 100000).reason == "not_json"
+
+
 def test_a_payload_full_of_errors_reports_a_bounded_number_of_them():
     manifest = [{"path": "f%d" % index, "size": 1, "sha256": "zz"} for index in range(5000)]
     error = rejection(encode(ingest_document(manifest=manifest)))
@@ -336,3 +369,19 @@ def test_an_omero_object_named_twice_is_inconsistent():
     error = rejection(encode(ingest_document(omero={"user": "alice", "group": "lab",
                                                     "objects": ["Image:1", "Image:1"]})))
     assert error.reason == "inconsistent" and error.pointer == "/omero/objects"
+
+
+def test_more_containers_than_a_payload_can_hold_are_refused_before_parsing():
+    # one per manifest entry (at most data.members' maximum, 1,000,000) and a few more
+    raw = b"[" + b",".join([b"[]"] * 1000020) + b"]"
+    error = rejection(raw, max_bytes=len(raw))
+    assert error.summary().startswith("rejected (schema): invalid payload: /: holds 1000021 objects and arrays")
+
+
+def test_a_file_used_as_a_folder_deeper_down_is_named():
+    document = ingest_document()
+    entry = document["manifest"][0]
+    document["manifest"] = [dict(entry, path="run1/a"), dict(entry, path="run1/a/b/c.tif")]
+    document["data"]["members"] = 2
+    error = rejection(encode(document))
+    assert error.pointer == "/manifest/0/path" and "'run1/a' is listed as a file" in error.message

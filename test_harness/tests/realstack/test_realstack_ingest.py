@@ -8,12 +8,12 @@ ome/omero-documentation omero/sysadmins/in-place-import.rst).
 
 import json
 import os
-import re
 import time
 
 import pytest
 
 from omero_irods import names
+from omero_irods.image_ids import image_ids_in
 
 from realstack_support import OMERO_ROOT_PASSWORD, ZONE, write_pgm
 
@@ -103,11 +103,11 @@ def _image_ids(session, payload_avus):
     from irods.column import Like
     from irods.models import Collection, DataObjectMeta
 
-    values = list(payload_avus.get(names.AVU_OMERO_IMAGE, []))
-    rows = session.query(DataObjectMeta.value).filter(DataObjectMeta.name == names.AVU_OMERO_IMAGE) \
+    values = list(payload_avus.get(names.AVU_OMERO_IMAGES, []))
+    rows = session.query(DataObjectMeta.value).filter(DataObjectMeta.name == names.AVU_OMERO_IMAGES) \
         .filter(Like(Collection.name, "/%s/home/%s/%%" % (ZONE, OMERO_USER)))
     values += [row[DataObjectMeta.value] for row in rows]
-    return sorted({int(number) for value in values for number in re.findall(r"\d+", value)})
+    return image_ids_in(values)
 
 
 def test_omero_holds_the_images_for_the_mapped_user(ingest, stack):

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from omero_irods.image_ids import image_ids_in
 from omero_irods import names
 
 from realstack_support import write_pgm
@@ -98,7 +99,7 @@ def test_a_saved_snapshot_loads_back_as_new_images_of_the_user(stack, alice, iro
                   names.INGEST, "alice", "lab", target="Dataset:name:realstack-save")
     ingested = _wait(irods, ingest.request_id, FINAL)
     assert ingested[names.AVU_STATE] == [names.IMPORTED], stack.logs("irods")[-4000:]
-    (image_id,) = sorted({int(v) for v in ingested[names.AVU_OMERO_IMAGE]})
+    (image_id,) = image_ids_in(ingested[names.AVU_OMERO_IMAGES])
 
     open_session = _service_account(service_account_env)
     message, saved = omero_actions.save_snapshot(alice, ["Image:%d" % image_id], name="realstack-snapshot",
@@ -110,7 +111,7 @@ def test_a_saved_snapshot_loads_back_as_new_images_of_the_user(stack, alice, iro
     message, load = omero_actions.request_load(alice, snapshot, open_session=open_session)
     loaded = _wait(irods, load.request_id, FINAL)
     assert loaded[names.AVU_STATE] == [names.IMPORTED], (message, loaded, stack.logs("irods")[-4000:])
-    new_ids = sorted({int(v) for v in loaded[names.AVU_OMERO_IMAGE]})
+    new_ids = image_ids_in(loaded[names.AVU_OMERO_IMAGES])
     assert new_ids and image_id not in new_ids
     alice.SERVICE_OPTS.setOmeroGroup("-1")
     for new_id in new_ids:

@@ -250,3 +250,19 @@ def test_vault_trouble_is_reported_with_the_unix_error(zone):
     with pytest.raises(IrodsError) as caught:
         zone.read(fd)
     assert caught.value.name == "UNIX_FILE_READ_ERR" and caught.value.code == -512002
+
+
+def test_a_vault_path_that_resolves_outside_the_vault_is_refused(tmp_path):
+    """The sandbox checks every vault path it touches resolves inside its vault, also once a
+    link appears at the last component (folders on the way are resolved once and kept)."""
+    from omero_irods_sandbox.vault import Resource
+
+    resource = Resource("demoResc", str(tmp_path / "vault"))
+    inside = resource.physical_path("/tempZone/home/alice/a.tif")
+    assert inside == str(tmp_path / "vault" / "home" / "alice" / "a.tif")
+    os.makedirs(os.path.dirname(inside))
+    os.symlink(str(tmp_path), inside)
+    with pytest.raises(IrodsError, match="outside the vault"):
+        resource.physical_path("/tempZone/home/alice/a.tif")
+    with pytest.raises(IrodsError, match="outside the vault"):
+        resource.physical_path("/tempZone/../../elsewhere")

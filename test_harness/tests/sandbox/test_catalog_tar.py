@@ -183,3 +183,32 @@ def _files(root):
     for directory, _dirs, names in os.walk(root):
         for name in names:
             yield os.path.join(directory, name)
+
+
+def test_the_sandboxs_own_listing_pass_skips_member_data_by_seeking(tmp_path, monkeypatch):
+    """The server reads a tar once to extract it (irods/irods plugins/resources/src/
+    structfile.cpp: a read callback, one pass); the sandbox lists it first to refuse writing
+    outside its folder, and that pass must not read the data again (bench: server reads per
+    ingested byte)."""
+    import io
+    import tarfile
+
+    from omero_irods_sandbox import tar_members
+
+    tar_path = tmp_path / "x.tar"
+    with tarfile.open(str(tar_path), "w", format=tarfile.PAX_FORMAT) as tar:
+        for name in ("big.bin", "after.bin"):
+            info = tarfile.TarInfo(name)
+            info.size = 8 << 20
+            tar.addfile(info, io.BytesIO(b"\0" * info.size))
+    read = []
+    plain_read = tar_members._Archive._read
+
+    def counted(self, archive, client_data, buffer_pointer):
+        length = plain_read(self, archive, client_data, buffer_pointer)
+        read.append(length)
+        return length
+    monkeypatch.setattr(tar_members._Archive, "_read", counted)
+    targets = tar_members._planned_targets(str(tar_path), "/tempZone/x.tar", str(tar_path) + ".dir", str(tmp_path))
+    assert [name for name, _host in targets] == ["big.bin", "after.bin"]
+    assert sum(read) < 1 << 20  # headers only, of 16 MiB

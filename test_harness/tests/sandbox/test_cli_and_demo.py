@@ -63,7 +63,7 @@ def test_demo_tells_the_requests_story_first_and_keeps_the_pep_trace_for_the_fla
                                "imported")
     placed = next(line for line in lines if line.startswith("    placed at "))
     assert "/home/alice/omero/ingest/" in placed and "alice:own" in placed
-    assert "imported into OMERO: images 1, 2" in text
+    assert "imported into OMERO: images 1-2" in text
     assert text.index("imported into OMERO") < text.index("Server log:")
     assert "pep_api_" not in text and "--pep-trace" in text
 
