@@ -255,6 +255,7 @@ def run_delayed(rule_name, rule, args, callback, rei):
     import traceback
 
     from omero_irods.errors import ConfigError
+    from omero_irods.records import UntrustedRecords
 
     path = args[0] if args else ""
     try:
@@ -266,6 +267,8 @@ def run_delayed(rule_name, rule, args, callback, rei):
             zone.log("omero-irods: %s(%s) refused: %s" % (rule_name, path, refusal))
             return _irods_error("SYS_NO_API_PRIV")
         rule.work(rule.job(zone, config, args))
+    except UntrustedRecords as error:  # the zone's ACLs are wrong, not the config file
+        _defer(callback, rei, rule_name, args, "an iRODS admin must fix the ACL of the records: %s" % error)
     except ConfigError as error:
         _defer(callback, rei, rule_name, args, "the policy config is wrong: %s" % error)
     except Exception:
