@@ -702,7 +702,7 @@ def _start_import(job, avus, importer):
     try:
         process = importer.start(command, import_folder(job))
     except Exception:
-        job.zone.remove_avus(records.link_path(job.zone_config.records, _request_id(job)), [link])  # nothing ran
+        _remove_link(job, link)  # nothing ran
         raise
     process.update(attempt=job.attempt, output=command.output, started=states.epoch_seconds(job.now))
     job.zone.set_avu(job.record, names.AVU_IMPORTER, json.dumps(process, sort_keys=True))
@@ -821,9 +821,25 @@ def _record_link(job, import_root, link):
         if zone.kind(collection) is None:
             zone.create_collection_exclusive(collection)  # False: another run made it meanwhile
         zone.grant(collection, records.LINKS_READERS, "read")
+    records.secure_link_entry(zone, entry, zcfg.service_account)  # nobody else may remove what follows
     zone.add_avus(entry, [link])
     roots = [root for root in zcfg.allowed_roots if _at_or_below(import_root, root)]
     zone.add_avus(links, [(names.AVU_LINKED_UNDER, root, "") for root in roots])
+
+
+def _remove_link(job, link):
+    """Release a link nothing was linked under, but only from an entry nobody else may write:
+    otherwise whoever may write there could have made it look released, so it stays (more
+    protection, never less) and the log says why."""
+    zone, zcfg = job.zone, job.zone_config
+    entry = records.link_path(zcfg.records, _request_id(job))
+    writers = records.link_entry_writers(zone, entry, zcfg.service_account)
+    if writers:
+        zone.log("omero-irods: the link %s on %s is kept: %s may write that entry, so it is not trusted (an iRODS "
+                 "admin removes their access, then the link: imeta rm -C %s %s %s %s)" % (
+                     link[1], entry, ", ".join("%s (%s)" % writer for writer in writers), entry, *link))
+        return
+    zone.remove_avus(entry, [link])
 
 
 def _record_import(job, import_root, link, run, output, folder):
@@ -850,7 +866,7 @@ def _record_import(job, import_root, link, run, output, folder):
     elif run.exit_code == 0:
         problem = "omero import exited with status 0 but reported no images%s" % stderr_tail(run.stderr)
     else:
-        zone.remove_avus(records.link_path(job.zone_config.records, _request_id(job)), [link])  # nothing linked
+        _remove_link(job, link)  # nothing linked
         return import_failure(run.exit_code, run.stderr)  # and another attempt is safe
     _fail_checked(job, import_root, "%s (output in %s)" % (problem, folder))
     return None

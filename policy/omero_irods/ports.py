@@ -168,6 +168,11 @@ class ZonePort(object):
         """[(user or group name, user type, access level)] of a collection's ACL."""
         raise NotImplementedError
 
+    def child_acls(self, parent):
+        """{collection path: [(user or group name, user type, access level)]} of the
+        collections directly in `parent`, in a fixed number of queries."""
+        raise NotImplementedError
+
     def record_avus(self, records, attributes=None):
         """{collection path: [(a, v, u)]} of the collections directly in `records`, in one
         query; only the AVUs named in `attributes` when given."""

@@ -111,6 +111,26 @@ def check_record_trusted(zone, zone_config, config_path, record):
                                    zone_config.service_account, record))
 
 
+def link_entry_writers(zone, entry, service_account):
+    """[(name, level)] of whoever but the service account and rodsadmins may write the link
+    entry `entry`: they could have removed a link from it (unprotecting data OMERO links to)
+    or forged one. The links collection itself is checked with the records (check_trusted)."""
+    return untrusted_writers(zone.collection_acl(entry), service_account)
+
+
+def secure_link_entry(zone, entry, service_account):
+    """Make a link entry the service account's alone again (everyone keeps read, for the
+    guard's query): removes every other writer's access, logged. Returns who was removed."""
+    writers = link_entry_writers(zone, entry, service_account)
+    for name, _level in writers:
+        zone.grant(entry, name, "read" if name == LINKS_READERS else "null")
+    if writers:
+        zone.log("omero-irods: the link entry %s was writable by %s: removed (only the service account %s may "
+                 "change links; a link removed meanwhile is restored from the request's record by the sweep)"
+                 % (entry, ", ".join("%s (%s)" % writer for writer in writers), service_account))
+    return writers
+
+
 def _ensure_exists(zone, where, config_path, pointer):
     if zone.kind(where) is None:
         try:

@@ -286,6 +286,19 @@ class PrepZone(ZonePort):
             users = {user_id: (name, kind) for user_id, name, kind in self._rows("USER_ID, USER_NAME, USER_TYPE", condition)}
         return [users.get(user_id, ("user id " + user_id, "")) + (level,) for user_id, level in rows]
 
+    def child_acls(self, parent):
+        rows = self._rows("COLL_NAME, COLL_ACCESS_USER_ID, COLL_ACCESS_NAME",
+                          "COLL_PARENT_NAME = '%s'" % _quote(parent.rstrip("/")))
+        ids = sorted({user_id for _name, user_id, _level in rows})
+        users = {}
+        if ids:
+            condition = "USER_ID in (%s)" % ", ".join("'%s'" % _quote(user_id) for user_id in ids)
+            users = {user_id: (name, kind) for user_id, name, kind in self._rows("USER_ID, USER_NAME, USER_TYPE", condition)}
+        found = {}
+        for collection, user_id, level in rows:
+            found.setdefault(collection, []).append(users.get(user_id, ("user id " + user_id, "")) + (level,))
+        return found
+
     def record_avus(self, records, attributes=None):
         condition = "COLL_PARENT_NAME = '%s'" % _quote(records.rstrip("/"))
         if attributes:
