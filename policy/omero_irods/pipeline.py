@@ -36,7 +36,7 @@ import os
 import posixpath
 from collections import namedtuple
 
-from omero_irods import names, records, states, watch
+from omero_irods import integrity, names, records, states, watch
 from omero_irods.archive import list_members
 from omero_irods.config import check_payload_limits
 from omero_irods.errors import ConfigError, Rejected, Transient
@@ -379,7 +379,9 @@ def _validated_payload(job):
     if info["size"] > max_bytes:
         raise Rejected("too_large", "payload is %d bytes; the limit is %d" % (info["size"], max_bytes))
     _seal_landing_collection(job)
-    payload = parse_payload(zone.read(job.payload_path, max_bytes), max_bytes)
+    raw = zone.read(job.payload_path, max_bytes)
+    _check_integrity_mark(job, raw)
+    payload = parse_payload(raw, max_bytes)
     expected = posixpath.join(zcfg.landing_zone, payload.request_id, payload_name(payload.request_id))
     if job.payload_path != expected:
         raise Rejected(
@@ -390,6 +392,21 @@ def _validated_payload(job):
     check_payload_limits(payload, job.config.limits)
     _refuse_payload_names(payload)
     return payload
+
+
+def _check_integrity_mark(job, raw):
+    """When the zone names a key, the payload's bytes must carry the OMERO side's mark
+    (omero_irods.integrity), checked before anything is parsed: a co-writer of the landing
+    zone who removed their own access before the seal cannot make one. An unusable key file
+    is the admin's to fix (ConfigError: retried, then failed; never checked without it)."""
+    zone, key_file = job.zone, job.zone_config.integrity_key_file
+    if not key_file:
+        return
+    key = integrity.read_key(key_file)
+    rid = _landing_request_id(job.payload_path, job.zone_config.landing_zone)
+    mark_path = posixpath.join(posixpath.dirname(job.payload_path), integrity.mark_name(rid))
+    mark = zone.read(mark_path, integrity.MAX_MARK_BYTES) if zone.kind(mark_path) == "data_object" else None
+    integrity.check_mark(key, raw, mark)
 
 
 def _refuse_payload_names(payload):

@@ -10,6 +10,7 @@ between decides what libarchive writes on the server's disk.
 """
 
 import json
+import os
 
 import pytest
 
@@ -186,3 +187,109 @@ def test_a_landing_co_writer_cannot_swap_the_tar_between_its_check_and_its_extra
     assert not [line for line in state["log"] if line.startswith("ERROR") and "extraction folder" in line]
     assert swaps and all(swap.startswith("refused") for swap in swaps), swaps
     assert avus_of(state, record_of(state, RID_SWAP))[names.AVU_STATE] == names.IMPORTED
+
+
+# --- the integrity mark: a zone whose config names a key --------------------------------------
+
+MARK_KEY = b"0123456789abcdef" * 4
+
+
+def _keyed_scenario(tmp_path, steps, mode=0o600):
+    key_file = tmp_path / "omero-irods-mark.key"
+    key_file.write_bytes(MARK_KEY + b"\n")
+    os.chmod(str(key_file), mode)
+    data = _scenario(tmp_path, steps)
+    data["config"]["zones"]["tempZone"]["integrity_key_file"] = str(key_file)
+    return data
+
+
+def _signed_steps(tmp_path, request, mark=None):
+    """The push client's steps with the mark put just before the payload (`mark`: its bytes,
+    default the honest mark; None-like b"" is no mark at all)."""
+    from omero_irods import integrity
+
+    mark = integrity.make_mark(MARK_KEY, request.payload_bytes) if mark is None else mark
+    steps = request.steps()
+    if mark == b"":
+        return steps
+    mark_file = tmp_path / ("%s.mark" % request.request_id)
+    mark_file.write_bytes(mark)
+    put = {"put": {"as": SERVICE, "client": "prc", "file": str(mark_file),
+                   "to": "%s/%s.omero-irods.mark" % (request.collection, request.request_id)}}
+    return steps[:-1] + [put, steps[-1]]
+
+
+def _mark_rejection(state, request_id):
+    record = avus_of(state, record_of(state, request_id))
+    assert record[names.AVU_STATE] == names.REJECTED, record
+    assert record[names.AVU_ERROR].startswith("rejected (not_permitted): the payload"), record
+    return record[names.AVU_ERROR]
+
+
+def test_with_a_key_a_marked_request_is_placed_and_imported(tmp_path, live_zone):
+    request = Request(tmp_path, "20261202T110000Z-0000m001", FILES, target_name="run1")
+    zone = live_zone(_keyed_scenario(tmp_path, _signed_steps(tmp_path, request) + [UNTIL_IDLE]))
+    state = zone.state()
+    assert avus_of(state, record_of(state, request.request_id))[names.AVU_STATE] == names.IMPORTED
+    assert not [line for line in state["log"] if MARK_KEY.decode() in line]  # the key is never logged
+
+
+@pytest.mark.parametrize("mark, problem", [
+    (b"", "has no integrity mark"),
+    (b"omero-irods-mark-v1 hmac-sha256 " + b"0" * 64 + b"\n", "does not match its content"),
+    (b"not a mark", "is not a omero-irods-mark-v1 hmac-sha256 mark"),
+], ids=["missing", "forged", "malformed"])
+def test_with_a_key_a_payload_without_a_valid_mark_is_rejected_before_it_is_read(tmp_path, live_zone, mark,
+                                                                                   problem):
+    request = Request(tmp_path, "20261202T110000Z-0000m002", FILES, target_name="run1")
+    zone = live_zone(_keyed_scenario(tmp_path, _signed_steps(tmp_path, request, mark) + [UNTIL_IDLE]))
+    state = zone.state()
+    assert problem in _mark_rejection(state, request.request_id)
+    _nothing_placed_nor_imported(state)
+    # rejected before the payload was parsed: nothing it says was recorded
+    assert names.AVU_OMERO_USER not in avus_of(state, record_of(state, request.request_id))
+
+
+def test_with_a_key_a_mark_over_another_payload_is_rejected(tmp_path, live_zone):
+    """bob replays the honest mark of another request (or of alice's payload before he changed
+    it): the mark binds the exact bytes."""
+    other = Request(tmp_path, "20261202T110000Z-0000m009", FILES, target_name="run1")
+    from omero_irods import integrity
+
+    request = Request(tmp_path, "20261202T110000Z-0000m003", FILES, target_name="run1")
+    steps = _signed_steps(tmp_path, request, integrity.make_mark(MARK_KEY, other.payload_bytes))
+    zone = live_zone(_keyed_scenario(tmp_path, steps + [UNTIL_IDLE]))
+    state = zone.state()
+    assert "does not match its content" in _mark_rejection(state, request.request_id)
+    _nothing_placed_nor_imported(state)
+
+
+def test_with_a_key_a_co_writer_who_rewrote_payload_and_tar_then_left_is_caught(tmp_path, live_zone):
+    """The residual risk of the seal alone: bob, let write the landing data, rewrites alice's
+    tar AND payload consistently (the payload names bob and the new tar's sha256), then removes
+    his own access, so the seal sees nobody. Only the mark, which bob cannot make, tells."""
+    request = Request(tmp_path, "20261202T110000Z-0000m004", FILES, target_name="run1")
+    zone = live_zone(_keyed_scenario(tmp_path, _signed_steps(tmp_path, request)))
+    evil = Request(tmp_path, "20261202T110000Z-0000m004", {"run1/evil.tif": b"E" * 10}, omero_user="bob",
+                   target_name="run1")
+    for path in (request.tar_path, request.payload_path):
+        zone.catalog.set_acl(SERVICE, path, "own", "bob")
+    zone.catalog.put("bob", request.tar_path, evil.tar_bytes, force=True)
+    zone.catalog.put("bob", request.payload_path, evil.payload_bytes, force=True)
+    for path in (request.tar_path, request.payload_path):
+        zone.catalog.set_acl("bob", path, "null", "bob")  # bob covers his tracks
+    zone.step(UNTIL_IDLE)
+    state = zone.state()
+    assert "does not match its content" in _mark_rejection(state, request.request_id)
+    _nothing_placed_nor_imported(state)
+
+
+def test_a_key_file_others_may_read_stops_processing_and_says_how_to_fix_it(tmp_path, live_zone):
+    request = Request(tmp_path, "20261202T110000Z-0000m005", FILES, target_name="run1")
+    zone = live_zone(_keyed_scenario(tmp_path, _signed_steps(tmp_path, request) + [UNTIL_IDLE], mode=0o644))
+    state = zone.state()
+    record = avus_of(state, record_of(state, request.request_id))
+    assert record[names.AVU_STATE] == names.FAILED, record  # never checked without its key: retried, then failed
+    assert "has mode 0644" in record[names.AVU_ERROR] and "chmod 600" in record[names.AVU_ERROR]
+    _nothing_placed_nor_imported(state)
+    assert not [line for line in state["log"] if MARK_KEY.decode() in line]
