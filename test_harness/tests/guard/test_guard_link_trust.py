@@ -6,7 +6,7 @@ the pipeline never releases a link from it; a link forged into it can only prote
 
 import pytest
 
-from guard_zone import IMPORTED_ID, LINKS, SCRATCH, SERVICE, GuardZone
+from guard_zone import IMPORTED_ID, LINKS, RECORDS, SCRATCH, SERVICE, GuardZone
 from omero_irods import names
 
 ADMIN = "rods"
@@ -82,3 +82,38 @@ def test_the_pipeline_secures_an_entry_before_it_writes_a_link(tmp_path):
     assert zone.state_of("20261122T111500Z-0000bbbb") == names.IMPORTED
     assert "bob" not in zone.zone.acl(queued_entry)
     assert zone.links("20261122T111500Z-0000bbbb") == [(names.AVU_LINKED_ROOT, zone.queued, "alice")]
+
+
+class _LinksZone(object):
+    """Just what releasing a link touches: the entry's ACL, its AVUs, the log."""
+
+    def __init__(self, acl):
+        self.acl, self.removed, self.lines = acl, [], []
+
+    def collection_acl(self, path):
+        return self.acl
+
+    def remove_avus(self, path, avus):
+        self.removed.append((path, avus))
+
+    def log(self, line):
+        self.lines.append(line)
+
+
+@pytest.mark.parametrize("acl, released", [
+    ([(SERVICE, "rodsuser", "own"), ("public", "rodsgroup", "read_object")], True),
+    ([(SERVICE, "rodsuser", "own"), ("bob", "rodsuser", "modify_object")], False),
+], ids=["trusted", "bob-may-write"])
+def test_the_pipeline_releases_a_link_only_from_an_entry_nobody_else_may_write(acl, released):
+    from types import SimpleNamespace
+
+    from omero_irods import pipeline
+
+    zone = _LinksZone(acl)
+    job = SimpleNamespace(zone=zone, record=RECORDS + "/" + IMPORTED_ID,
+                          zone_config=SimpleNamespace(records=RECORDS, service_account=SERVICE))
+    link = (names.AVU_LINKED_ROOT, "/tempZone/home/alice/omero/run1", "alice")
+    pipeline._remove_link(job, link)
+    assert zone.removed == ([(_entry(), [link])] if released else [])
+    if not released:
+        assert "is kept: bob (modify_object) may write that entry" in zone.lines[0]
