@@ -389,7 +389,9 @@ def guard_rm_coll(callback, rei, rule_args):
 
 def guard_put(callback, rei, rule_args):
     """pep_api_data_obj_put_pre: only `iput -f` can rewrite an existing object (without the
-    force flag the server refuses it: rsDataObjPut.cpp, OVERWRITE_WITHOUT_FORCE_FLAG)."""
+    force flag the server refuses it: rsDataObjPut.cpp, OVERWRITE_WITHOUT_FORCE_FLAG when
+    server/core/src/server_utilities.cpp is_force_flag_required; a forced put to another
+    resource is HIERARCHY_ERROR, throw_if_force_put_to_new_resource)."""
     inp = rule_args[2]
     if not _has_key(inp.condInput, "forceFlag"):
         return _continue()
