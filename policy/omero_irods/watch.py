@@ -21,9 +21,12 @@ the config stayed broken. Every `sweep.interval_seconds` it
 - acts on reprocess marks on failed requests, and on requests in progress that nothing touched
   for `sweep.idle_seconds` plus the longest retry backoff (for an import, plus the import
   timeout too, so a running import is never started twice), and names the unmarked idle ones
-  in the serverLog.
-Cost per run: about six GenQueries (the records' trust, the landing payloads, the records'
-states and marks, the last run), plus two per request it acts on.
+  in the serverLog;
+- repairs the links the guard reads (restore_links): entries others were let write are made
+  the service account's again, and links of imported requests missing from them come back.
+Cost per run: about eleven GenQueries (the records' trust, the landing payloads, the records'
+states and marks, the last run, the links' and the records' ACLs, the links), plus two per
+request it acts on.
 It re-schedules itself before it works, and records its run on the records collection
 (`omero_irods::last_sweep`); the put trigger starts it again when that record is older than
 two intervals, and a sweep that finds another one ran less than half an interval ago ends
@@ -33,6 +36,7 @@ its own chain, so two chains never last.
 import posixpath
 
 from omero_irods import names, records, states
+from omero_irods.ports import ZoneError
 
 # --- a failed request's watcher ------------------------------------------------------------
 
@@ -124,7 +128,10 @@ def sweep(job):
     zone.schedule(names.RULE_SWEEP, [where], interval)  # first: a failure below must not end the chain
     known = zone.record_avus(where, [names.AVU_STATE, names.AVU_STATE_SINCE, names.AVU_REPROCESS,
                                      names.AVU_IMPORT_ROOT, names.AVU_PAYLOAD_ID, names.AVU_OMERO_USER])
-    restore_links(job, known)
+    try:
+        restore_links(job, known)
+    except ZoneError as error:  # the rest of the sweep still runs; the next one tries again
+        zone.log("omero-irods: sweep of %s: checking the links failed: %s" % (landing, error))
     requeued = _requeue_unclaimed(job, now, known)
     reprocessed, idle = _act_on_marks(job, now, known)
     if requeued or reprocessed or idle:
