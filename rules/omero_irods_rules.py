@@ -41,6 +41,18 @@ __all__ = [
     "pep_api_data_obj_phymv_pre",
     "pep_api_exec_my_rule_pre",
     "pep_api_exec_rule_expression_pre",
+    "pep_api_data_obj_put_pre",
+    "pep_api_data_obj_create_pre",
+    "pep_api_data_obj_create_and_stat_pre",
+    "pep_api_data_obj_open_and_stat_pre",
+    "pep_api_replica_open_pre",
+    "pep_api_data_obj_truncate_pre",
+    "pep_api_replica_truncate_pre",
+    "pep_api_data_obj_copy_pre",
+    "pep_api_data_obj_rsync_pre",
+    "pep_api_bulk_data_obj_put_pre",
+    "pep_api_struct_file_ext_and_reg_pre",
+    "pep_api_struct_file_bundle_pre",
 ]
 
 
@@ -58,8 +70,9 @@ def pep_api_data_obj_put_post(rule_args, callback, rei):
 
 
 def pep_api_data_obj_open_pre(rule_args, callback, rei):
-    """PRC open: note (by a string test only) that a payload is being written."""
-    return prep.note_payload_open(rule_args)
+    """PRC open: a read costs a flag test; an open for writing notes a payload being written
+    and is guarded (it may rewrite linked data: see the guard below)."""
+    return prep.on_open(callback, rei, rule_args)
 
 
 def pep_api_data_obj_close_pre(rule_args, callback, rei):
@@ -172,3 +185,71 @@ def pep_api_exec_my_rule_pre(rule_args, callback, rei):
 def pep_api_exec_rule_expression_pre(rule_args, callback, rei):
     """What the delay server runs (as the zone's admin): admins only."""
     return prep.gate_rule_text(callback, rei, "exec_rule_expression")
+
+
+# In-place rewrites of linked data: OMERO's symlink keeps pointing at the same vault file, whose
+# bytes these APIs change (the open PEP above is one of them). Reads are never refused.
+# irods/irods server/api/src: rsDataObjPut.cpp, rsDataObjCreate.cpp, rsDataObjOpenAndStat.cpp,
+# rsDataObjCreateAndStat.cpp, rsDataObjTruncate.cpp, rs_replica_truncate.cpp, rsDataObjCopy.cpp,
+# rsDataObjRsync.cpp, rsBulkDataObjPut.cpp, rsStructFileExtAndReg.cpp, rsStructFileBundle.cpp;
+# plugins/api/src/replica_open.cpp (PEP names: lib/api/include/irods/apiTable.hpp).
+
+
+def pep_api_data_obj_put_pre(rule_args, callback, rei):
+    """iput -f: rewrites an existing object."""
+    return prep.guard_put(callback, rei, rule_args)
+
+
+def pep_api_data_obj_create_pre(rule_args, callback, rei):
+    """PRC create and older clients: an existing object is truncated."""
+    return prep.guard_create(callback, rei, rule_args)
+
+
+def pep_api_data_obj_create_and_stat_pre(rule_args, callback, rei):
+    """The same, answering a stat."""
+    return prep.guard_create(callback, rei, rule_args)
+
+
+def pep_api_data_obj_open_and_stat_pre(rule_args, callback, rei):
+    """An open answering a stat: guarded when it may write."""
+    return prep.on_open(callback, rei, rule_args)
+
+
+def pep_api_replica_open_pre(rule_args, callback, rei):
+    """Open of one replica (5.0 clients' streams): guarded when it may write."""
+    return prep.on_open(callback, rei, rule_args)
+
+
+def pep_api_data_obj_truncate_pre(rule_args, callback, rei):
+    """PRC truncate: cuts every replica."""
+    return prep.guard_truncate(callback, rei, rule_args)
+
+
+def pep_api_replica_truncate_pre(rule_args, callback, rei):
+    """PRC replica_truncate: cuts one replica."""
+    return prep.guard_truncate(callback, rei, rule_args)
+
+
+def pep_api_data_obj_copy_pre(rule_args, callback, rei):
+    """icp -f: rewrites an existing destination."""
+    return prep.guard_copy(callback, rei, rule_args)
+
+
+def pep_api_data_obj_rsync_pre(rule_args, callback, rei):
+    """irsync i:SRC i:DEST: the server copies onto DEST with force."""
+    return prep.guard_rsync(callback, rei, rule_args)
+
+
+def pep_api_bulk_data_obj_put_pre(rule_args, callback, rei):
+    """iput -b -f: many files into a collection, with force."""
+    return prep.guard_bulk_put(callback, rei, rule_args)
+
+
+def pep_api_struct_file_ext_and_reg_pre(rule_args, callback, rei):
+    """ibun -x -f: extracts over existing objects."""
+    return prep.guard_extract_and_register(callback, rei, rule_args)
+
+
+def pep_api_struct_file_bundle_pre(rule_args, callback, rei):
+    """ibun -c -f: rewrites an existing bundle object."""
+    return prep.guard_bundle(callback, rei, rule_args)

@@ -84,8 +84,8 @@ UserMap.__doc__ = """`users`/`groups`: dict OMERO name -> iRODS name; `same_name
 ZoneConfig = namedtuple(
     "ZoneConfig",
     "name service_account landing_zone user_root placement_template allowed_roots user_map acl "
-    "archive_mode on_collision records",
-    defaults=(None,),
+    "archive_mode on_collision records integrity_key_file",
+    defaults=(None, None),
 )
 
 
@@ -302,6 +302,7 @@ def _zone(path, zone_name, zone):
         archive_mode=zone["archive_mode"],
         on_collision=zone["on_collision"],
         records=zone.get("records") or default_records(zone_name, zone["service_account"]),
+        integrity_key_file=zone.get("integrity_key_file"),
     )
 
 

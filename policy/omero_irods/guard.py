@@ -61,14 +61,19 @@ UNLINK = "unlink"
 RM_COLL = "rm_coll"
 TRIM = "trim"
 PHYMV = "phymv"
+OVERWRITE = "overwrite"  # a data object's bytes rewritten in place
+TRUNCATE = "truncate"
+OVERWRITE_BELOW = "overwrite_below"  # a forced bulk upload or extraction into a collection
 
 #: How many guarding collections a log line names before it says "N more collections".
 LOG_HOLDERS = 5
 
-Operation = namedtuple("Operation", "verb consequence error_name")
+Operation = namedtuple("Operation", "verb consequence error_name on_object", defaults=(False,))
 Operation.__doc__ = """verb: what the client asked, for people; consequence: what iRODS would
 do to the vault files; error_name: the iRODS error the client gets (irods/irods
-lib/core/include/irods/rodsErrorTable.h)."""
+lib/core/include/irods/rodsErrorTable.h); on_object: the call changes one data object's bytes,
+so only a link at or above it matters, and only if the object exists (a new object breaks
+nothing): the adapter asks the catalog that only when a link was found."""
 
 #: Removals fail as the server's own delete policy does (SYS_DELETE_DISALLOWED, what
 #: acDataDeletePolicy/msiDeleteDisallowed return); moves as a refused operation (SYS_NOT_ALLOWED).
@@ -82,6 +87,11 @@ OPERATIONS = {
                     "SYS_DELETE_DISALLOWED"),
     PHYMV: Operation("physical move", "iRODS would move a replica's vault file, maybe the one OMERO links to",
                      "SYS_NOT_ALLOWED"),
+    OVERWRITE: Operation("overwrite", "iRODS would rewrite its vault file in place", "SYS_NOT_ALLOWED",
+                         on_object=True),
+    TRUNCATE: Operation("truncation", "iRODS would cut its vault file short", "SYS_NOT_ALLOWED", on_object=True),
+    OVERWRITE_BELOW: Operation("forced upload or extraction", "iRODS would rewrite vault files below it in place",
+                               "SYS_NOT_ALLOWED"),
 }
 
 # GenQuery1 literals are single-quoted and a quote inside cannot be escaped; a backslash is
@@ -167,11 +177,29 @@ def holders_from_rows(path, rows):
 
 
 def refusal(operation, path, user, rows):
-    """The Refusal for `operation` on `path` given the query's rows, or None to let it run."""
+    """The Refusal for `operation` on `path` given the query's rows, or None to let it run.
+    For a call on one object's bytes (Operation.on_object) only links at or above it count;
+    the adapter then lets it run if no such object exists."""
     if operation not in OPERATIONS:
         raise ValueError("unknown guarded operation %r (known: %s)" % (operation, ", ".join(sorted(OPERATIONS))))
     holders = holders_from_rows(path, rows)
+    if OPERATIONS[operation].on_object:
+        holders = tuple((root, held) for root, held in holders if _at_or_below(path, root))
     return Refusal(operation, path, user, holders, None) if holders else None
+
+
+def needs_existing_object(operation):
+    """Whether a refusal of `operation` stands only if the data object exists."""
+    return OPERATIONS[operation].on_object
+
+
+def object_query(path):
+    """(columns, condition) of the query for the data object at `path`, or None when its name
+    cannot be written in a GenQuery1 literal (then the refusal stands: safe, never lost data)."""
+    collection, name = posixpath.split(path)
+    if any(mark in path for mark in _UNQUERYABLE) or not name:
+        return None
+    return "DATA_ID", "COLL_NAME = '%s' and DATA_NAME = '%s'" % (collection, name)
 
 
 def unchecked(operation, path, user, problem):

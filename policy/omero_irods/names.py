@@ -12,6 +12,8 @@ CONFIG_PATH_ENV = "OMERO_IRODS_CONFIG"
 #: A payload is any data object whose name ends with this; it is uploaded
 #: AFTER the data it names and acts as the commit marker of a request.
 PAYLOAD_SUFFIX = ".omero-irods.json"
+#: `<rid>.omero-irods.mark`, next to a payload: its integrity mark (omero_irods.integrity)
+MARK_SUFFIX = ".omero-irods.mark"
 
 #: Every AVU this project writes starts with this prefix.
 AVU_PREFIX = "omero_irods::"

@@ -36,7 +36,7 @@ import os
 import posixpath
 from collections import namedtuple
 
-from omero_irods import names, records, states, watch
+from omero_irods import integrity, names, records, states, watch
 from omero_irods.archive import list_members
 from omero_irods.config import check_payload_limits
 from omero_irods.errors import ConfigError, Rejected, Transient
@@ -53,6 +53,10 @@ from omero_irods.provisioning import CREATE_COLLECTION, SET_ACL, SET_INHERITANCE
 AVU_DESTINATION = names.AVU_DESTINATION
 AVU_SHA256 = names.avu("sha256")
 AVU_PAYLOAD = names.avu("payload")
+#: On a request's record: a principal the pipeline itself granted access to a collection push
+#: still in the landing zone (units: the level), so a retry's seal does not take the pipeline's
+#: own grant for a co-writer.
+AVU_GRANTED = names.avu("granted")
 
 PROCESS_RULE = names.RULE_PROCESS
 IMPORT_RULE = names.RULE_IMPORT
@@ -295,7 +299,8 @@ def _validate_and_place(job):
 
 
 def _seal_landing_collection(job):
-    """Nobody but the service account may write what is about to be checked and then used.
+    """Nobody but the service account may have written, or may still write, what is about to
+    be checked and then used.
 
     The payload, the tar (read once by the member check, again by msiTarFileExtract) and a
     pushed collection's files are checked, then used: whoever else may still write them in
@@ -306,22 +311,62 @@ def _seal_landing_collection(job):
     `ichmod -r null` by the owner a new open for writing is CAT_NO_ACCESS_PERMISSION; a writer
     that opened before still writes through its open descriptor, but while it is open the
     replica is locked and every read and checksum answers HIERARCHY_ERROR (retried), so what
-    the checks read is what the extraction reads. Content written before this cannot be told
-    from the service account's own (an overwrite keeps the object's owner, also checked): a
-    landing zone others may write in is not safe (docs/ARCHITECTURE.md). Runs once the
-    payload's owner is known to be the service account."""
-    zone, service = job.zone, job.zone_config.service_account
+    the checks read is what the extraction reads.
+
+    What a writer wrote BEFORE this cannot be told from the service account's own bytes (an
+    overwrite keeps the object's owner, also checked on 5.0.2): so a request whose landing
+    data anyone else could write (write or own on it, or on a landing zone whose inheritance
+    hands that to every new request) is rejected, never placed nor imported. A reader (or a
+    holder of metadata levels only: a landing payload's AVUs are never read) only loses their
+    access. A co-writer who removed their own access before this ran is seen only
+    by the integrity mark (_check_integrity_mark). Runs once the payload's owner is known to be
+    the service account."""
+    zone, zcfg = job.zone, job.zone_config
+    service = zcfg.service_account
     collection = posixpath.dirname(job.payload_path)
-    others = sorted(zone.access_holders(collection) - {service})
+    entries = zone.access_entries(collection)
+    granted = set(records.values(zone.avus(job.record), AVU_GRANTED))  # an earlier attempt's own grants
+    writers = [(name, level) for name, level in records.content_writers(entries, service) if name not in granted]
+    landing_writers = records.content_writers(zone.collection_acl(zcfg.landing_zone), service) \
+        if zone.inherits(zcfg.landing_zone) else []
+    others = sorted({name for name, _type, _level in entries} - {service})
+    unremoved = []
     for other in others:
         try:
             zone.grant(collection, other, "null", recursive=True)
         except ZoneError as error:  # e.g. an object in it that the service account does not own
-            raise Rejected("not_permitted", "%s may write in %s and the service account cannot remove that "
-                                            "access (%s)" % (other, collection, error))
+            unremoved.append("%s (%s)" % (other, error))
     if others:
         zone.log("omero-irods: %s: removed the access of %s to the landing data before checking it; only the "
                  "service account %s may write in the landing zone" % (collection, ", ".join(others), service))
+    if writers or landing_writers or unremoved:
+        raise Rejected("not_permitted", _untrusted_landing_problem(job, collection, writers, landing_writers,
+                                                                   unremoved))
+
+
+def _untrusted_landing_problem(job, collection, writers, landing_writers, unremoved):
+    """What made the landing data untrustworthy and what the admin must fix."""
+    zcfg = job.zone_config
+    landing = zcfg.landing_zone
+    said = []
+    if writers:
+        said.append("%s could write in %s" % (_named_levels(writers), collection))
+    if landing_writers:
+        said.append("the landing zone %s hands %s to every new request (inheritance on)"
+                    % (landing, _named_levels(landing_writers)))
+    if unremoved:
+        said.append("the service account cannot remove the access of %s" % ", ".join(unremoved))
+    fixes = ["ichmod -r -M null NAME %s" % landing]
+    if landing_writers:
+        fixes.append("ichmod -M noinherit %s" % landing)
+    return ("the landing data cannot be trusted, nothing of it is used: %s, and what they wrote cannot be told "
+            "from the service account's own. Only the service account %s may write in the landing zone: an iRODS "
+            "admin must remove everyone else's write access (%s), then the request is pushed again under a new "
+            "request id" % ("; ".join(said), zcfg.service_account, "; ".join(fixes)))
+
+
+def _named_levels(writers):
+    return ", ".join("%s (%s)" % writer for writer in writers)
 
 
 def _validated_payload(job):
@@ -334,7 +379,9 @@ def _validated_payload(job):
     if info["size"] > max_bytes:
         raise Rejected("too_large", "payload is %d bytes; the limit is %d" % (info["size"], max_bytes))
     _seal_landing_collection(job)
-    payload = parse_payload(zone.read(job.payload_path, max_bytes), max_bytes)
+    raw = zone.read(job.payload_path, max_bytes)
+    _check_integrity_mark(job, raw)
+    payload = parse_payload(raw, max_bytes)
     expected = posixpath.join(zcfg.landing_zone, payload.request_id, payload_name(payload.request_id))
     if job.payload_path != expected:
         raise Rejected(
@@ -345,6 +392,21 @@ def _validated_payload(job):
     check_payload_limits(payload, job.config.limits)
     _refuse_payload_names(payload)
     return payload
+
+
+def _check_integrity_mark(job, raw):
+    """When the zone names a key, the payload's bytes must carry the OMERO side's mark
+    (omero_irods.integrity), checked before anything is parsed: a co-writer of the landing
+    zone who removed their own access before the seal cannot make one. An unusable key file
+    is the admin's to fix (ConfigError: retried, then failed; never checked without it)."""
+    zone, key_file = job.zone, job.zone_config.integrity_key_file
+    if not key_file:
+        return
+    key = integrity.read_key(key_file)
+    rid = _landing_request_id(job.payload_path, job.zone_config.landing_zone)
+    mark_path = posixpath.join(posixpath.dirname(job.payload_path), integrity.mark_name(rid))
+    mark = zone.read(mark_path, integrity.MAX_MARK_BYTES) if zone.kind(mark_path) == "data_object" else None
+    integrity.check_mark(key, raw, mark)
 
 
 def _refuse_payload_names(payload):
@@ -435,6 +497,8 @@ def _publish(job, payload, identity, data_path):
     staged = _stage(job, payload, data_path)
     _verify_placed(zone, payload, staged)
     content = _content_root(payload, staged)
+    if payload.data.kind != "tar":  # the content is still in the landing collection
+        zone.add_avus(job.record, [(AVU_GRANTED, name, level) for name, level in _decided_grants(zcfg, identity)])
     _apply_acls(zone, zcfg, identity, content, staged)
     zone.add_avus(content, _provenance(job, payload))
     zone.create_collection(posixpath.dirname(planned))
@@ -557,15 +621,21 @@ def _apply_acls(zone, zcfg, identity, collection, tree):
     the staging collection, which holds `collection` (queryable even when the content's own
     name, taken from a tar member, is not). The service account keeps `own` throughout: it
     needs it for every grant and for the rename that follows."""
-    decided = [(identity.irods_user, zcfg.acl.user)]
-    if identity.irods_group and zcfg.acl.group != "null":
-        decided.append((identity.irods_group, zcfg.acl.group))
-    decided.append((zcfg.service_account, zcfg.acl.service_account))
+    decided = _decided_grants(zcfg, identity)
     for extra in sorted(zone.access_holders(tree) - {name for name, _level in decided}):
         zone.grant(collection, extra, "null", recursive=True)
     zone.set_inheritance(collection, recursive=True)
     for name, level in decided:
         zone.grant(collection, name, level, recursive=True)
+
+
+def _decided_grants(zcfg, identity):
+    """[(user or group, level)]: the placed data's whole ACL."""
+    decided = [(identity.irods_user, zcfg.acl.user)]
+    if identity.irods_group and zcfg.acl.group != "null":
+        decided.append((identity.irods_group, zcfg.acl.group))
+    decided.append((zcfg.service_account, zcfg.acl.service_account))
+    return decided
 
 
 def _provenance(job, payload):
@@ -653,7 +723,7 @@ def _start_import(job, avus, importer):
     try:
         process = importer.start(command, import_folder(job))
     except Exception:
-        job.zone.remove_avus(records.link_path(job.zone_config.records, _request_id(job)), [link])  # nothing ran
+        _remove_link(job, link)  # nothing ran
         raise
     process.update(attempt=job.attempt, output=command.output, started=states.epoch_seconds(job.now))
     job.zone.set_avu(job.record, names.AVU_IMPORTER, json.dumps(process, sort_keys=True))
@@ -772,9 +842,25 @@ def _record_link(job, import_root, link):
         if zone.kind(collection) is None:
             zone.create_collection_exclusive(collection)  # False: another run made it meanwhile
         zone.grant(collection, records.LINKS_READERS, "read")
+    records.secure_link_entry(zone, entry, zcfg.service_account)  # nobody else may remove what follows
     zone.add_avus(entry, [link])
     roots = [root for root in zcfg.allowed_roots if _at_or_below(import_root, root)]
     zone.add_avus(links, [(names.AVU_LINKED_UNDER, root, "") for root in roots])
+
+
+def _remove_link(job, link):
+    """Release a link nothing was linked under, but only from an entry nobody else may write:
+    otherwise whoever may write there could have made it look released, so it stays (more
+    protection, never less) and the log says why."""
+    zone, zcfg = job.zone, job.zone_config
+    entry = records.link_path(zcfg.records, _request_id(job))
+    writers = records.link_entry_writers(zone, entry, zcfg.service_account)
+    if writers:
+        zone.log("omero-irods: the link %s on %s is kept: %s may write that entry, so it is not trusted (an iRODS "
+                 "admin removes their access, then the link: imeta rm -C %s %s %s %s)" % (
+                     link[1], entry, ", ".join("%s (%s)" % writer for writer in writers), entry, *link))
+        return
+    zone.remove_avus(entry, [link])
 
 
 def _record_import(job, import_root, link, run, output, folder):
@@ -801,7 +887,7 @@ def _record_import(job, import_root, link, run, output, folder):
     elif run.exit_code == 0:
         problem = "omero import exited with status 0 but reported no images%s" % stderr_tail(run.stderr)
     else:
-        zone.remove_avus(records.link_path(job.zone_config.records, _request_id(job)), [link])  # nothing linked
+        _remove_link(job, link)  # nothing linked
         return import_failure(run.exit_code, run.stderr)  # and another attempt is safe
     _fail_checked(job, import_root, "%s (output in %s)" % (problem, folder))
     return None

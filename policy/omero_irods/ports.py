@@ -88,6 +88,15 @@ class ZonePort(object):
         or below it."""
         raise NotImplementedError
 
+    def access_entries(self, collection):
+        """{(user or group name, user type, access level)} of every ACL entry on a collection
+        and on anything in or below it."""
+        raise NotImplementedError
+
+    def inherits(self, collection):
+        """Whether a collection's inheritance flag is on (new entries copy its ACL)."""
+        raise NotImplementedError
+
     def find_by_avu(self, attribute, value=None):
         """Paths of data objects carrying the AVU: any value when value is None, one of them
         when it is a tuple or list."""
@@ -157,6 +166,11 @@ class ZonePort(object):
 
     def collection_acl(self, path):
         """[(user or group name, user type, access level)] of a collection's ACL."""
+        raise NotImplementedError
+
+    def child_acls(self, parent):
+        """{collection path: [(user or group name, user type, access level)]} of the
+        collections directly in `parent`, in a fixed number of queries."""
         raise NotImplementedError
 
     def record_avus(self, records, attributes=None):

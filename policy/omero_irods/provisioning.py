@@ -88,3 +88,23 @@ def home_owner(path):
     if len(parts) >= 3 and parts[1] == "home":
         return parts[2]
     return None
+
+
+def landing_zone_problems(zone_config, acl, inherits):
+    """What makes a landing zone unsafe (docs/ARCHITECTURE.md, trust model): anyone but the
+    service account (and rodsadmins) with write on it, which with inheritance on is handed to
+    every new request collection, whose requests are then rejected (pipeline: the seal).
+    `acl`: [(name, user type, level)] of the landing zone collection. Each problem says the fix."""
+    from omero_irods.records import content_writers
+
+    landing, service = zone_config.landing_zone, zone_config.service_account
+    writers = content_writers(acl, service)
+    if not writers:
+        return []
+    named = ", ".join("%s (%s)" % writer for writer in writers)
+    if inherits:
+        return ["the landing zone %s gives %s write with inheritance on: every request pushed there is rejected "
+                "(its data could have been written by them); remove it: ichmod -r -M null NAME %s; "
+                "ichmod -M noinherit %s" % (landing, named, landing, landing)]
+    return ["the landing zone %s gives %s write: only the service account %s may write there (ichmod -M null "
+            "NAME %s)" % (landing, named, service, landing)]

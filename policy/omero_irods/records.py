@@ -58,9 +58,27 @@ LINKS_READERS = "public"
 _READ_ONLY_LEVELS = frozenset(["null", "read_metadata", "read_object", "read object", "read"])
 
 
+#: Access levels that can change neither a data object's bytes nor what a collection holds
+#: nor an ACL: the metadata levels and below (irods/irods plugins/database/src/icatSysInserts.sql,
+#: access_type numbers 1000-1090; administer_object, 1100, may change ACLs). A landing
+#: payload's AVUs are never read, so holding these on landing data makes nothing untrustworthy.
+_NO_CONTENT_LEVELS = _READ_ONLY_LEVELS | frozenset([
+    "execute", "read_annotation", "read_system_metadata", "write_annotation", "create_metadata",
+    "modify_metadata", "delete_metadata"])
+
+
 class UntrustedRecords(ConfigError):
     """The records collection is missing or others may write there: nothing is processed
-    (a delayed rule is deferred, logged, until an admin fixes it)."""
+    (a delayed rule is deferred, logged, until an admin fixes it). Its message says what is
+    wrong in the zone and what the admin must do: the config file itself is not at fault."""
+
+    def __init__(self, path, pointer, problem):
+        super().__init__(path, pointer, problem)
+        self.message = problem
+        self.args = (problem,)
+
+    def __str__(self):
+        return self.message
 
 
 def check_trusted(zone, zone_config, config_path):
@@ -91,6 +109,26 @@ def check_record_trusted(zone, zone_config, config_path, record):
                                "their access: ichmod -M null NAME %s)" % (
                                    record, ", ".join("%s (%s)" % writer for writer in writers),
                                    zone_config.service_account, record))
+
+
+def link_entry_writers(zone, entry, service_account):
+    """[(name, level)] of whoever but the service account and rodsadmins may write the link
+    entry `entry`: they could have removed a link from it (unprotecting data OMERO links to)
+    or forged one. The links collection itself is checked with the records (check_trusted)."""
+    return untrusted_writers(zone.collection_acl(entry), service_account)
+
+
+def secure_link_entry(zone, entry, service_account):
+    """Make a link entry the service account's alone again (everyone keeps read, for the
+    guard's query): removes every other writer's access, logged. Returns who was removed."""
+    writers = link_entry_writers(zone, entry, service_account)
+    for name, _level in writers:
+        zone.grant(entry, name, "read" if name == LINKS_READERS else "null")
+    if writers:
+        zone.log("omero-irods: the link entry %s was writable by %s: removed (only the service account %s may "
+                 "change links; a link removed meanwhile is restored from the request's record by the sweep)"
+                 % (entry, ", ".join("%s (%s)" % writer for writer in writers), service_account))
+    return writers
 
 
 def _ensure_exists(zone, where, config_path, pointer):
@@ -141,10 +179,23 @@ def payload_record_path(record, request_id):
 
 def untrusted_writers(acl, service_account):
     """[(name, level)] of the principals, other than the service account and rodsadmins, that
-    may write in the records collection. `acl`: [(name, user type, access level)]."""
+    may write where `acl` was read. `acl`: [(name, user type, access level)]."""
     return sorted((name, level) for name, user_type, level in acl
                   if name != service_account and user_type != "rodsadmin"
                   and level.replace("_", " ") not in {lvl.replace("_", " ") for lvl in _READ_ONLY_LEVELS})
+
+
+def content_writers(acl, service_account):
+    """[(name, level)] of the principals, other than the service account and rodsadmins, that
+    may change content or ACLs where `acl` was read (a landing collection and what it holds):
+    more than the metadata levels, or a level this code does not know."""
+    return sorted((name, level) for name, user_type, level in acl
+                  if name != service_account and user_type != "rodsadmin"
+                  and _spaced(level) not in {_spaced(known) for known in _NO_CONTENT_LEVELS})
+
+
+def _spaced(level):
+    return level.replace("_", " ")
 
 
 def value(avus, attribute):

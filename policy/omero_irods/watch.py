@@ -21,9 +21,12 @@ the config stayed broken. Every `sweep.interval_seconds` it
 - acts on reprocess marks on failed requests, and on requests in progress that nothing touched
   for `sweep.idle_seconds` plus the longest retry backoff (for an import, plus the import
   timeout too, so a running import is never started twice), and names the unmarked idle ones
-  in the serverLog.
-Cost per run: about six GenQueries (the records' trust, the landing payloads, the records'
-states and marks, the last run), plus two per request it acts on.
+  in the serverLog;
+- repairs the links the guard reads (restore_links): entries others were let write are made
+  the service account's again, and links of imported requests missing from them come back.
+Cost per run: about eleven GenQueries (the records' trust, the landing payloads, the records'
+states and marks, the last run, the links' and the records' ACLs, the links), plus two per
+request it acts on.
 It re-schedules itself before it works, and records its run on the records collection
 (`omero_irods::last_sweep`); the put trigger starts it again when that record is older than
 two intervals, and a sweep that finds another one ran less than half an interval ago ends
@@ -33,6 +36,7 @@ its own chain, so two chains never last.
 import posixpath
 
 from omero_irods import names, records, states
+from omero_irods.ports import ZoneError
 
 # --- a failed request's watcher ------------------------------------------------------------
 
@@ -123,12 +127,56 @@ def sweep(job):
     zone.set_avu(where, names.AVU_LAST_SWEEP, str(now))
     zone.schedule(names.RULE_SWEEP, [where], interval)  # first: a failure below must not end the chain
     known = zone.record_avus(where, [names.AVU_STATE, names.AVU_STATE_SINCE, names.AVU_REPROCESS,
-                                     names.AVU_IMPORT_ROOT, names.AVU_PAYLOAD_ID])
+                                     names.AVU_IMPORT_ROOT, names.AVU_PAYLOAD_ID, names.AVU_OMERO_USER])
+    try:
+        restore_links(job, known)
+    except ZoneError as error:  # the rest of the sweep still runs; the next one tries again
+        zone.log("omero-irods: sweep of %s: checking the links failed: %s" % (landing, error))
     requeued = _requeue_unclaimed(job, now, known)
     reprocessed, idle = _act_on_marks(job, now, known)
     if requeued or reprocessed or idle:
         zone.log("omero-irods: sweep of %s: queued again %s; reprocessed %s; idle without a reprocess mark %s" % (
             landing, _listed(requeued), _listed(reprocessed), _listed(idle)))
+
+
+def restore_links(job, known):
+    """The guard reads the public links; the records are their source. A link entry someone
+    else may write (an admin's grant) is made the service account's alone again, and any link
+    of an importing or imported request missing from such an entry, or whose entry is gone,
+    is written again from the request's record (itself trusted: nobody else may write it).
+    A link missing from an entry nobody else could write was released by the service account
+    or an admin, and stays released. Five queries a run, more only for what it repairs."""
+    zone, zcfg = job.zone, job.zone_config
+    service = zcfg.service_account
+    links = records.links_path(zcfg.records)
+    entry_acls = zone.child_acls(links)
+    suspect = {entry for entry, acl in entry_acls.items() if records.untrusted_writers(acl, service)}
+    for entry in sorted(suspect):
+        records.secure_link_entry(zone, entry, service)
+    record_acls = zone.child_acls(zcfg.records)
+    linked = zone.record_avus(links, [names.AVU_LINKED_ROOT]) if entry_acls else {}
+    restored = []
+    for record in sorted(known):
+        avus = known[record]
+        root, omero_user = records.value(avus, names.AVU_IMPORT_ROOT), records.value(avus, names.AVU_OMERO_USER)
+        if records.value(avus, names.AVU_STATE) not in (names.IMPORTING, names.IMPORTED) or not root \
+                or records.untrusted_writers(record_acls.get(record, []), service):
+            continue
+        entry = records.link_path(zcfg.records, posixpath.basename(record))
+        if entry in entry_acls and entry not in suspect:
+            continue
+        if root in records.values(linked.get(entry, []), names.AVU_LINKED_ROOT):
+            continue
+        for collection in (links, entry):
+            if collection not in entry_acls and zone.kind(collection) is None:
+                zone.create_collection_exclusive(collection)
+                zone.grant(collection, records.LINKS_READERS, "read")
+        zone.add_avus(entry, [(names.AVU_LINKED_ROOT, root, omero_user or "")])
+        restored.append("%s (%s)" % (root, entry))
+    if restored:
+        zone.log("omero-irods: sweep: restored links OMERO still depends on, removed where the service account "
+                 "alone may not write: %s" % ", ".join(restored))
+    return restored
 
 
 def _requeue_unclaimed(job, now, known):

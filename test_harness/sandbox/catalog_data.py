@@ -246,6 +246,19 @@ class DataObjectOperations:
                 other.status = STALE
         data_object.modify_time = now
 
+    def truncate_data_object(self, actor, path, size, resource=None):
+        """rsDataObjTruncate / rs_replica_truncate: cut a replica to `size` bytes (needs
+        modify_object), finalized like a write; with `resource`, that resource's replica, else
+        the one a write would open. Returns the DataObject."""
+        if int(size) < 0:
+            raise IrodsError("SYS_INVALID_INPUT_PARAM", "cannot truncate %s to %s bytes" % (path, size))
+        fd = self.open_data_object(actor, path, "r+", resource=resource)
+        descriptor = self.descriptor(fd)
+        with _vault_errors("UNIX_FILE_TRUNCATE_ERR", descriptor):
+            vault.truncate_to(descriptor.physical_path, int(size))
+        descriptor.truncated = True
+        return self.close(fd)
+
     def put(self, actor, path, data, resource=None, force=False, data_type="generic"):
         """iput convenience: create (or overwrite with force) + write `data` + close."""
         fd = self.create_data_object(actor, path, resource=resource, force=force, data_type=data_type)

@@ -5,7 +5,9 @@ request as a client sends it (`data_obj_put`, `data_obj_open`, `data_obj_write`,
 A1's catalog operation between the PEPs, calling A2's `PrepRuntime.invoke`. The client programs
 The icommands send one request each: iput `data_obj_put`, irepl `data_obj_repl`, imv
 `data_obj_rename`, irm `data_obj_unlink`, itrim `data_obj_trim`, iphymv `data_obj_phymv`,
-imkdir `coll_create`; python-irodsclient's sequences live in `prc_session.SandboxSession`.
+icp `data_obj_copy`, imkdir `coll_create`; python-irodsclient's sequences live in
+`prc_session.SandboxSession` (its create, truncate and replica_truncate are
+`data_obj_create`, `data_obj_truncate`, `replica_truncate` here).
 
 Dynamic PEPs (irods/irods `lib/core/include/irods/apiHandler.hpp`, api_entry::call_handler,
 4.3.0 to 5.0): for operation `api_X`, `pep_api_X_pre`; when it fails, `pep_api_X_except` and
@@ -49,7 +51,7 @@ from omero_irods_sandbox.prep.structs import fill
 
 # irods/irods lib/core/include/irods/dataObjInpOut.h (oprType) and fcntl.h flags as
 # python-irodsclient sends them (irods/manager/data_object_manager.py O_* constants).
-PUT_OPR, REPLICATE_OPR, PHYMV_OPR, RENAME_DATA_OBJ = 1, 6, 15, 11
+PUT_OPR, REPLICATE_OPR, PHYMV_OPR, RENAME_DATA_OBJ, COPY_DEST, COPY_SRC = 1, 6, 15, 11, 9, 10
 O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC = 0, 1, 2, 64, 512
 
 #: iput sends the file in the put request itself up to this size (irods_environment.json's
@@ -401,6 +403,58 @@ class Server(object):
         inp = {"myRule": rule_text, "addr_hostAddr": "", "addr_zoneName": self.zone.name, "addr_portNum": "0",
                "addr_dummyInt": "0", "outParamDesc": out_param_desc}
         return self.call_api("api_exec_my_rule", comm, [inp, None], run)
+
+    def data_obj_create(self, user, path, force=False, resource=None):
+        """DATA_OBJ_CREATE_AN (PRC data_objects.create; rsDataObjCreate.cpp opens with
+        O_CREAT|O_RDWR|O_TRUNC); the object stays open: returns the L1 descriptor."""
+        comm = self.rs_comm(user)
+        condition = {"forceFlag": ""} if force else {}
+        if resource:
+            condition["destRescName"] = resource
+        inp = fill(types.DataObjInp(), objPath=path, openFlags=O_CREAT | O_RDWR | O_TRUNC,
+                   condInput=_kvp(condition))
+        return self.call_api("api_data_obj_create", comm, [inp],
+                             lambda: self.zone.create_data_object(user, path, resource=resource, force=force))
+
+    def data_obj_truncate(self, user, path, size):
+        """DATA_OBJ_TRUNCATE_AN (PRC data_objects.truncate: the size in dataSize,
+        python-irodsclient irods/manager/data_object_manager.py; rsDataObjTruncate.cpp)."""
+        comm = self.rs_comm(user)
+        inp = fill(types.DataObjInp(), objPath=path, dataSize=size, condInput=_kvp({}))
+        return self.call_api("api_data_obj_truncate", comm, [inp],
+                             lambda: self._done(self.zone.truncate_data_object(user, path, size)))
+
+    def replica_truncate(self, user, path, size, resource=None):
+        """REPLICA_TRUNCATE_AN (PRC data_objects.replica_truncate, iRODS 4.3.3+; the server
+        answers JSON: rs_replica_truncate.cpp). Its output double pointer reaches the PEP as None."""
+        comm = self.rs_comm(user)
+        inp = fill(types.DataObjInp(), objPath=path, dataSize=size,
+                   condInput=_kvp({"rescName": resource} if resource else {}))
+
+        def truncate():
+            self.zone.truncate_data_object(user, path, size, resource=resource)
+            return json.dumps({"message": "", "resource_hierarchy": resource or self.zone.default_resource,
+                               "replica_number": 0})
+        return self.call_api("api_replica_truncate", comm, [inp, None], truncate)
+
+    def data_obj_copy(self, user, source, destination, force=False):
+        """DATA_OBJ_COPY_AN (icp [-f]; PRC data_objects.copy): the force flag on the
+        destination's input (rsDataObjCopy.cpp refuses an existing destination without it).
+        The destination is closed as rsDataObjClose does (its static PEPs);
+        acPostProcForCopy is not fired."""
+        comm = self.rs_comm(user)
+        copy_inp = fill(types.DataObjCopyInp(),
+                        srcDataObjInp=fill(types.DataObjInp(), objPath=source, oprType=COPY_SRC),
+                        destDataObjInp=fill(types.DataObjInp(), objPath=destination, oprType=COPY_DEST,
+                                            condInput=_kvp({"forceFlag": ""} if force else {})))
+
+        def copy():
+            data = self.zone.read_bytes(user, source)
+            fd = self.zone.create_data_object(user, destination, force=force)
+            self.zone.write(fd, data)
+            self._finalize(comm, fd, copy_inp.destDataObjInp)
+            return 0
+        return self.call_api("api_data_obj_copy", comm, [copy_inp, None], copy)
 
     def mod_avu_metadata(self, user, operation, item_type, path, attribute, value, units="", admin_mode=False):
         """MOD_AVU_METADATA_AN (imeta add/set/rm; PRC metadata.add/set/remove). The plugin wraps

@@ -99,6 +99,11 @@ def truncate(path):
         pass
 
 
+def truncate_to(path, size):
+    with open(path, "r+b") as handle:
+        handle.truncate(size)
+
+
 def size_of(path):
     return os.path.getsize(path)
 

@@ -64,13 +64,17 @@ def session_object_path(rei):
     return str(info.objPath) if info is not None else ""
 
 
-def note_payload_open(rule_args):
-    """pep_api_data_obj_open_pre: a string test; only opens that write a payload are
-    remembered (a read, e.g. `omero-irods status` reading one, is no put event)."""
+def on_open(callback, rei, rule_args):
+    """pep_api_data_obj_open_pre (and replica_open, the _and_stat opens): a read costs one
+    flag test and nothing else. An open that may write is remembered when it writes a payload
+    (a put event at its close), and goes to the guard: it may rewrite bytes OMERO links to."""
     inp = rule_args[2]
-    if triggers.is_payload_path(str(inp.objPath)) and triggers.opens_for_writing(inp.openFlags):
-        _payload_writes_open.add(str(inp.objPath))
-    return _continue()
+    if not triggers.opens_for_writing(inp.openFlags):
+        return _continue()
+    path = str(inp.objPath)
+    if triggers.is_payload_path(path):
+        _payload_writes_open.add(path)
+    return _guard(callback, rei, "overwrite", path)
 
 
 def remember_descriptor_path(callback, rule_args):
@@ -255,6 +259,7 @@ def run_delayed(rule_name, rule, args, callback, rei):
     import traceback
 
     from omero_irods.errors import ConfigError
+    from omero_irods.records import UntrustedRecords
 
     path = args[0] if args else ""
     try:
@@ -266,6 +271,8 @@ def run_delayed(rule_name, rule, args, callback, rei):
             zone.log("omero-irods: %s(%s) refused: %s" % (rule_name, path, refusal))
             return _irods_error("SYS_NO_API_PRIV")
         rule.work(rule.job(zone, config, args))
+    except UntrustedRecords as error:  # the zone's ACLs are wrong, not the config file
+        _defer(callback, rei, rule_name, args, "an iRODS admin must fix the ACL of the records: %s" % error)
     except ConfigError as error:
         _defer(callback, rei, rule_name, args, "the policy config is wrong: %s" % error)
     except Exception:
@@ -401,6 +408,95 @@ def guard_rm_coll(callback, rei, rule_args):
     return _guard(callback, rei, "rm_coll", str(rule_args[2].collName))
 
 
+# In-place rewrites. A nested server-side call (rsDataObjCopy opening its destination, a
+# bulk put's rsDataObjPut per file) fires no pep_api_*: only the API the client called does
+# (irods/irods lib/core/include/irods/apiHandler.hpp, call_handler), so each client API that
+# can rewrite an existing replica is guarded at its own pre-PEP. Key words: irods/irods
+# lib/core/include/irods/rodsKeyWdDef.h (FORCE_FLAG_KW "forceFlag", RSYNC_MODE_KW
+# "rsyncMode", RSYNC_DEST_PATH_KW "rsyncDestPath"), rodsDef.h (IRODS_TO_IRODS).
+
+def guard_put(callback, rei, rule_args):
+    """pep_api_data_obj_put_pre: only `iput -f` can rewrite an existing object (without the
+    force flag the server refuses it: rsDataObjPut.cpp, OVERWRITE_WITHOUT_FORCE_FLAG when
+    server/core/src/server_utilities.cpp is_force_flag_required; a forced put to another
+    resource is HIERARCHY_ERROR, throw_if_force_put_to_new_resource)."""
+    inp = rule_args[2]
+    if not _has_key(inp.condInput, "forceFlag"):
+        return _continue()
+    return _guard(callback, rei, "overwrite", str(inp.objPath))
+
+
+def guard_create(callback, rei, rule_args):
+    """pep_api_data_obj_create_pre (and _and_stat): rsDataObjCreate opens with O_CREAT|O_RDWR|
+    O_TRUNC (rsDataObjCreate.cpp): an existing object is truncated."""
+    return _guard(callback, rei, "overwrite", str(rule_args[2].objPath))
+
+
+def guard_truncate(callback, rei, rule_args):
+    """pep_api_data_obj_truncate_pre, pep_api_replica_truncate_pre: PRC truncate and
+    replica_truncate (rsDataObjTruncate.cpp, rs_replica_truncate.cpp)."""
+    return _guard(callback, rei, "truncate", str(rule_args[2].objPath))
+
+
+def guard_copy(callback, rei, rule_args):
+    """pep_api_data_obj_copy_pre: `icp -f` onto an existing object rewrites the destination
+    (rsDataObjCopy.cpp: without FORCE_FLAG_KW on the destination it is refused)."""
+    destination = rule_args[2].destDataObjInp
+    if not _has_key(destination.condInput, "forceFlag"):
+        return _continue()
+    return _guard(callback, rei, "overwrite", str(destination.objPath))
+
+
+def guard_rsync(callback, rei, rule_args):
+    """pep_api_data_obj_rsync_pre: `irsync i:A i:B` copies inside the server onto B with the
+    force flag (rsDataObjRsync.cpp rsRsyncDataToData); a sync from or to the client's disk
+    moves bytes with a put or a get, guarded (or harmless) there."""
+    condition = rule_args[2].condInput
+    if _key_value(condition, "rsyncMode") != "IRODS_TO_IRODS":
+        return _continue()
+    return _guard(callback, rei, "overwrite", _key_value(condition, "rsyncDestPath") or "")
+
+
+def guard_bulk_put(callback, rei, rule_args):
+    """pep_api_bulk_data_obj_put_pre: `iput -b -f` puts many files into a collection with
+    the force flag (rsBulkDataObjPut.cpp)."""
+    inp = rule_args[2]
+    if not _has_key(inp.condInput, "forceFlag"):
+        return _continue()
+    return _guard(callback, rei, "overwrite_below", str(inp.objPath))
+
+
+def guard_extract_and_register(callback, rei, rule_args):
+    """pep_api_struct_file_ext_and_reg_pre: `ibun -x -f` extracts over existing objects in
+    the target collection (rsStructFileExtAndReg.cpp)."""
+    inp = rule_args[2]
+    if not _has_key(inp.condInput, "forceFlag"):
+        return _continue()
+    return _guard(callback, rei, "overwrite_below", str(inp.collection))
+
+
+def guard_bundle(callback, rei, rule_args):
+    """pep_api_struct_file_bundle_pre: `ibun -c -f` rewrites an existing bundle object
+    (rsStructFileBundle.cpp)."""
+    inp = rule_args[2]
+    if not _has_key(inp.condInput, "forceFlag"):
+        return _continue()
+    return _guard(callback, rei, "overwrite", str(inp.objPath))
+
+
+def _has_key(key_values, key):
+    return _key_value(key_values, key) is not None
+
+
+def _key_value(key_values, key):
+    """A KeyValPair's value, or None: the plugin's KeyValPair raises KeyError for a missing
+    key (irods/irods_rule_engine_plugin_python src/types/irods/objInfo.cpp)."""
+    try:
+        return str(key_values[key])
+    except KeyError:
+        return None
+
+
 def _guard(callback, rei, operation, raw_path):
     """RULE_ENGINE_CONTINUE, or the refusal's error code: the client's call then fails and
     nothing happens. Cheapest first: a string test on today's allowed roots, then (outside
@@ -421,10 +517,25 @@ def _guard(callback, rei, operation, raw_path):
         refusal = guard.unchecked(operation, path, zone.user_name, error)
     else:
         refusal = guard.refusal(operation, path, zone.user_name, rows)
-    if refusal is None:
+    if refusal is None or (refusal.holders and guard.needs_existing_object(operation)
+                           and not _object_exists(zone, path)):
         return _continue()
     zone.log(refusal.log_line())
     return _irods_error(refusal.error_name)
+
+
+def _object_exists(zone, path):
+    """Whether a data object is at `path` (asked only when a link covers it). An unqueryable
+    name or a failing query counts as existing: the refusal stands."""
+    from omero_irods import guard
+
+    query = guard.object_query(path)
+    if query is None:
+        return True
+    try:
+        return bool(zone._rows(*query))
+    except Exception:
+        return True
 
 
 #: (allowed roots, records collection) -> the roots the string test checks: read once per

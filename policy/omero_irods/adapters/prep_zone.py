@@ -286,6 +286,19 @@ class PrepZone(ZonePort):
             users = {user_id: (name, kind) for user_id, name, kind in self._rows("USER_ID, USER_NAME, USER_TYPE", condition)}
         return [users.get(user_id, ("user id " + user_id, "")) + (level,) for user_id, level in rows]
 
+    def child_acls(self, parent):
+        rows = self._rows("COLL_NAME, COLL_ACCESS_USER_ID, COLL_ACCESS_NAME",
+                          "COLL_PARENT_NAME = '%s'" % _quote(parent.rstrip("/")))
+        ids = sorted({user_id for _name, user_id, _level in rows})
+        users = {}
+        if ids:
+            condition = "USER_ID in (%s)" % ", ".join("'%s'" % _quote(user_id) for user_id in ids)
+            users = {user_id: (name, kind) for user_id, name, kind in self._rows("USER_ID, USER_NAME, USER_TYPE", condition)}
+        found = {}
+        for collection, user_id, level in rows:
+            found.setdefault(collection, []).append(users.get(user_id, ("user id " + user_id, "")) + (level,))
+        return found
+
     def record_avus(self, records, attributes=None):
         condition = "COLL_PARENT_NAME = '%s'" % _quote(records.rstrip("/"))
         if attributes:
@@ -307,6 +320,24 @@ class PrepZone(ZonePort):
             return None
         groups = {group for (group,) in self._rows("USER_GROUP_NAME", condition)}
         return {"type": row[0], "groups": groups - {name}}
+
+    def access_entries(self, collection):
+        # Like access_holders, with each entry's level: the seal tells a writer from a reader.
+        below = collection.rstrip("/") + "/"
+        pairs = set()
+        for where in ("COLL_NAME = '%s'" % _quote(collection), "COLL_NAME like '%s%%'" % _quote(below)):
+            pairs.update((row[1], row[2]) for row in self._rows("COLL_NAME, COLL_ACCESS_USER_ID, COLL_ACCESS_NAME", where)
+                         if row[0] == collection or row[0].startswith(below))
+        pairs.update((row[2], row[3]) for row in self._rows_in_tree("DATA_ACCESS_USER_ID, DATA_ACCESS_NAME", collection))
+        if not pairs:
+            return set()
+        listed = ", ".join("'%s'" % _quote(user_id) for user_id in sorted({user_id for user_id, _level in pairs}))
+        users = {row[0]: (row[1], row[2]) for row in self._rows("USER_ID, USER_NAME, USER_TYPE", "USER_ID in (%s)" % listed)}
+        return {users.get(user_id, ("user id " + user_id, "")) + (level,) for user_id, level in pairs}
+
+    def inherits(self, collection):
+        row = self._first("COLL_INHERITANCE", "COLL_NAME = '%s'" % _quote(collection))
+        return bool(row) and row[0] == "1"
 
     def access_holders(self, collection):
         # ACL rows carry user ids: one query per kind of entry over the tree, one for the names.

@@ -95,6 +95,7 @@ def _validate_in_zone(config, env_file):
 
     from omero_irods.adapters import prc
     from omero_irods.client.credentials import auth_file_for, load_environment
+    from omero_irods.admin.prc_provisioner import landing_problems_in
     from omero_irods.mapping import zone_problems
 
     env_path, env = load_environment(env_file)
@@ -112,17 +113,18 @@ def _validate_in_zone(config, env_file):
 
         try:
             problems = zone_problems(zone.user_map, zone.service_account, user_info)
+            landing_problems = landing_problems_in(session, zone)
         except Exception as error:
             if not prc.is_irods_error(error):
                 raise
             raise ProvisioningFailed("could not read users of zone %s: %s" % (session.zone, prc.describe(error)))
     finally:
         prc.close_session(session)
-    for problem in problems:
+    for problem in problems + landing_problems:
         print("zone %s: %s" % (zone.name, problem), file=sys.stderr)
     print("zone %s: %s" % (zone.name, "%d problem(s) in the user map" % len(problems) if problems
                            else "every mapped user and group checked in the zone"))
-    return 1 if problems else 0
+    return 1 if problems or landing_problems else 0
 
 
 def _provision(args):
@@ -140,7 +142,10 @@ def _provision(args):
     for done, operation in enumerate(operations):
         _apply_one(apply, operation, done, len(operations))
         print("done: %s" % json.dumps(operation.to_json(), sort_keys=True))
-    return 0
+    problems = apply.landing_problems(zone)
+    for problem in problems:
+        print("zone %s: %s" % (zone.name, problem), file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _apply_one(apply, operation, done, total):

@@ -6,7 +6,7 @@ inheritance are set with admin mode (`ichmod -M`), so the admin needs no rights 
 on the users' data.
 """
 
-from omero_irods.provisioning import CREATE_COLLECTION, SET_ACL, SET_INHERITANCE, home_owner
+from omero_irods.provisioning import CREATE_COLLECTION, SET_ACL, SET_INHERITANCE, home_owner, landing_zone_problems
 
 
 class PrcProvisioner(object):
@@ -35,3 +35,23 @@ class PrcProvisioner(object):
 
         with self._open_session() as session:
             session.acls.set(iRODSAccess(level, path, user), admin=True)
+
+    def landing_problems(self, zone_config):
+        """What makes the zone's landing zone unsafe, as it is now (provisioning.landing_zone_problems)."""
+        with self._open_session() as session:
+            return landing_problems_in(session, zone_config)
+
+
+def landing_problems_in(session, zone_config):
+    """provisioning.landing_zone_problems of the landing zone as it is (none while it does not
+    exist: provision creates it the service account's alone)."""
+    from irods.models import Collection
+
+    landing = zone_config.landing_zone
+    rows = list(session.query(Collection.inheritance).filter(Collection.name == landing))
+    if not rows:
+        return []
+    inherits = str(rows[0][Collection.inheritance]) == "1"
+    acl = [(entry.user_name, getattr(entry, "user_type", "") or "", entry.access_name)
+           for entry in session.acls.get(session.collections.get(landing))]
+    return landing_zone_problems(zone_config, acl, inherits)

@@ -51,6 +51,10 @@ def add_arguments(parser, name):
 def _push_arguments(parser):
     parser.add_argument("paths", nargs="+", metavar="DIR|FILE",
                         help="a run folder, or files (stored relative to their common folder)")
+    parser.add_argument("--mark-key-file", metavar="FILE",
+                        help="the zone's integrity key (mode 0600): the payload is signed with it "
+                             "(default: $OMERO_IRODS_MARK_KEY_FILE, else the environment file's "
+                             "omero_irods_mark_key_file, else unsigned)")
     parser.add_argument("--omero-user", required=True, metavar="USER",
                         help="OMERO user the data is imported for")
     parser.add_argument("--omero-group", required=True, metavar="GROUP",
@@ -110,6 +114,9 @@ def _run_push(args):
     if landing is None:
         return EXIT_BAD_INPUT
     credentials.checked_auth_file(env_path, env)  # before connecting, and in a dry run too
+    mark_key = _mark_key(args, env_path, env)
+    if mark_key is False:
+        return EXIT_BAD_INPUT
     if args.dry_run:
         _show_plan(plan, landing, args.json)
         return EXIT_OK
@@ -120,7 +127,8 @@ def _run_push(args):
                                args.omero_group, target=args.target, name=args.name,
                                target_name=plan.request.target_name, request_id=request_id,
                                progress=reporter, resume=bool(args.resume), plan=plan,
-                               journal_dir=args.journal_dir or resume.default_journal_dir())
+                               journal_dir=args.journal_dir or resume.default_journal_dir(),
+                               mark_key=mark_key)
         except push.PushError as error:
             reporter.finish()
             return _fail(error, _push_exit_status(error))
@@ -279,6 +287,17 @@ def _landing_zone(args, env_path, env):
     except settings.SettingsError as error:
         _fail(error, EXIT_BAD_INPUT)
         return None
+
+
+def _mark_key(args, env_path, env):
+    """The integrity key to sign with, None for none, False when the named file is unusable."""
+    from omero_irods.client import settings
+
+    try:
+        return settings.mark_key(args.mark_key_file, env=env, env_path=env_path)
+    except settings.SettingsError as error:
+        _fail(error, EXIT_BAD_INPUT)
+        return False
 
 
 def _fail(error, status):

@@ -25,7 +25,7 @@ SECRET_ENV_KEYS = ("password", "irods_password")
 SCHEMES_WITH_AUTH_FILE = ("native", "pam", "pam_password")
 
 #: The service account configured on this host: its checked environment file and landing zone.
-ServiceAccount = namedtuple("ServiceAccount", "env_path landing_zone")
+ServiceAccount = namedtuple("ServiceAccount", "env_path landing_zone mark_key", defaults=(None,))
 
 
 class CredentialsError(Exception):
@@ -161,7 +161,7 @@ def service_account(env_file=None, landing_zone=None):
     auth_file_for(env_path, env)
     landing = settings.landing_zone(env["irods_zone_name"], env["irods_user_name"],
                                     explicit=landing_zone, env=env, env_path=env_path)
-    return ServiceAccount(env_path, landing)
+    return ServiceAccount(env_path, landing, settings.mark_key(env=env, env_path=env_path))
 
 
 @contextlib.contextmanager

@@ -55,7 +55,7 @@ def save_snapshot(conn, refs, name=None, include_transfer_xml=True,
         # the tar is named after the request id: a snapshot name may hold anything
         result = push.push(session, landing, members, "save", user, group, target_name=name,
                            omero_server=host, omero_objects=_payload_refs(refs, filesets),
-                           progress=progress)
+                           progress=progress, mark_key=_mark_key(open_session))
     message = "Saving %s as snapshot %s: %d files (%s) sent as request %s" % (
         ", ".join(refs), name, result.members, human_size(result.size), result.request_id)
     return "; ".join([message] + [n for n in notes if n] + [FOLLOW_UP]), result
@@ -70,7 +70,8 @@ def request_load(conn, snapshot, target_dataset=None, open_session=None):
         snapshot_path = snapshot if snapshot.startswith("/") else _saved_snapshot(
             session, landing, snapshot, user)
         result = push.request_load(session, landing, snapshot_path, user, group, target=target,
-                                   omero_server=omero_gateway.server_host(conn))
+                                   omero_server=omero_gateway.server_host(conn),
+                                   mark_key=_mark_key(open_session))
     return ("Load of %s requested as request %s%s; %s" % (
         snapshot_path, result.request_id, " into dataset %s" % target_dataset if target_dataset else "",
         FOLLOW_UP)), result
@@ -126,6 +127,14 @@ def _irods(open_session):
     account = credentials.service_account()
     with credentials.irods_session(account.env_path) as session:
         yield session, account.landing_zone
+
+
+def _mark_key(open_session):
+    """The zone's integrity key the requests are signed with (None: none configured), from
+    the service account's environment file or $OMERO_IRODS_MARK_KEY_FILE."""
+    if open_session is not None:
+        return settings.mark_key()
+    return credentials.service_account().mark_key
 
 
 def _snapshot_name(name, refs):

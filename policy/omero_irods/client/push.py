@@ -30,7 +30,7 @@ import posixpath
 import time
 from collections import namedtuple
 
-from omero_irods import names
+from omero_irods import integrity, names
 from omero_irods.adapters import prc
 from omero_irods.client import resume as resume_module
 from omero_irods.client import tarstream
@@ -205,7 +205,7 @@ def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group
          request_id=None, name=None, target_name=None, omero_server=None, omero_objects=(),
          follow_symlinks=False, chunk_size=tarstream.CHUNK_SIZE, attempts=DEFAULT_ATTEMPTS,
          backoff=DEFAULT_BACKOFF_SECONDS, progress=None, sleep=None, journal_dir=None,
-         resume=False, plan=None):
+         resume=False, plan=None, mark_key=None):
     """Stream files as `<request_id>.tar` (or `name`) into a new request collection, then
     commit its payload.
 
@@ -218,6 +218,8 @@ def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group
     journal there; `resume=True` with the same `request_id`, files and options continues it.
     `plan`: the PushPlan plan_push made of these same arguments, if the caller has one
     (the payload of a request with many files is not validated twice before the upload).
+    `mark_key`: the zone's integrity key (bytes, omero_irods.integrity): the payload's mark
+    is written just before the payload.
     """
     if resume and not request_id:
         raise PushError("resuming a push needs its request id")
@@ -252,7 +254,7 @@ def push(session, landing_zone, files_or_dir, operation, omero_user, omero_group
         data = DataRef("tar", posixpath.basename(data_path), stream.size, stream.sha256,
                        len(stream.manifest))
         payload = _validated(request, request_id, data, stream.manifest)
-        payload_path = _commit_payload(session, collection, payload, retry)
+        payload_path = _commit_payload(session, collection, payload, retry, mark_key)
     journal.remove()
     return PushResult(request_id, collection, data_path, payload_path, stream.size,
                       stream.sha256, len(stream.manifest))
@@ -268,7 +270,7 @@ def _start_journal(journal):
 
 def request_load(session, landing_zone, source_path, omero_user, omero_group, target=None,
                  request_id=None, target_name=None, omero_server=None,
-                 attempts=DEFAULT_ATTEMPTS, backoff=DEFAULT_BACKOFF_SECONDS, sleep=time.sleep):
+                 attempts=DEFAULT_ATTEMPTS, backoff=DEFAULT_BACKOFF_SECONDS, sleep=time.sleep, mark_key=None):
     """Ask the policy to bring the snapshot at `source_path` back into OMERO (payload only)."""
     request = _Request(names.LOAD, omero_user, omero_group, target_name, target, omero_server,
                        (), source_path)
@@ -277,7 +279,7 @@ def request_load(session, landing_zone, source_path, omero_user, omero_group, ta
     collection, request_id = _create_request_collection(session, landing_zone, request_id, retry)
     with _removed_on_failure(session, collection, request_id, None,
                              resume_module.UploadJournal(request_id, None, None)):
-        payload_path = _commit_payload(session, collection, _validated(request, request_id), retry)
+        payload_path = _commit_payload(session, collection, _validated(request, request_id), retry, mark_key)
     return PushResult(request_id, collection, None, payload_path, None, None, 0)
 
 
@@ -413,11 +415,14 @@ def _held_size(session, data_path):
         raise
 
 
-def _commit_payload(session, collection, payload, retry):
-    """Write the payload in one write. Only opens are retried: once a close was attempted
-    the payload may be committed, so it is never rewritten (an open 'w' truncates)."""
+def _commit_payload(session, collection, payload, retry, mark_key=None):
+    """Write the payload in one write (after its integrity mark, given the zone's key). Only
+    opens are retried: once a close was attempted the payload may be committed, so it is
+    never rewritten (an open 'w' truncates)."""
     path = posixpath.join(collection, payload_name(payload.request_id))
     body = payload.to_json_bytes()
+    if mark_key is not None:
+        _write_mark(session, collection, payload.request_id, integrity.make_mark(mark_key, body), retry)
     close_attempted = []
 
     def write_payload():
@@ -435,6 +440,17 @@ def _commit_payload(session, collection, payload, retry):
         _confirm_commit(session, path, len(body), payload.request_id, retry, error)
     log.info("request %s: committed %s", payload.request_id, path)
     return path
+
+
+def _write_mark(session, collection, request_id, mark, retry):
+    """The payload's mark, before the payload: no event fires for it, and a push that fails
+    here leaves no payload (the request collection is removed)."""
+    path = posixpath.join(collection, integrity.mark_name(request_id))
+
+    def write_mark():
+        with prc.open_for_write(session, path) as writer:
+            writer.write(mark)
+    retry.run("upload of the integrity mark %s" % path, write_mark)
 
 
 def _confirm_commit(session, path, size, request_id, retry, error):

@@ -23,6 +23,11 @@ LANDING_ZONE_ENV = "OMERO_IRODS_LANDING_ZONE"
 LANDING_ZONE_KEY = "omero_irods_landing_zone"
 
 
+MARK_KEY_FILE_ENV = "OMERO_IRODS_MARK_KEY_FILE"
+#: The irods_environment.json key naming the zone's integrity key file (omero_irods.integrity).
+MARK_KEY_FILE_KEY = "omero_irods_mark_key_file"
+
+
 class SettingsError(ValueError):
     """A client setting is unusable; the message names it."""
 
@@ -40,6 +45,26 @@ def landing_zone(zone, service_account, explicit=None, env=None, env_path=None):
         if value:
             return _checked(value, source)
     return "/%s/home/%s/landing" % (zone, service_account)
+
+
+def mark_key(explicit=None, env=None, env_path=None):
+    """The zone's integrity key (bytes) the payloads are signed with, or None when none is
+    configured: from --mark-key-file, $OMERO_IRODS_MARK_KEY_FILE, or `omero_irods_mark_key_file`
+    in the service account's irods_environment.json. An unusable file is a SettingsError
+    naming it (never its content)."""
+    from omero_irods import integrity
+
+    env = env or {}
+    for source, value in (("--mark-key-file", explicit),
+                          ("$" + MARK_KEY_FILE_ENV, os.environ.get(MARK_KEY_FILE_ENV)),
+                          ("%s in %s" % (MARK_KEY_FILE_KEY, env_path or "the iRODS environment file"),
+                           env.get(MARK_KEY_FILE_KEY))):
+        if value:
+            try:
+                return integrity.read_key(value, what="the integrity key file (from %s)" % source)
+            except integrity.KeyFileError as error:
+                raise SettingsError(str(error))
+    return None
 
 
 def _checked(chosen, source):

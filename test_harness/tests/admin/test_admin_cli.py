@@ -148,3 +148,39 @@ def test_the_deploy_guide_lists_every_pep_and_rule_a_site_core_py_may_collide_wi
         guide = handle.read()
     missing = [name for name in exported_names("rules/omero_irods_rules.py") if "`%s`" % name not in guide]
     assert missing == []
+
+
+def _example_zone():
+    from omero_irods.config import read_config
+
+    return next(iter(read_config(EXAMPLE).zones.values()))
+
+
+def test_a_landing_zone_others_may_write_is_a_problem_that_names_the_fix():
+    from omero_irods.provisioning import landing_zone_problems
+
+    zone = _example_zone()
+    service = zone.service_account
+    fine = [(service, "rodsuser", "own"), ("rods", "rodsadmin", "own"), ("public", "rodsgroup", "read_object"),
+            ("bob", "rodsuser", "modify_metadata")]
+    assert landing_zone_problems(zone, fine, inherits=True) == []
+    (problem,) = landing_zone_problems(zone, fine + [("lab", "rodsgroup", "modify_object")], inherits=True)
+    assert "lab (modify_object)" in problem and "every request pushed there is rejected" in problem
+    assert "ichmod -M noinherit %s" % zone.landing_zone in problem
+    (problem,) = landing_zone_problems(zone, fine + [("bob", "rodsuser", "own")], inherits=False)
+    assert "bob (own)" in problem and "only the service account %s may write there" % service in problem
+
+
+def test_provision_fails_when_the_landing_zone_it_leaves_lets_others_write(monkeypatch, capsys):
+    from omero_irods.admin import cli as admin_cli
+
+    class Apply(object):
+        def __call__(self, operation):
+            pass
+
+        def landing_problems(self, zone):
+            return ["the landing zone %s gives bob (modify_object) write" % zone.landing_zone]
+
+    monkeypatch.setattr(admin_cli, "_prc_provisioner", lambda env_file: Apply())
+    assert main(["admin", "provision", "alice", "--config", EXAMPLE]) == 1
+    assert "gives bob (modify_object) write" in capsys.readouterr().err

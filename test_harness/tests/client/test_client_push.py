@@ -231,3 +231,33 @@ def test_the_archive_is_named_after_the_request_id_whatever_the_folder_is_called
 def test_an_explicit_archive_name_must_be_a_plain_name(session, landing, run_dir, name):
     with pytest.raises(PushError, match="archive name .*letters, digits"):
         push_run(session, landing, run_dir, name=name)
+
+
+MARK_KEY = b"k" * 64
+
+
+def test_with_the_zones_key_the_payload_is_marked_just_before_it_is_committed(irods, session, landing, run_dir):
+    from omero_irods import integrity
+
+    result = push_run(session, landing, run_dir, request_id="req-00000m01", mark_key=MARK_KEY)
+    mark_path = result.collection + "/req-00000m01.omero-irods.mark"
+    integrity.check_mark(MARK_KEY, irods.read(result.payload_path), irods.read(mark_path))
+    calls = irods.calls("open", "committed")
+    assert calls.index(("committed", mark_path)) < calls.index(("open", result.payload_path))
+    with pytest.raises(Exception, match="does not match"):  # the key binds: another key's check fails
+        integrity.check_mark(b"x" * 64, irods.read(result.payload_path), irods.read(mark_path))
+
+
+def test_without_a_key_no_mark_is_written(irods, session, landing, run_dir):
+    result = push_run(session, landing, run_dir, request_id="req-00000m02")
+    assert not irods.zone.exists(result.collection + "/req-00000m02.omero-irods.mark")
+    assert irods.zone.exists(result.payload_path)
+
+
+def test_a_load_request_is_marked_too(irods, session, landing):
+    from omero_irods import integrity
+
+    result = request_load(session, landing, "/tempZone/home/alice/omero/snap", "alice", "lab",
+                          request_id="req-00000m03", mark_key=MARK_KEY, sleep=lambda seconds: None)
+    integrity.check_mark(MARK_KEY, irods.read(result.payload_path),
+                         irods.read(result.collection + "/req-00000m03.omero-irods.mark"))

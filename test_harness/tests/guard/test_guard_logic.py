@@ -111,6 +111,23 @@ def test_like_wildcards_and_name_prefixes_do_not_guard_unrelated_paths():
     assert guard.refusal(guard.UNLINK, RUN + "0/a.tif", "alice", [[entry("r-000001"), RUN, "alice"]]) is None
 
 
+@pytest.mark.parametrize("operation", [guard.OVERWRITE, guard.TRUNCATE])
+def test_a_rewrite_of_one_object_counts_only_links_at_or_above_it(operation):
+    rows = [[entry("r-000007"), RUN + "/plate", "alice"]]
+    # a link below the path cannot cover an object's bytes (an object has nothing below it)
+    assert guard.refusal(operation, RUN, "alice", rows) is None
+    assert guard.refusal(operation, RUN + "/plate/a.tif", "alice", rows).holders == (
+        (RUN + "/plate", (("alice", entry("r-000007")),)),)
+    assert guard.needs_existing_object(operation) and not guard.needs_existing_object(guard.OVERWRITE_BELOW)
+    # a forced upload into a collection counts links below it too
+    assert guard.refusal(guard.OVERWRITE_BELOW, RUN, "alice", rows) is not None
+
+
+def test_the_existence_query_names_the_object_and_refuses_what_it_cannot_quote():
+    assert guard.object_query(RUN + "/a.tif") == ("DATA_ID", "COLL_NAME = '%s' and DATA_NAME = 'a.tif'" % RUN)
+    assert guard.object_query(RUN + "/it's.tif") is None
+
+
 def test_no_rows_lets_the_call_run():
     assert guard.refusal(guard.RENAME, RUN, "alice", []) is None
 
@@ -118,7 +135,8 @@ def test_no_rows_lets_the_call_run():
 @pytest.mark.parametrize("operation, error_name", [
     (guard.RENAME, "SYS_NOT_ALLOWED"), (guard.PHYMV, "SYS_NOT_ALLOWED"),
     (guard.UNLINK, "SYS_DELETE_DISALLOWED"), (guard.RM_COLL, "SYS_DELETE_DISALLOWED"),
-    (guard.TRIM, "SYS_DELETE_DISALLOWED"),
+    (guard.TRIM, "SYS_DELETE_DISALLOWED"), (guard.OVERWRITE, "SYS_NOT_ALLOWED"),
+    (guard.TRUNCATE, "SYS_NOT_ALLOWED"), (guard.OVERWRITE_BELOW, "SYS_NOT_ALLOWED"),
 ])
 def test_each_operation_fails_with_an_error_iRODS_defines(operation, error_name):
     # irods/irods lib/core/include/irods/rodsErrorTable.h: SYS_NOT_ALLOWED -169000,

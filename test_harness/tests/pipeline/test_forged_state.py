@@ -74,8 +74,9 @@ def test_a_payload_named_member_in_the_users_tar_is_refused(tmp_path, run_scenar
 def test_forged_state_on_a_landing_payload_stops_nothing(tmp_path, live_zone):
     request = Request(tmp_path, "20261122T101500Z-0000f003", FILES)
     zone = live_zone(base_scenario(tmp_path, request.steps()))
-    # bob was let write in the landing zone; he marks alice's request as done and rejected
-    zone.catalog.set_acl(SERVICE, request.payload_path, "own", "bob")
+    # bob was let write AVUs in the landing zone; he marks alice's request as done and rejected
+    # (with write on its bytes the request is rejected for that: test_redteam_landing.py)
+    zone.catalog.set_acl(SERVICE, request.payload_path, "modify_metadata", "bob")
     for attribute, value in ((names.AVU_STATE, names.REJECTED), (names.AVU_ERROR, "forged"),
                              (names.AVU_STATE_SINCE, "1"), (names.AVU_IMPORT_ROOT, "/tempZone/home/bob")):
         zone.catalog.add_avu("bob", request.payload_path, attribute, value)
@@ -134,6 +135,9 @@ def test_nothing_is_processed_while_others_may_write_in_the_records(tmp_path, li
     assert request_records(state) == [] and state["imports"] == []
     refused = [line for line in ours(state["log"]) if "is not trusted, nothing is processed" in line]
     assert refused and "bob" in refused[0] and "deferred" in refused[0]
+    # what is wrong and what to do, not a blame on the config file
+    assert "an iRODS admin must fix the ACL of the records" in refused[0], refused[0]
+    assert "ichmod -M null NAME %s" % RECORDS in refused[0] and "policy config is wrong" not in refused[0]
     zone.catalog.set_acl("rods", RECORDS, "null", "bob", admin_mode=True)  # the admin fixes it
     zone.step({"advance_clock": "120s"})
     zone.step(UNTIL_IDLE)
