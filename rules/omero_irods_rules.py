@@ -172,21 +172,6 @@ def pep_api_data_obj_phymv_pre(rule_args, callback, rei):
     return prep.guard_phymv(callback, rei, rule_args)
 
 
-# --- The rule-text gate: the Python rule engine runs rule text as the iRODS OS user ---------
-# A rodsuser's irule with a delay() naming the Python instance, or a packed
-# EXEC_RULE_EXPRESSION_AN, would run Python unchecked (omero_irods.rule_gate): only admins may.
-
-
-def pep_api_exec_my_rule_pre(rule_args, callback, rei):
-    """irule: admins only."""
-    return prep.gate_rule_text(callback, rei, "exec_my_rule")
-
-
-def pep_api_exec_rule_expression_pre(rule_args, callback, rei):
-    """What the delay server runs (as the zone's admin): admins only."""
-    return prep.gate_rule_text(callback, rei, "exec_rule_expression")
-
-
 # In-place rewrites of linked data: OMERO's symlink keeps pointing at the same vault file, whose
 # bytes these APIs change (the open PEP above is one of them). Reads are never refused.
 # irods/irods server/api/src: rsDataObjPut.cpp, rsDataObjCreate.cpp, rsDataObjOpenAndStat.cpp,
@@ -253,3 +238,18 @@ def pep_api_struct_file_ext_and_reg_pre(rule_args, callback, rei):
 def pep_api_struct_file_bundle_pre(rule_args, callback, rei):
     """ibun -c -f: rewrites an existing bundle object."""
     return prep.guard_bundle(callback, rei, rule_args)
+
+
+# --- The rule-text gate: the Python rule engine runs rule text as the iRODS OS user ---------
+# A rodsuser's irule with a delay() naming the Python instance, or a packed
+# EXEC_RULE_EXPRESSION_AN, would run Python unchecked (omero_irods.rule_gate): only admins may.
+
+
+def pep_api_exec_my_rule_pre(rule_args, callback, rei):
+    """irule: admins only."""
+    return prep.gate_rule_text(callback, rei, "exec_my_rule")
+
+
+def pep_api_exec_rule_expression_pre(rule_args, callback, rei):
+    """What the delay server runs (as the zone's admin): admins only."""
+    return prep.gate_rule_text(callback, rei, "exec_rule_expression")
