@@ -1,0 +1,138 @@
+"""Red-team round 3 (issue 8 remainder): attacks on the landing seal, the integrity mark, the
+in-place guard and the link entries, as an ordinary zone user would make them.
+
+Every test here states what a user must NOT be able to do and is a strict xfail while they
+can: the suite stays green, and a fix turns the xfail into a failure that says to remove the
+mark.
+
+The common root of the first tests: the Python rule engine plugin runs a DELAYED rule's text
+as Python in the delay server, as the iRODS OS user, with no privilege check
+(irods/irods_rule_engine_plugin_python src/main.cpp: `exec_rule_text`, what `irule` reaches,
+refuses a client or proxy below REMOTE_PRIV_USER_AUTH; `exec_rule_expression`, what the delay
+server runs, checks nothing and `bp::exec`s `def expressionFcn(...)` + the text). A rodsuser
+reaches it without a Python irule: a native-language
+`delay("<INST_NAME>irods_rule_engine_plugin-python-instance</INST_NAME>") { ... }` through
+irule (the sandbox's `user_rule` step, test_harness/sandbox/scenario.py). docs/deploy.md
+installs the Python instance above the native one, so every zone running this project offers
+it. A microservice such a rule calls goes straight to the rs* function: no `pep_api_*` fires
+(irods/irods lib/core/include/irods/apiHandler.hpp), so the guard never sees it.
+"""
+
+import os
+
+import pytest
+
+from pipeline_support import ALICE_ROOT, SERVICE, UNTIL_IDLE, Request, avus_of, paths, record_of, stored_bytes
+from omero_irods import names
+from test_redteam_landing import MARK_KEY, _keyed_scenario, _scenario, _signed_steps
+
+FILES = {"run1/a.tif": b"A" * 100, "run1/b.tif": b"B" * 50}
+BOB_HOME = "/tempZone/home/bob"
+ALICE_HOME = "/tempZone/home/alice"
+
+#: What an attacker's delayed rule does first: find the policy config the way the policy does
+#: (omero_irods.config: $OMERO_IRODS_CONFIG, else /etc/irods/omero_irods.json).
+_READ_CONFIG = (
+    "import json, os\n"
+    "config = json.load(open(os.environ.get('OMERO_IRODS_CONFIG', '/etc/irods/omero_irods.json')))\n"
+    "zone = config['zones']['tempZone']\n"
+)
+
+
+def _run_user_rule(zone, user, text):
+    zone.step({"user_rule": {"as": user, "rule": text}})
+    zone.step(UNTIL_IDLE)
+
+
+def _imported(zone, request):
+    state = zone.state()
+    assert avus_of(state, record_of(state, request.request_id))[names.AVU_STATE] == names.IMPORTED
+    return state
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "FINDING R3-1 (critical): any rodsuser's delayed Python rule runs as the iRODS OS user and reads the "
+    "integrity key file (which that OS user must be able to read): bob copies it into an AVU of his home; with "
+    "it he can make marks for any payload, so the mark protects nothing. Fix: refuse delayed rule text of "
+    "anyone but the service account/rodsadmins in pep_api_exec_rule_expression_pre (the delay server's "
+    "EXEC_RULE_EXPRESSION call), or tell admins to take the Python instance out of users' reach."))
+def test_a_users_delayed_python_rule_cannot_read_the_integrity_key(tmp_path, live_zone):
+    request = Request(tmp_path, "20261202T130000Z-0000x001", FILES, target_name="run1")
+    zone = live_zone(_keyed_scenario(tmp_path, _signed_steps(tmp_path, request) + [UNTIL_IDLE]))
+    _imported(zone, request)
+    stolen = _READ_CONFIG + (
+        "key = open(zone['integrity_key_file']).read().strip()\n"
+        "callback.msiModAVUMetadata('-C', '%s', 'add', 'stolen_key', key, '')\n" % BOB_HOME)
+    _run_user_rule(zone, "bob", stolen)
+    state = zone.state()
+    bob_avus = [avu for entry in state["collections"] if entry["path"] == BOB_HOME for avu in entry["avus"]]
+    assert not [avu for avu in bob_avus if MARK_KEY.decode() in " ".join(avu)], bob_avus
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "FINDING R3-1b (critical, same mechanism): with the stolen key bob makes a valid mark for a payload that "
+    "says what he wants; the integrity check accepts a mark made by a user. Fix as R3-1."))
+def test_a_mark_made_with_a_key_a_user_stole_is_not_accepted_as_the_omero_sides(tmp_path, live_zone):
+    from omero_irods import integrity
+
+    request = Request(tmp_path, "20261202T130000Z-0000x002", FILES, target_name="run1")
+    zone = live_zone(_keyed_scenario(tmp_path, _signed_steps(tmp_path, request) + [UNTIL_IDLE]))
+    _imported(zone, request)
+    stolen = _READ_CONFIG + (
+        "key = open(zone['integrity_key_file']).read().strip()\n"
+        "callback.msiModAVUMetadata('-C', '%s', 'add', 'stolen_key', key, '')\n" % BOB_HOME)
+    _run_user_rule(zone, "bob", stolen)
+    state = zone.state()
+    values = [avu[1] for entry in state["collections"] if entry["path"] == BOB_HOME for avu in entry["avus"]
+              if avu[0] == "stolen_key"]
+    key = values[0].encode() if values else b"not stolen: a key bob could not read" + b"x" * 32
+    forged = b'{"request_id": "20261202T130000Z-0000x003", "omero": {"user": "bob"}}'
+    # the check the pipeline makes must not accept bob's mark; it does whenever he holds the key
+    with pytest.raises(Exception):
+        integrity.check_mark(MARK_KEY, forged, integrity.make_mark(key, forged))
+
+
+# --- the guard --------------------------------------------------------------------------------
+
+
+def _linked_file(state):
+    placed = [path for path in paths(state) if path.startswith(ALICE_ROOT + "/") and path.endswith("/a.tif")]
+    assert placed, paths(state)
+    return placed[0]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "FINDING R3-2 (high): the mapped user's own delayed rule removes data OMERO links to: msiDataObjUnlink "
+    "calls rsDataObjUnlink directly, no pep_api_data_obj_unlink_pre fires, and the guard defines none of the "
+    "static PEPs that do fire inside (acDataDeletePolicy, acPreProcForObjRename, acPreprocForRmColl, "
+    "acPreprocForDataObjOpen). docs/ARCHITECTURE.md lists it as a known gap; it is the main way to break the "
+    "guard. Fix: the guard also in acDataDeletePolicy (msiDeleteDisallowed) and acPreProcForObjRename/"
+    "acPreprocForRmColl, or stop users' delayed Python (R3-1)."))
+def test_a_mapped_users_own_delayed_rule_cannot_remove_linked_data(tmp_path, live_zone):
+    request = Request(tmp_path, "20261202T130000Z-0000x004", FILES, target_name="run1")
+    zone = live_zone(_scenario(tmp_path, request.steps() + [UNTIL_IDLE]))
+    state = _imported(zone, request)
+    linked = _linked_file(state)
+    _run_user_rule(zone, "alice", "callback.msiDataObjUnlink('objPath=%s++++forceFlag=', 0)\n" % linked)
+    state = zone.state()
+    assert linked in paths(state), "the linked file %s was removed; the guard said nothing: %s" % (
+        linked, [line for line in state["log"] if "refused" in line])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "FINDING R3-3 (high): the mapped user's own delayed rule rewrites linked data in place: msiDataObjOpen "
+    "(openFlags=O_RDWR) + msiDataObjWrite fire no pep_api_data_obj_open_pre, so the new in-place guard never "
+    "runs. Fix: guard acPreprocForDataObjOpen (fires inside rsDataObjOpen for msi calls) or R3-1."))
+def test_a_mapped_users_own_delayed_rule_cannot_rewrite_linked_data(tmp_path, live_zone):
+    request = Request(tmp_path, "20261202T130000Z-0000x005", FILES, target_name="run1")
+    zone = live_zone(_scenario(tmp_path, request.steps() + [UNTIL_IDLE]))
+    state = _imported(zone, request)
+    linked = _linked_file(state)
+    rewrite = ("fd = callback.msiDataObjOpen('objPath=%s++++openFlags=O_RDWR', 0)['arguments'][1]\n"
+               "callback.msiDataObjWrite(fd, 'EVIL', 0)\n"
+               "callback.msiDataObjClose(fd, 0)\n" % linked)
+    _run_user_rule(zone, "alice", rewrite)
+    assert stored_bytes(zone.state(), linked) == FILES["run1/a.tif"], "the linked file's vault bytes changed"
