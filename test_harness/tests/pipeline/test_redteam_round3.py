@@ -136,3 +136,21 @@ def test_a_mapped_users_own_delayed_rule_cannot_rewrite_linked_data(tmp_path, li
                "callback.msiDataObjClose(fd, 0)\n" % linked)
     _run_user_rule(zone, "alice", rewrite)
     assert stored_bytes(zone.state(), linked) == FILES["run1/a.tif"], "the linked file's vault bytes changed"
+
+
+# --- the integrity mark's design --------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "FINDING R3-4 (medium): the key configured on the OMERO side only (or removed from the zone's config by "
+    "mistake) switches the check off in silence: a marked payload is processed unchecked and nothing says so, "
+    "while the facility believes its requests are protected. Fix: when a `.mark` is present and the zone names "
+    "no integrity_key_file, log it on the request (and have validate-config say whether the zone checks marks); "
+    "better, a config switch `require_integrity_mark` that makes a missing key a ConfigError."))
+def test_a_marked_payload_in_a_zone_without_a_key_is_not_processed_in_silence(tmp_path, live_zone):
+    request = Request(tmp_path, "20261202T130000Z-0000x006", FILES, target_name="run1")
+    zone = live_zone(_scenario(tmp_path, _signed_steps(tmp_path, request) + [UNTIL_IDLE]))
+    state = zone.state()
+    said = [line for line in state["log"] if "omero-irods" in line and "integrity" in line]
+    assert said, "the mark was ignored without a word; the request ended %s" % (
+        avus_of(state, record_of(state, request.request_id))[names.AVU_STATE])
