@@ -154,3 +154,35 @@ def test_a_marked_payload_in_a_zone_without_a_key_is_not_processed_in_silence(tm
     said = [line for line in state["log"] if "omero-irods" in line and "integrity" in line]
     assert said, "the mark was ignored without a word; the request ended %s" % (
         avus_of(state, record_of(state, request.request_id))[names.AVU_STATE])
+
+
+# --- a landing co-writer ----------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "FINDING R3-5 (medium): a landing co-writer with delete rights (the careless admin's `own` or "
+    "`delete_object` with inheritance on the landing zone) removes someone else's pending payload before its "
+    "rule runs: the request vanishes without a record or a state (`omero-irods status` knows nothing), the log "
+    "calls it a 'duplicate event', the sweep never reports it, and its tar stays in the landing zone forever. "
+    "The seal never runs, so the co-writer is not even named. Fix: the push client seals its own request "
+    "collection right after creating it (inheritance off, `ichmod -r null` for every inherited principal), "
+    "before any byte is put; and a put event whose payload is gone with no record for its request id is "
+    "recorded as lost (rejected, naming the landing collection's holders), not ignored as a duplicate."))
+@pytest.mark.parametrize("level", ["own", "delete_object"])
+def test_a_landing_co_writer_cannot_make_someone_elses_request_vanish(tmp_path, live_zone, level):
+    from pipeline_support import LANDING, RECORDS, under
+
+    request = Request(tmp_path, "20261202T130000Z-0000x0%s" % level[0], FILES, target_name="run1")
+    zone = live_zone(_scenario(tmp_path, []))
+    zone.catalog.set_acl(SERVICE, LANDING, level, "bob")  # the careless admin
+    zone.catalog.set_inheritance(SERVICE, LANDING, True)
+    for step in request.steps():
+        zone.step(step)
+    zone.catalog.unlink("bob", request.payload_path, force=True)  # before the delay server runs
+    zone.step(UNTIL_IDLE)
+    zone.step({"advance_clock": "3d"})  # several sweeps
+    zone.step(UNTIL_IDLE)
+    state = zone.state()
+    duplicates = [line for line in state["log"] if request.request_id in line and "duplicate event" in line]
+    assert "%s/%s" % (RECORDS, request.request_id) in under(state, RECORDS, "collections"), (
+        "alice's request left no record; the log says only: %s" % duplicates)
