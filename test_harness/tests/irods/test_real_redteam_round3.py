@@ -4,6 +4,11 @@ findings R3-1..R3-3 (test_harness/tests/pipeline/test_redteam_round3.py).
 irods/irods_rule_engine_plugin_python src/main.cpp: `exec_rule_text` (irule) refuses a client or
 proxy below REMOTE_PRIV_USER_AUTH, `exec_rule_expression` (what the delay server runs) checks
 nothing. A rodsuser reaches it through a native-language `delay()` naming the Python instance.
+
+Seen on iRODS 5.0.2 with this test: `irule` as alice exits 0, the delay server runs the text
+about a second later as the OS user irods (uid 999), writing alice's AVU as alice; the serverLog
+entry of its writeLine names EXEC_RULE_EXPRESSION_AN with request_client_user and
+request_proxy_user `rods` (the delay server's own connection), not alice.
 """
 
 import pytest

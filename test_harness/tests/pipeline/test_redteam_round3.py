@@ -56,9 +56,11 @@ def _imported(zone, request):
 @pytest.mark.xfail(strict=True, reason=(
     "FINDING R3-1 (critical): any rodsuser's delayed Python rule runs as the iRODS OS user and reads the "
     "integrity key file (which that OS user must be able to read): bob copies it into an AVU of his home; with "
-    "it he can make marks for any payload, so the mark protects nothing. Fix: refuse delayed rule text of "
-    "anyone but the service account/rodsadmins in pep_api_exec_rule_expression_pre (the delay server's "
-    "EXEC_RULE_EXPRESSION call), or tell admins to take the Python instance out of users' reach."))
+    "it he can make marks for any payload, so the mark protects nothing (seen on iRODS 5.0.2: alice's delayed "
+    "Python ran as uid 999; the API log context is EXEC_RULE_EXPRESSION_AN with client and proxy rods, so a "
+    "pep_api_exec_rule_expression_pre cannot simply refuse by user). Fix: a mark the server can check but not "
+    "make (an Ed25519/RSA signature verified with a public key; the private key only on the OMERO side), and "
+    "a deployment rule that users cannot reach the Python instance through delay() (docs/deploy.md)."))
 def test_a_users_delayed_python_rule_cannot_read_the_integrity_key(tmp_path, live_zone):
     request = Request(tmp_path, "20261202T130000Z-0000x001", FILES, target_name="run1")
     zone = live_zone(_keyed_scenario(tmp_path, _signed_steps(tmp_path, request) + [UNTIL_IDLE]))
