@@ -84,6 +84,9 @@ def _validate(args):
         print("zone %s: service account %s, landing zone %s" % (zone.name, zone.service_account, zone.landing_zone))
         print("  placement %s (allowed roots: %s)" % (zone.placement_template, ", ".join(zone.allowed_roots)))
         print("  user map %s: %d users, %d groups" % (zone.user_map.path, len(zone.user_map.users), len(zone.user_map.groups)))
+        print("  integrity marks: %s" % ("checked with the key in %s" % zone.integrity_key_file
+                                         if zone.integrity_key_file else
+                                         "NOT checked (no integrity_key_file): a landing co-writer can rewrite requests"))
     if args.irods_env:
         return _validate_in_zone(config, args.irods_env)
     return 0

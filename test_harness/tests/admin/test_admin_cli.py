@@ -1,6 +1,7 @@
 """`omero-irods admin`: what an iRODS admin runs while deploying."""
 
 import json
+import os
 
 import pytest
 
@@ -12,6 +13,23 @@ EXAMPLE = "irods_config/omero_irods.example.json"
 def test_validate_config_accepts_the_shipped_example(capsys):
     assert main(["admin", "validate-config", "--config", EXAMPLE]) == 0
     assert "is valid" in capsys.readouterr().out
+
+
+def test_validate_config_says_whether_integrity_marks_are_checked(tmp_path, capsys):
+    config = json.loads(open(EXAMPLE, encoding="utf-8").read())
+    zone_name = sorted(config["zones"])[0]
+    assert main(["admin", "validate-config", "--config", EXAMPLE]) == 0
+    assert "integrity marks: NOT checked" in capsys.readouterr().out
+    key = tmp_path / "mark.key"
+    key.write_text("k" * 64)
+    key.chmod(0o600)
+    config["zones"][zone_name]["integrity_key_file"] = str(key)
+    user_map = config["zones"][zone_name]["user_map"]  # relative to the example's folder
+    user_map["file"] = os.path.abspath(os.path.join(os.path.dirname(EXAMPLE), user_map["file"]))
+    keyed = tmp_path / "omero_irods.json"
+    keyed.write_text(json.dumps(config))
+    assert main(["admin", "validate-config", "--config", str(keyed)]) == 0, capsys.readouterr().err
+    assert "integrity marks: checked with the key in %s" % key in capsys.readouterr().out
 
 
 def test_validate_config_names_the_file_and_field_of_a_mistake(tmp_path, capsys):

@@ -1,21 +1,16 @@
 """Red-team round 3 (issue 8 remainder): attacks on the landing seal, the integrity mark, the
 in-place guard and the link entries, as an ordinary zone user would make them.
 
-Every test here states what a user must NOT be able to do and is a strict xfail while they
-can: the suite stays green, and a fix turns the xfail into a failure that says to remove the
-mark.
-
-The common root of the first tests: the Python rule engine plugin runs a DELAYED rule's text
-as Python in the delay server, as the iRODS OS user, with no privilege check
+The root of the first four: the Python rule engine plugin runs a DELAYED rule's text as Python
+in the delay server, as the iRODS OS user, with no privilege check
 (irods/irods_rule_engine_plugin_python src/main.cpp: `exec_rule_text`, what `irule` reaches,
 refuses a client or proxy below REMOTE_PRIV_USER_AUTH; `exec_rule_expression`, what the delay
-server runs, checks nothing and `bp::exec`s `def expressionFcn(...)` + the text). A rodsuser
-reaches it without a Python irule: a native-language
-`delay("<INST_NAME>irods_rule_engine_plugin-python-instance</INST_NAME>") { ... }` through
-irule (the sandbox's `user_rule` step, test_harness/sandbox/scenario.py). docs/deploy.md
-installs the Python instance above the native one, so every zone running this project offers
-it. A microservice such a rule calls goes straight to the rs* function: no `pep_api_*` fires
-(irods/irods lib/core/include/irods/apiHandler.hpp), so the guard never sees it.
+server runs, checks nothing). A rodsuser reached it with irule and a native-language
+`delay("<INST_NAME>irods_rule_engine_plugin-python-instance</INST_NAME>") { ... }` (the
+sandbox's `user_rule` step; seen on iRODS 5.0.2). A microservice such a rule calls goes straight
+to the rs* function: no `pep_api_*` fires, so the guard would never see it. The rules now refuse
+that irule itself (omero_irods.rule_gate): each test shows the attack refused at the irule and
+nothing done. What is still open is a strict xfail with its reason.
 """
 
 import os
@@ -40,8 +35,12 @@ _READ_CONFIG = (
 
 
 def _run_user_rule(zone, user, text):
-    zone.step({"user_rule": {"as": user, "rule": text}})
+    """The user's irule that would queue `text` for the Python instance: refused by the gate."""
+    zone.step({"user_rule": {"as": user, "rule": text, "expect_error": "CAT_INSUFFICIENT_PRIVILEGE_LEVEL"}})
     zone.step(UNTIL_IDLE)
+    state = zone.state()
+    assert state["client_errors"][-1]["name"] == "CAT_INSUFFICIENT_PRIVILEGE_LEVEL"
+    assert [line for line in state["log"] if "refused irule" in line and user in line]
 
 
 def _imported(zone, request):
@@ -53,14 +52,6 @@ def _imported(zone, request):
 # --- secrets ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING R3-1 (critical): any rodsuser's delayed Python rule runs as the iRODS OS user and reads the "
-    "integrity key file (which that OS user must be able to read): bob copies it into an AVU of his home; with "
-    "it he can make marks for any payload, so the mark protects nothing (seen on iRODS 5.0.2: alice's delayed "
-    "Python ran as uid 999; the API log context is EXEC_RULE_EXPRESSION_AN with client and proxy rods, so a "
-    "pep_api_exec_rule_expression_pre cannot simply refuse by user). Fix: a mark the server can check but not "
-    "make (an Ed25519/RSA signature verified with a public key; the private key only on the OMERO side), and "
-    "a deployment rule that users cannot reach the Python instance through delay() (docs/deploy.md)."))
 def test_a_users_delayed_python_rule_cannot_read_the_integrity_key(tmp_path, live_zone):
     request = Request(tmp_path, "20261202T130000Z-0000x001", FILES, target_name="run1")
     zone = live_zone(_keyed_scenario(tmp_path, _signed_steps(tmp_path, request) + [UNTIL_IDLE]))
@@ -74,9 +65,6 @@ def test_a_users_delayed_python_rule_cannot_read_the_integrity_key(tmp_path, liv
     assert not [avu for avu in bob_avus if MARK_KEY.decode() in " ".join(avu)], bob_avus
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING R3-1b (critical, same mechanism): with the stolen key bob makes a valid mark for a payload that "
-    "says what he wants; the integrity check accepts a mark made by a user. Fix as R3-1."))
 def test_a_mark_made_with_a_key_a_user_stole_is_not_accepted_as_the_omero_sides(tmp_path, live_zone):
     from omero_irods import integrity
 
@@ -106,13 +94,6 @@ def _linked_file(state):
     return placed[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING R3-2 (high): the mapped user's own delayed rule removes data OMERO links to: msiDataObjUnlink "
-    "calls rsDataObjUnlink directly, no pep_api_data_obj_unlink_pre fires, and the guard defines none of the "
-    "static PEPs that do fire inside (acDataDeletePolicy, acPreProcForObjRename, acPreprocForRmColl, "
-    "acPreprocForDataObjOpen). docs/ARCHITECTURE.md lists it as a known gap; it is the main way to break the "
-    "guard. Fix: the guard also in acDataDeletePolicy (msiDeleteDisallowed) and acPreProcForObjRename/"
-    "acPreprocForRmColl, or stop users' delayed Python (R3-1)."))
 def test_a_mapped_users_own_delayed_rule_cannot_remove_linked_data(tmp_path, live_zone):
     request = Request(tmp_path, "20261202T130000Z-0000x004", FILES, target_name="run1")
     zone = live_zone(_scenario(tmp_path, request.steps() + [UNTIL_IDLE]))
@@ -124,10 +105,6 @@ def test_a_mapped_users_own_delayed_rule_cannot_remove_linked_data(tmp_path, liv
         linked, [line for line in state["log"] if "refused" in line])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING R3-3 (high): the mapped user's own delayed rule rewrites linked data in place: msiDataObjOpen "
-    "(openFlags=O_RDWR) + msiDataObjWrite fire no pep_api_data_obj_open_pre, so the new in-place guard never "
-    "runs. Fix: guard acPreprocForDataObjOpen (fires inside rsDataObjOpen for msi calls) or R3-1."))
 def test_a_mapped_users_own_delayed_rule_cannot_rewrite_linked_data(tmp_path, live_zone):
     request = Request(tmp_path, "20261202T130000Z-0000x005", FILES, target_name="run1")
     zone = live_zone(_scenario(tmp_path, request.steps() + [UNTIL_IDLE]))
@@ -143,17 +120,12 @@ def test_a_mapped_users_own_delayed_rule_cannot_rewrite_linked_data(tmp_path, li
 # --- the integrity mark's design --------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING R3-4 (medium): the key configured on the OMERO side only (or removed from the zone's config by "
-    "mistake) switches the check off in silence: a marked payload is processed unchecked and nothing says so, "
-    "while the facility believes its requests are protected. Fix: when a `.mark` is present and the zone names "
-    "no integrity_key_file, log it on the request (and have validate-config say whether the zone checks marks); "
-    "better, a config switch `require_integrity_mark` that makes a missing key a ConfigError."))
 def test_a_marked_payload_in_a_zone_without_a_key_is_not_processed_in_silence(tmp_path, live_zone):
     request = Request(tmp_path, "20261202T130000Z-0000x006", FILES, target_name="run1")
     zone = live_zone(_scenario(tmp_path, _signed_steps(tmp_path, request) + [UNTIL_IDLE]))
     state = zone.state()
-    said = [line for line in state["log"] if "omero-irods" in line and "integrity" in line]
+    said = [line for line in state["log"] if "omero-irods" in line and "integrity mark" in line
+            and "NOT checked" in line and request.request_id in line]
     assert said, "the mark was ignored without a word; the request ended %s" % (
         avus_of(state, record_of(state, request.request_id))[names.AVU_STATE])
 
