@@ -146,10 +146,10 @@ def _claimed_request(job):
                  % (job.payload_path, names.PAYLOAD_SUFFIX))
         return None
     payload_id = zone.data_object_id(job.payload_path)
-    if payload_id is None:
-        zone.log("omero-irods: %s is no longer there; duplicate event ignored" % job.payload_path)
-        return None
     record = records.record_path(zcfg.records, rid)
+    if payload_id is None:
+        _record_vanished_payload(job._replace(record=record))
+        return None
     job = job._replace(record=record)
     if zone.create_collection_exclusive(record):
         zone.add_avus(record, [(names.AVU_PAYLOAD_ID, payload_id, ""), (names.AVU_REQUEST_ID, rid, "")])
@@ -164,6 +164,27 @@ def _claimed_request(job):
         zone.log("omero-irods: %s refused: request id %s already belongs to another payload (record %s); push "
                  "again under a new request id" % (job.payload_path, rid, record))
     return None
+
+
+def _record_vanished_payload(job):
+    """A put event whose payload is gone. With a record, an earlier event of the same put took
+    it (the payload moved into its record): a duplicate. Without one, nobody processed it: only
+    someone else who may write in the landing zone removed it, and the request would vanish
+    without a trace. It is recorded as `rejected`, naming who may write there, so `status`
+    tells the OMERO side and the admin sees what to fix."""
+    zone, zcfg = job.zone, job.zone_config
+    if zone.kind(job.record) is not None or not zone.create_collection_exclusive(job.record):
+        zone.log("omero-irods: %s is no longer there; duplicate event ignored" % job.payload_path)
+        return
+    rid = records.request_id_of(zcfg.records, job.record)
+    zone.add_avus(job.record, [(names.AVU_REQUEST_ID, rid, "")])
+    collection = posixpath.dirname(job.payload_path)
+    holders = sorted({name for name, _type, _level in zone.access_entries(collection)} - {zcfg.service_account}) \
+        if zone.kind(collection) == "collection" else []
+    _reject(job, Rejected("not_permitted", "the payload %s was removed before it was processed, by someone other "
+                                           "than the service account (who may write in %s now: %s); only the service "
+                                           "account may write in the landing zone: push again under a new request id"
+                          % (job.payload_path, collection, ", ".join(holders) or "nobody else")))
 
 
 def _existing_record(job):

@@ -10,7 +10,7 @@ server runs, checks nothing). A rodsuser reached it with irule and a native-lang
 sandbox's `user_rule` step; seen on iRODS 5.0.2). A microservice such a rule calls goes straight
 to the rs* function: no `pep_api_*` fires, so the guard would never see it. The rules now refuse
 that irule itself (omero_irods.rule_gate): each test shows the attack refused at the irule and
-nothing done. What is still open is a strict xfail with its reason.
+nothing done.
 """
 
 import os
@@ -133,15 +133,6 @@ def test_a_marked_payload_in_a_zone_without_a_key_is_not_processed_in_silence(tm
 # --- a landing co-writer ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING R3-5 (medium): a landing co-writer with delete rights (the careless admin's `own` or "
-    "`delete_object` with inheritance on the landing zone) removes someone else's pending payload before its "
-    "rule runs: the request vanishes without a record or a state (`omero-irods status` knows nothing), the log "
-    "calls it a 'duplicate event', the sweep never reports it, and its tar stays in the landing zone forever. "
-    "The seal never runs, so the co-writer is not even named. Fix: the push client seals its own request "
-    "collection right after creating it (inheritance off, `ichmod -r null` for every inherited principal), "
-    "before any byte is put; and a put event whose payload is gone with no record for its request id is "
-    "recorded as lost (rejected, naming the landing collection's holders), not ignored as a duplicate."))
 @pytest.mark.parametrize("level", ["own", "delete_object"])
 def test_a_landing_co_writer_cannot_make_someone_elses_request_vanish(tmp_path, live_zone, level):
     from pipeline_support import LANDING, RECORDS, under
@@ -160,3 +151,6 @@ def test_a_landing_co_writer_cannot_make_someone_elses_request_vanish(tmp_path, 
     duplicates = [line for line in state["log"] if request.request_id in line and "duplicate event" in line]
     assert "%s/%s" % (RECORDS, request.request_id) in under(state, RECORDS, "collections"), (
         "alice's request left no record; the log says only: %s" % duplicates)
+    avus = avus_of(state, record_of(state, request.request_id))
+    assert avus[names.AVU_STATE] == names.REJECTED
+    assert "not_permitted" in avus[names.AVU_ERROR] and "bob" in avus[names.AVU_ERROR]
