@@ -12,7 +12,11 @@ irule_output, imports, delay_queue, log), `steps` the PEP names each client step
 
 What a real zone cannot do is said, not faked: `advance_clock` waits for real only up to
 MAX_REAL_WAIT seconds (and is otherwise recorded in `notes`), a `run_delay_queue` waits until
-no delayed rule is due within its horizon (capped at DELAY_WAIT_CAP seconds).
+no delayed rule is due within its horizon (capped at DELAY_WAIT_CAP seconds), `fail_msi` (the
+sandbox's fault injection) has no real twin and is refused.
+
+`run_many(scenarios, ...)` runs several scenarios at once, each on its own zone: a scenario's
+dump is the whole zone, as the sandbox's is, and their zones share nothing but the machine.
 """
 
 import json
@@ -26,10 +30,12 @@ from realzone import install
 from realzone.zone import ADMIN, ZONE, RealZone
 TRACE_PREFIX = "omero_irods.pep_trace "  # tracing_core.py writes it (that module runs only in the server)
 
-MAX_REAL_WAIT = 30
+MAX_REAL_WAIT = 150  # the sweep scenario waits out two sweep intervals (2 x 60 s)
 DELAY_WAIT_CAP = 90
 #: rules that re-schedule themselves forever (their next run is not "work left")
 PERIODIC_RULES = ("omero_irods_sweep", "omero_irods_watch")
+#: Steps of the harness (an admin or the clock), not of a client: no PEPs of their own.
+HARNESS_STEPS = ("run_delay_queue", "advance_clock", "purge_delay_queue", "fail_msi")
 
 
 # ---- the sandbox side -----------------------------------------------------------------------
@@ -138,13 +144,19 @@ class RealRun(object):
     def execute(self):
         for index, kind, arguments in self.scenario.steps:
             start = self.zone.log_size()
-            if kind in ("run_delay_queue", "advance_clock"):
-                getattr(self, "_step_" + kind)(arguments)
+            if kind in HARNESS_STEPS:
+                self._harness_step(index, kind, lambda: getattr(self, "_step_" + kind)(arguments))
                 self.steps.append((index, kind, []))
                 continue
             self._client_step(index, kind, arguments, lambda: getattr(self, "_step_" + kind)(arguments))
             time.sleep(0.3)  # the agent's last log lines
             self.steps.append((index, kind, self._client_peps(start, arguments.get("as"))))
+
+    def _harness_step(self, index, kind, action):
+        try:
+            action()
+        except Exception as error:  # the harness could not do it on this zone: say so in the dump
+            self.notes.append("steps[%d].%s: %s: %s" % (index, kind, type(error).__name__, error))
 
     def _client_step(self, index, kind, arguments, action):
         try:
@@ -243,8 +255,9 @@ class RealRun(object):
         deadline = time.monotonic() + DELAY_WAIT_CAP
         quiet_since = None
         while time.monotonic() < deadline:
+            # A periodic rule is waited for once it is due (it may be running), not before.
             due = [rule for rule in self.scheduled() if rule["due_in"] <= horizon
-                   and not rule["name"].startswith(PERIODIC_RULES)]
+                   and (rule["due_in"] <= 0 or not rule["name"].startswith(PERIODIC_RULES))]
             if due:
                 quiet_since = None
             elif quiet_since is None:
@@ -253,6 +266,21 @@ class RealRun(object):
                 return
             time.sleep(1)
         self.notes.append("run_delay_queue: rules still due after %ds" % DELAY_WAIT_CAP)
+
+    def _step_purge_delay_queue(self, _arguments):
+        """iqdel -a as the zone's rodsadmin."""
+        self._icommand(ADMIN, "iqdel", "-a")
+
+    def _step_fail_msi(self, arguments):
+        raise RuntimeError("fail_msi is the sandbox's fault injection: a real zone has no twin of it")
+
+    def _step_load(self, arguments):
+        from omero_irods.client.push import request_load
+
+        landing = self.config["zones"][ZONE]["landing_zone"]
+        with self.zone.session(arguments["as"]) as session:
+            request_load(session, landing, arguments["source"], arguments["omero_user"], arguments["omero_group"],
+                         target=arguments.get("target"))
 
     def _step_advance_clock(self, text):
         from omero_irods_sandbox.scenario import clock_seconds
@@ -372,8 +400,35 @@ def _avus(target):
     return [[avu.name, avu.value, avu.units or ""] for avu in target.metadata.items()]
 
 
-def run_real(scenario, kit, base, python_dir, port):
-    zone = RealZone(kit, os.path.join(base, "scenario-" + os.path.splitext(os.path.basename(scenario.path))[0]), port)
+def run_many(scenarios, kit, base, python_dir, workers=3):
+    """{name: (state, steps) or the exception} of each {name: scenario} on its own real zone,
+    `workers` at a time (the zones' ports picked here, one by one, each with its own parallel-
+    transfer range)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from realzone.kit import parallel_range, pick_port
+
+    ports, taken = {}, set()
+    for name in scenarios:
+        port = pick_port()
+        while parallel_range(port)[0] in taken:
+            port = pick_port()
+        taken.add(parallel_range(port)[0])
+        ports[name] = port
+
+    def run(name):
+        try:
+            return run_real(scenarios[name], kit, base, python_dir, ports[name], name=name)
+        except Exception as error:  # reported by the scenario's own test
+            return error
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(scenarios, pool.map(run, list(scenarios))))
+
+
+def run_real(scenario, kit, base, python_dir, port, name=None):
+    name = name or os.path.splitext(os.path.basename(scenario.path))[0]
+    zone = RealZone(kit, os.path.join(base, "scenario-" + name), port)
     run = RealRun(scenario, zone)
     try:
         run.install(python_dir)
