@@ -25,13 +25,17 @@ KNOWN_DIFFERENCES = [
     ("log line only in real", r"sweep of .* started \(first run\)", "sweep-first-run"),
     ("log line only in real", r"(already claimed|is being claimed by another event); duplicate (event )?ignored",
      "duplicate-event-wording"),
-    ("log line only in sandbox", r"is no longer there; duplicate event ignored", "duplicate-event-wording"),
+    ("log line only in sandbox", r"(is no longer there|already claimed|is being claimed by another event); "
+                                 r"duplicate (event )?ignored", "duplicate-event-wording"),
     ("delay queue", r".*", "delay-queue"),
 ]
 
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}Z?)?\b")
 _REQUEST_ID = re.compile(r"\b\d{8}T\d{6}Z-[0-9a-zA-Z]{4,}\b")
 _EPOCH = re.compile(r"^\d{9,11}$")
+#: Where the harness put the user map file (the real zone's /etc/irods, the sandbox's scenario
+#: folder): named in an unmapped-user rejection.
+_USER_MAP_FILE = re.compile(r"\(/[^()\s]*user_map[^()\s]*\.json\)")
 #: Seconds between two sweeps as the sweep logs them: wall time on a real zone.
 _SWEEP_AGE = re.compile(r"\b(last run|another one ran) \d+s ago")
 #: A detached importer's process and output folder differ per run and host.
@@ -48,6 +52,7 @@ def normalise_text(text, vault_roots):
     text = _REQUEST_ID.sub("<request_id>", text)
     text = _DATE.sub("<date>", text)
     text = _SWEEP_AGE.sub(r"\1 <n>s ago", text)
+    text = _USER_MAP_FILE.sub("(<user map file>)", text)
     text = _IMPORT_STARTED.sub(r"\1, pid <pid>); its output goes to <import log>", text)
     if _EPOCH.match(text):
         text = "<time>"
@@ -174,9 +179,12 @@ def _error_view(error):
 
 
 def _policy_lines(lines):
+    """The lines the policy wrote (`omero-irods: ...`). The server's own error lines (a failed
+    microservice's) are not in the real dump, which holds writeLine texts only; see
+    docs/sandbox.md, `msi-error-lines`."""
     prefix = "writeLine: inString = "
     return [line[len(prefix):] if line.startswith(prefix) else line
-            for line in lines if "omero-irods" in line and "pep_trace" not in line]
+            for line in lines if "omero-irods:" in line and "pep_trace" not in line]
 
 
 def explain(difference):

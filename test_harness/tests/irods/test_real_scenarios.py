@@ -33,9 +33,11 @@ def both_zones(tier_setup):
     from omero_irods_sandbox import scenario as scenario_module
 
     kit_path, base, python_dir = tier_setup
-    paths = {os.path.basename(path)[:-5]: path for path in SANDBOX_SCENARIOS}
-    paths.update(pipeline_scenarios.write_all(os.path.join(base, "scenario-files")))
+    paths = pipeline_scenarios.write_all(os.path.join(base, "scenario-files"))
+    paths.update({os.path.basename(path)[:-5]: path for path in SANDBOX_SCENARIOS})
     scenarios = {name: scenario_module.load(path) for name, path in paths.items()}
+    # The sandbox first: it swaps the policy's modules in and out of sys.modules around each rule
+    # call (each agent imports the policy afresh), which the real runs' clients must not see.
     sandbox = {name: scenario_runner.run_sandbox(scenario) for name, scenario in scenarios.items()}
     real = scenario_runner.run_many(scenarios, kit_path, base, python_dir, workers=CONCURRENT_ZONES)
     results = {}

@@ -74,3 +74,24 @@ def test_every_known_difference_names_a_reason_key():
     for kind, pattern, reason in compare.KNOWN_DIFFERENCES:
         re.compile(pattern)
         assert re.match(r"^[a-z0-9-]+$", reason), reason
+
+
+def test_the_policys_lines_are_compared_with_wall_time_and_file_places_normalised():
+    sandbox = _state(log=[
+        "writeLine: inString = omero-irods: sweep of /z/landing started (last run 127s ago)",
+        "writeLine: inString = omero-irods: x: rejected (unmapped_user): OMERO user 'carol' has no iRODS account; "
+        "ask your iRODS administrator to add you to the omero-irods user map (/tmp/s/user_map.json)",
+        "msiCollCreate: collection /z/omero-irods-records/r already exists, status = -809000"])
+    real = _state(log=[
+        "writeLine: inString = omero-irods: sweep of /z/landing started (last run 131s ago)",
+        "writeLine: inString = omero-irods: x: rejected (unmapped_user): OMERO user 'carol' has no iRODS account; "
+        "ask your iRODS administrator to add you to the omero-irods user map (/var/t/etc/omero_irods_user_map.json)"])
+    assert compare.differences(sandbox, real, [], []) == []
+    real["log"].append("writeLine: inString = omero-irods: sweep of /z/landing: queued again /z/landing/r/r.json")
+    assert [d["kind"] for d in compare.differences(sandbox, real, [], [])] == ["log line only in real"]
+
+
+def test_harness_steps_fire_no_client_peps_on_either_side():
+    steps = [(0, "purge_delay_queue", []), (1, "advance_clock", [])]
+    assert compare.differences(_state(), _state(), steps, [(0, "purge_delay_queue", []),
+                                                            (1, "advance_clock", [])]) == []
