@@ -33,7 +33,7 @@ def main(argv):
     if reason:
         sys.stderr.write("cannot start a real zone: %s\n" % reason)
         return 2
-    out = os.path.abspath(argv[2]) if len(argv) == 3 else tempfile.mkdtemp(prefix="omero-irods-compare-", dir="/var/tmp")
+    out = os.path.abspath(argv[2]) if len(argv) == 3 else tempfile.mkdtemp(prefix="oic-", dir="/var/tmp")  # short: see zone_folder
     os.makedirs(out, exist_ok=True)
     os.chmod(out, 0o755)
     path = argv[1]

@@ -95,3 +95,13 @@ def test_harness_steps_fire_no_client_peps_on_either_side():
     steps = [(0, "purge_delay_queue", []), (1, "advance_clock", [])]
     assert compare.differences(_state(), _state(), steps, [(0, "purge_delay_queue", []),
                                                             (1, "advance_clock", [])]) == []
+
+
+def test_zone_folders_are_short_and_distinct():
+    from realzone.scenario_runner import zone_folder
+
+    names = ["sweep_requeues_a_lost_request", "sweep_requeues_another", "import_failure_then_reprocess"]
+    folders = []
+    for name in names:
+        folders.append(zone_folder(name, set(folders)))
+    assert len(set(folders)) == 3 and max(len(folder) for folder in folders) <= 10
