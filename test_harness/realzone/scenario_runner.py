@@ -36,7 +36,7 @@ DELAY_WAIT_CAP = 90
 #: rules that re-schedule themselves forever (their next run is not "work left")
 PERIODIC_RULES = ("omero_irods_sweep", "omero_irods_watch")
 #: Steps of the harness (an admin or the clock), not of a client: no PEPs of their own.
-HARNESS_STEPS = ("run_delay_queue", "advance_clock", "purge_delay_queue", "fail_msi")
+HARNESS_STEPS = ("run_delay_queue", "advance_clock", "purge_delay_queue", "fail_msi", "config")
 
 
 # ---- the sandbox side -----------------------------------------------------------------------
@@ -254,6 +254,30 @@ class RealRun(object):
         if arguments.get("source_resource"):
             argv += ["-S", arguments["source_resource"]]
         self._icommand(arguments["as"], *(argv + [arguments["path"]]))
+
+    def _step_imeta(self, arguments):
+        kind = "-C" if self._is_collection(arguments["path"]) else "-d"
+        argv = ["imeta"] + (["-M"] if arguments.get("admin_mode") else []) + [
+            arguments["operation"], kind, arguments["path"], arguments["attribute"], arguments["value"]]
+        self._icommand(arguments["as"], *(argv + ([arguments["units"]] if arguments.get("units") else [])))
+
+    def _step_ichmod(self, arguments):
+        argv = ["ichmod"] + (["-r"] if arguments.get("recursive") else []) + (["-M"] if arguments.get("admin_mode") else [])
+        level = arguments["level"]
+        argv += [level, arguments["path"]] if level in ("inherit", "noinherit") else [level, arguments["user"],
+                                                                                     arguments["path"]]
+        self._icommand(arguments["as"], *argv)
+
+    def _is_collection(self, path):
+        with self.zone.session(ADMIN) as session:
+            return session.collections.exists(path)
+
+    def _step_config(self, _arguments):
+        raise RuntimeError("the config step has no real-zone twin yet: the real runner installs the scenario's "
+                           "config once")
+
+    def _step_user_rule(self, _arguments):
+        raise RuntimeError("the user_rule step has no real-zone twin yet")
 
     def _step_irule(self, arguments):
         code, out, err = self.zone.irule(arguments["rule"], arguments.get("inputs", {}), user=arguments["as"])

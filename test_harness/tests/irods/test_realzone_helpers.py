@@ -105,3 +105,12 @@ def test_zone_folders_are_short_and_distinct():
     for name in names:
         folders.append(zone_folder(name, set(folders)))
     assert len(set(folders)) == 3 and max(len(folder) for folder in folders) <= 10
+
+
+def test_the_real_runner_has_a_step_for_every_step_kind_of_the_sandbox():
+    from omero_irods_sandbox.scenario import HARNESS_STEPS, STEP_KINDS
+    from realzone import scenario_runner
+
+    assert [kind for kind in STEP_KINDS if not hasattr(scenario_runner.RealRun, "_step_" + kind)] == []
+    assert set(HARNESS_STEPS) <= set(scenario_runner.HARNESS_STEPS) | {"config"}
+    assert set(scenario_runner.HARNESS_STEPS) <= set(compare.HARNESS_STEPS)
