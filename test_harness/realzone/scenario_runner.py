@@ -28,11 +28,11 @@ import threading
 import time
 
 from realzone import install
-from realzone.zone import ADMIN, ZONE, RealZone, ZoneError
+from realzone.zone import ADMIN, PYTHON_INSTANCE, ZONE, RealZone, ZoneError
 TRACE_PREFIX = "omero_irods.pep_trace "  # pep_trace_core.py writes it (that module runs only in the server)
 
 MAX_REAL_WAIT = 150  # the sweep scenario waits out two sweep intervals (2 x 60 s)
-DELAY_WAIT_CAP = 90
+DELAY_WAIT_CAP = 240  # quiet comes much sooner; a loaded machine's -O0 server can take minutes
 #: rules that re-schedule themselves forever (their next run is not "work left")
 PERIODIC_RULES = ("omero_irods_sweep", "omero_irods_watch")
 #: Steps of the harness (an admin or the clock), not of a client: no PEPs of their own.
@@ -280,7 +280,11 @@ class RealRun(object):
         raise RuntimeError("the user_rule step has no real-zone twin yet")
 
     def _step_irule(self, arguments):
-        code, out, err = self.zone.irule(arguments["rule"], arguments.get("inputs", {}), user=arguments["as"])
+        """irule with the scenario's INPUT text as written (`*name` keys, values with their quotes)."""
+        inputs = "%".join("%s=%s" % (name, value) for name, value in arguments.get("inputs", {}).items()) or "null"
+        result = self.zone.icommand(arguments["as"], "irule", "-r", PYTHON_INSTANCE, arguments["rule"], inputs,
+                                    "ruleExecOut", check=False)
+        code, out, err = result.returncode, result.stdout, result.stderr
         self.irule_output.append({"rule": arguments["rule"], "as": arguments["as"], "code": code,
                                   "stdout": out, "stderr": err})
         if code != 0:

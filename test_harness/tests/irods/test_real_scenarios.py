@@ -89,7 +89,8 @@ def test_the_sweep_queues_a_request_whose_rule_was_lost_and_it_is_imported_once(
     placed = sorted(entry["path"] for entry in state["data_objects"] if entry["path"].startswith(destination + "/"))
     assert placed == [destination + "/a.tif", destination + "/b.tif"]
     vault = os.path.join(state["_vault_roots"]["demoResc"], os.path.relpath(destination, "/tempZone"))
-    imports = [call for call in state["imports"] if any(arg.startswith(vault + "/") for arg in call["argv"])]
+    imports = [call for call in state["imports"]
+               if any(arg == vault or arg.startswith(vault + "/") for arg in call["argv"])]
     assert len(imports) == 1 and imports[0]["exit"] == 0
     payload = "%s/%s/%s.omero-irods.json" % (LANDING, lost, lost)
     requeued = [line for line in state["log"] if "sweep of %s: queued again %s" % (LANDING, payload) in line]
