@@ -17,7 +17,8 @@ KNOWN_DIFFERENCES = [
     ("pep not emulated", r"^ac(SetRescSchemeFor|RescQuotaPolicy|SetVaultPathPolicy|PostProcForFilePathReg|"
                          r"PreProcForModifyCollMeta|PostProcForModifyCollMeta|PreprocForCollCreate|PostProcForCollCreate|"
                          r"PreprocForDataObjOpen|PostProcForDataCopyReceived|PreProcForModifyAVUMetadata|"
-                         r"PostProcForModifyAVUMetadata|ChkHostAccessControl|SetPublicUserPolicy|PreConnect)",
+                         r"PostProcForModifyAVUMetadata|PreProcForModifyDataObjMeta|PostProcForModifyDataObjMeta|"
+                         r"ChkHostAccessControl|SetPublicUserPolicy|PreConnect)",
      "static-peps"),
     ("pep not emulated", r"^pep_api_(authenticate|obj_stat|gen_query|get_grid_configuration_value|exec_my_rule)_", "api-peps-not-emulated"),
     ("pep counts", r"\(parallel transfer\)$", "prc-parallel-streams"),
