@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 
@@ -391,7 +390,7 @@ def client_error_entry(index, kind, error):
 
 def catalog_dump(zone):
     """collections and data_objects as the sandbox's dump has them, read as rods."""
-    from irods.models import Collection, DataObject, Resource
+    from irods.models import Collection, DataObject
 
     collections, data_objects = [], {}
     with zone.session(ADMIN) as session:
