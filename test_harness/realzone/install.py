@@ -28,8 +28,10 @@ from realzone.zone import ADMIN, PYTHON_INSTANCE, ZONE
 SERVICE_ACCOUNT = "omero-svc"
 LANDING_ZONE = "/%s/home/%s/landing" % (ZONE, SERVICE_ACCOUNT)
 SERVER_PYTHON = "/usr/bin/python3"  # the interpreter the kit's Python rule engine embeds (3.11)
-TRACED_CORE = "omero_irods_deployed_core"
-TRACING_CORE_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tracing_core.py")
+#: The tracing core.py the compose stack installs too (one file for both): it imports the
+#: deployed core.py under this name.
+TRACED_CORE = "omero_irods_traced_core"
+TRACING_CORE_SOURCE = os.path.join(REPO_ROOT, "test_harness", "compose", "irods", "pep_trace_core.py")
 DELAY_SLEEP_SECONDS = 1
 DELAY_EXECUTORS = 4
 
@@ -78,7 +80,7 @@ def configure_server(zone, config_path):
 
 def install_rules(zone, trace=True):
     """`omero-irods admin install-rules`; with `trace`, the deployed core.py is wrapped by
-    tracing_core.py (each PEP writes `omero_irods.pep_trace NAME` to the serverLog)."""
+    pep_trace_core.py (each PEP writes `omero_irods.pep_trace NAME` to the serverLog)."""
     kit_placeholder = os.path.join(zone.etc, "core.py")
     if os.path.exists(kit_placeholder):
         os.remove(kit_placeholder)  # the kit's empty core.py: this zone has no rules of its own

@@ -12,24 +12,30 @@ irule_output, imports, delay_queue, log), `steps` the PEP names each client step
 
 What a real zone cannot do is said, not faked: `advance_clock` waits for real only up to
 MAX_REAL_WAIT seconds (and is otherwise recorded in `notes`), a `run_delay_queue` waits until
-no delayed rule is due within its horizon (capped at DELAY_WAIT_CAP seconds).
+no delayed rule is due within its horizon (capped at DELAY_WAIT_CAP seconds), `fail_msi` (the
+sandbox's fault injection) has no real twin and is refused.
+
+`run_many(scenarios, ...)` runs several scenarios at once, each on its own zone: a scenario's
+dump is the whole zone, as the sandbox's is, and their zones share nothing but the machine.
 """
 
 import json
 import os
 import re
 import shutil
-import subprocess
+import threading
 import time
 
 from realzone import install
-from realzone.zone import ADMIN, ZONE, RealZone
-TRACE_PREFIX = "omero_irods.pep_trace "  # tracing_core.py writes it (that module runs only in the server)
+from realzone.zone import ADMIN, PYTHON_INSTANCE, ZONE, RealZone, ZoneError
+TRACE_PREFIX = "omero_irods.pep_trace "  # pep_trace_core.py writes it (that module runs only in the server)
 
-MAX_REAL_WAIT = 30
-DELAY_WAIT_CAP = 90
+MAX_REAL_WAIT = 150  # the sweep scenario waits out two sweep intervals (2 x 60 s)
+DELAY_WAIT_CAP = 240  # quiet comes much sooner; a loaded machine's -O0 server can take minutes
 #: rules that re-schedule themselves forever (their next run is not "work left")
 PERIODIC_RULES = ("omero_irods_sweep", "omero_irods_watch")
+#: Steps of the harness (an admin or the clock), not of a client: no PEPs of their own.
+HARNESS_STEPS = ("run_delay_queue", "advance_clock", "purge_delay_queue", "fail_msi", "config")
 
 
 # ---- the sandbox side -----------------------------------------------------------------------
@@ -64,6 +70,12 @@ def run_sandbox(scenario):
 
 # ---- the real side --------------------------------------------------------------------------
 
+#: Zones start one at a time (setup_irods.py is most of a zone's CPU; three at once on a loaded
+#: two-core machine missed its 100 s start timeout); the rest of the setup and the scenarios
+#: run at once.
+_STARTING = threading.Lock()
+
+
 class RealRun(object):
     def __init__(self, scenario, zone):
         self.scenario = scenario
@@ -78,7 +90,8 @@ class RealRun(object):
     # ---- setting the zone up as the scenario says ----------------------------------------
     def install(self, python_dir):
         scenario, zone = self.scenario, self.zone
-        zone.start(pythonpath=python_dir)
+        with _STARTING:
+            zone.start(pythonpath=python_dir)
         import_log = install.import_log_path(zone)
         config, user_map = self._config(import_log)
         config_path = os.path.join(zone.etc, "omero_irods.json")
@@ -86,7 +99,8 @@ class RealRun(object):
         install.install_rules(zone, trace=True)
         install.write_policy(zone, config, user_map)
         self._resources()
-        zone.restart()
+        with _STARTING:
+            zone.restart()
         for user in scenario.data.get("users", []):
             zone.mkuser(user["name"], user.get("type", "rodsuser"), user.get("groups", []))
         self.config = config
@@ -138,13 +152,19 @@ class RealRun(object):
     def execute(self):
         for index, kind, arguments in self.scenario.steps:
             start = self.zone.log_size()
-            if kind in ("run_delay_queue", "advance_clock"):
-                getattr(self, "_step_" + kind)(arguments)
+            if kind in HARNESS_STEPS:
+                self._harness_step(index, kind, lambda: getattr(self, "_step_" + kind)(arguments))
                 self.steps.append((index, kind, []))
                 continue
             self._client_step(index, kind, arguments, lambda: getattr(self, "_step_" + kind)(arguments))
             time.sleep(0.3)  # the agent's last log lines
             self.steps.append((index, kind, self._client_peps(start, arguments.get("as"))))
+
+    def _harness_step(self, index, kind, action):
+        try:
+            action()
+        except Exception as error:  # the harness could not do it on this zone: say so in the dump
+            self.notes.append("steps[%d].%s: %s: %s" % (index, kind, type(error).__name__, error))
 
     def _client_step(self, index, kind, arguments, action):
         try:
@@ -154,8 +174,11 @@ class RealRun(object):
 
     def _client_peps(self, start, user):
         """The PEPs fired by the step's own client connections: agents of `user` that ran no
-        delayed rule (the delay server's agents run pep_api_exec_rule_expression)."""
-        entries = [e for e in self.zone.log_entries(start) if e.get("server_type") == "agent"]
+        delayed rule (the delay server's agents run pep_api_exec_rule_expression) and are not
+        the delay server's own (it connects as rods for the rule's owner: proxy user rods, client
+        user the owner, e.g. to delete a rule it ran, pep_api_rule_exec_del)."""
+        entries = [e for e in self.zone.log_entries(start) if e.get("server_type") == "agent"
+                   and e.get("request_proxy_user", e.get("request_client_user")) == e.get("request_client_user")]
         delay_pids = {e.get("server_pid") for e in entries
                       if "pep_api_exec_rule_expression" in e.get("log_message", "")}
         return [e["log_message"][len("writeLine: inString = " + TRACE_PREFIX):].strip()
@@ -231,8 +254,36 @@ class RealRun(object):
             argv += ["-S", arguments["source_resource"]]
         self._icommand(arguments["as"], *(argv + [arguments["path"]]))
 
+    def _step_imeta(self, arguments):
+        kind = "-C" if self._is_collection(arguments["path"]) else "-d"
+        argv = ["imeta"] + (["-M"] if arguments.get("admin_mode") else []) + [
+            arguments["operation"], kind, arguments["path"], arguments["attribute"], arguments["value"]]
+        self._icommand(arguments["as"], *(argv + ([arguments["units"]] if arguments.get("units") else [])))
+
+    def _step_ichmod(self, arguments):
+        argv = ["ichmod"] + (["-r"] if arguments.get("recursive") else []) + (["-M"] if arguments.get("admin_mode") else [])
+        level = arguments["level"]
+        argv += [level, arguments["path"]] if level in ("inherit", "noinherit") else [level, arguments["user"],
+                                                                                     arguments["path"]]
+        self._icommand(arguments["as"], *argv)
+
+    def _is_collection(self, path):
+        with self.zone.session(ADMIN) as session:
+            return session.collections.exists(path)
+
+    def _step_config(self, _arguments):
+        raise RuntimeError("the config step has no real-zone twin yet: the real runner installs the scenario's "
+                           "config once")
+
+    def _step_user_rule(self, _arguments):
+        raise RuntimeError("the user_rule step has no real-zone twin yet")
+
     def _step_irule(self, arguments):
-        code, out, err = self.zone.irule(arguments["rule"], arguments.get("inputs", {}), user=arguments["as"])
+        """irule with the scenario's INPUT text as written (`*name` keys, values with their quotes)."""
+        inputs = "%".join("%s=%s" % (name, value) for name, value in arguments.get("inputs", {}).items()) or "null"
+        result = self.zone.icommand(arguments["as"], "irule", "-r", PYTHON_INSTANCE, arguments["rule"], inputs,
+                                    "ruleExecOut", check=False)
+        code, out, err = result.returncode, result.stdout, result.stderr
         self.irule_output.append({"rule": arguments["rule"], "as": arguments["as"], "code": code,
                                   "stdout": out, "stderr": err})
         if code != 0:
@@ -243,8 +294,9 @@ class RealRun(object):
         deadline = time.monotonic() + DELAY_WAIT_CAP
         quiet_since = None
         while time.monotonic() < deadline:
+            # A periodic rule is waited for once it is due (it may be running), not before.
             due = [rule for rule in self.scheduled() if rule["due_in"] <= horizon
-                   and not rule["name"].startswith(PERIODIC_RULES)]
+                   and (rule["due_in"] <= 0 or not rule["name"].startswith(PERIODIC_RULES))]
             if due:
                 quiet_since = None
             elif quiet_since is None:
@@ -253,6 +305,21 @@ class RealRun(object):
                 return
             time.sleep(1)
         self.notes.append("run_delay_queue: rules still due after %ds" % DELAY_WAIT_CAP)
+
+    def _step_purge_delay_queue(self, _arguments):
+        """iqdel -a as the zone's rodsadmin."""
+        self._icommand(ADMIN, "iqdel", "-a")
+
+    def _step_fail_msi(self, arguments):
+        raise RuntimeError("fail_msi is the sandbox's fault injection: a real zone has no twin of it")
+
+    def _step_load(self, arguments):
+        from omero_irods.client.push import request_load
+
+        landing = self.config["zones"][ZONE]["landing_zone"]
+        with self.zone.session(arguments["as"]) as session:
+            request_load(session, landing, arguments["source"], arguments["omero_user"], arguments["omero_group"],
+                         target=arguments.get("target"))
 
     def _step_advance_clock(self, text):
         from omero_irods_sandbox.scenario import clock_seconds
@@ -323,7 +390,7 @@ def client_error_entry(index, kind, error):
 
 def catalog_dump(zone):
     """collections and data_objects as the sandbox's dump has them, read as rods."""
-    from irods.models import Collection, DataObject, Resource
+    from irods.models import Collection, DataObject
 
     collections, data_objects = [], {}
     with zone.session(ADMIN) as session:
@@ -372,13 +439,70 @@ def _avus(target):
     return [[avu.name, avu.value, avu.units or ""] for avu in target.metadata.items()]
 
 
-def run_real(scenario, kit, base, python_dir, port):
-    zone = RealZone(kit, os.path.join(base, "scenario-" + os.path.splitext(os.path.basename(scenario.path))[0]), port)
-    run = RealRun(scenario, zone)
+def run_many(scenarios, kit, base, python_dir, workers=3):
+    """{name: (state, steps) or the exception} of each {name: scenario} on its own real zone,
+    `workers` at a time (the zones' ports picked here, one by one, each with its own parallel-
+    transfer range)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from realzone.kit import parallel_range, pick_port
+
+    ports, taken, folders = {}, set(), {}
+    for name in scenarios:
+        port = pick_port()
+        while parallel_range(port)[0] in taken:
+            port = pick_port()
+        taken.add(parallel_range(port)[0])
+        ports[name] = port
+        folders[name] = zone_folder(name, set(folders.values()))
+
+    def run(name):
+        try:
+            return run_real(scenarios[name], kit, base, python_dir, ports[name], folder=folders[name])
+        except Exception as error:  # reported by the scenario's own test
+            return error
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(scenarios, pool.map(run, list(scenarios))))
+
+
+def zone_folder(name, taken=()):
+    """A short folder name for a scenario's zone. The kit's iRODS 5.0.2 never answered
+    setup_irods.py's start check in /var/tmp/scen-tier2/scenario-sweep_requeues_a_lost_request
+    (59 characters; 4 starts of 4) and always did in folders of up to 43 characters."""
+    folder, number = "s-" + name[:8], 2
+    while folder in taken:
+        folder, number = "s-%s%d" % (name[:7], number), number + 1
+    return folder
+
+
+def run_real(scenario, kit, base, python_dir, port, folder=None):
+    """(state, steps) of `scenario` on a new zone in base/`folder` (default: from its file name)."""
+    folder = folder or zone_folder(os.path.splitext(os.path.basename(scenario.path))[0])
+    workdir = os.path.join(base, folder)
+    zone, run = _installed(scenario, kit, workdir, port, python_dir)
     try:
-        run.install(python_dir)
         run.execute()
         return run.state(), run.steps
     finally:
         if os.environ.get("OMERO_IRODS_KEEP_ZONE") != "1":
             zone.stop()
+
+
+def _installed(scenario, kit, workdir, port, python_dir):
+    """(zone, RealRun) installed as the scenario says; a zone that did not start is tried once
+    more in a fresh folder."""
+    for attempt in (1, 2):
+        zone = RealZone(kit, workdir, port)
+        run = RealRun(scenario, zone)
+        try:
+            run.install(python_dir)
+            return zone, run
+        except ZoneError:
+            zone.stop()
+            if attempt == 2:
+                raise
+            os.rename(workdir, workdir + ".failed-start")
+        except BaseException:
+            zone.stop()
+            raise

@@ -49,7 +49,7 @@ deploy_omero_irods() {
     done
     as_irods "omero-irods admin enable-rule-engine --server-config /etc/irods/server_config.json --stanzas ${project}/irods_config/server_config.rule_engine.json"
     if [ "${OMERO_IRODS_PEP_TRACE:-0}" = 1 ]; then
-        say "PEP tracing on: /etc/irods/core.py logs every put-related PEP (test stack only)"
+        say "PEP tracing on: /etc/irods/core.py logs every PEP (test stack only)"
         install -o irods -g irods -m 0644 /etc/irods/core.py /etc/irods/omero_irods_traced_core.py
         install -o irods -g irods -m 0644 "${bin}/pep_trace_core.py" /etc/irods/core.py
     fi

@@ -1,27 +1,28 @@
-"""TEST STACK ONLY: a /etc/irods/core.py that logs every put-related PEP, then runs the real one.
+"""TEST ONLY: a /etc/irods/core.py that logs every PEP the server asks for, then runs the real one.
 
-The compose entrypoint installs this as core.py when OMERO_IRODS_PEP_TRACE=1, with the
-deployed core.py moved to omero_irods_traced_core.py. Each traced PEP writes one serverLog
-line `omero_irods.pep_trace <pep name>` and then calls omero-irods' rule of that name; where
-omero-irods defines none it returns RULE_ENGINE_CONTINUE, so the next rule engine (core.re)
-still runs as it would without this file (irods/irods server/re/include/irods/irods_re_plugin.hpp:
-a continuation code passes the rule on to the next plugin). test_harness/tests/realstack
-compares the logged sequence for iput and python-irodsclient puts with the sandbox's.
-
-The Python rule engine plugin calls a rule when `core` has an attribute of its name
-(irods/irods_rule_engine_plugin_python src/main.cpp, rule_exists), so the wrappers are
-module attributes; logging goes through writeLine because print() goes nowhere since 4.3.
+Used by the compose stack (its entrypoint installs this as core.py when OMERO_IRODS_PEP_TRACE=1)
+and by the real-server tier (test_harness/realzone/install.py), each with the deployed core.py
+moved to omero_irods_traced_core.py. The Python rule engine plugin asks core for a rule of each
+PEP's name (irods/irods_rule_engine_plugin_python src/main.cpp, rule_exists: `hasattr(core,
+name)`); a module-level __getattr__ (PEP 562) answers for every `pep_api_*` and legacy `ac*` name
+with a wrapper that writes `omero_irods.pep_trace NAME` to the serverLog and then calls
+omero-irods' rule of that name, or returns RULE_ENGINE_CONTINUE where there is none, so the next
+rule engine (core.re) runs as it would without this file (irods/irods
+server/re/include/irods/irods_re_plugin.hpp: a continuation code passes the rule on). Network and
+database PEPs are not traced: a writeLine in them breaks the agent's authentication (seen on the
+kit's iRODS 5.0.2). Delayed and admin rules (omero_irods_*) pass through untraced. Logging goes
+through writeLine because print() goes nowhere since 4.3.
 """
 
 import irods_errors
 
 import omero_irods_traced_core as traced
-from omero_irods_traced_core import *  # noqa: F401,F403  (delayed and admin rules unchanged)
 
 TRACE_PREFIX = "omero_irods.pep_trace "
 
-# The PEPs around a data object upload (irods/irods server/api/src/rsDataObjPut.cpp,
-# rsDataObjOpen.cpp, rsDataObjWrite.cpp, rsDataObjClose.cpp, rsReplicaClose.cpp).
+#: The PEPs around a data object upload (irods/irods server/api/src/rsDataObjPut.cpp,
+#: rsDataObjOpen.cpp, rsDataObjWrite.cpp, rsDataObjClose.cpp, rsReplicaClose.cpp): what the
+#: compose stack's fidelity test compares for each client.
 TRACED_PEPS = (
     "pep_api_data_obj_put_pre", "pep_api_data_obj_put_post",
     "pep_api_data_obj_create_pre", "pep_api_data_obj_create_post",
@@ -44,5 +45,10 @@ def _traced_pep(name, rule):
     return pep
 
 
-for _name in TRACED_PEPS:
-    globals()[_name] = _traced_pep(_name, getattr(traced, _name, None))
+def __getattr__(name):
+    rule = getattr(traced, name, None)
+    if name.startswith("pep_api_") or name.startswith("ac"):
+        return _traced_pep(name, rule)
+    if rule is None:
+        raise AttributeError(name)
+    return rule

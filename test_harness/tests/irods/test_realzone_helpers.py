@@ -74,3 +74,43 @@ def test_every_known_difference_names_a_reason_key():
     for kind, pattern, reason in compare.KNOWN_DIFFERENCES:
         re.compile(pattern)
         assert re.match(r"^[a-z0-9-]+$", reason), reason
+
+
+def test_the_policys_lines_are_compared_with_wall_time_and_file_places_normalised():
+    sandbox = _state(log=[
+        "writeLine: inString = omero-irods: sweep of /z/landing started (last run 127s ago)",
+        "writeLine: inString = omero-irods: x: rejected (unmapped_user): OMERO user 'carol' has no iRODS account; "
+        "ask your iRODS administrator to add you to the omero-irods user map (/tmp/s/user_map.json)",
+        "msiCollCreate: collection /z/omero-irods-records/r already exists, status = -809000"])
+    real = _state(log=[
+        "writeLine: inString = omero-irods: sweep of /z/landing started (last run 131s ago)",
+        "writeLine: inString = omero-irods: x: rejected (unmapped_user): OMERO user 'carol' has no iRODS account; "
+        "ask your iRODS administrator to add you to the omero-irods user map (/var/t/etc/omero_irods_user_map.json)"])
+    assert compare.differences(sandbox, real, [], []) == []
+    real["log"].append("writeLine: inString = omero-irods: sweep of /z/landing: queued again /z/landing/r/r.json")
+    assert [d["kind"] for d in compare.differences(sandbox, real, [], [])] == ["log line only in real"]
+
+
+def test_harness_steps_fire_no_client_peps_on_either_side():
+    steps = [(0, "purge_delay_queue", []), (1, "advance_clock", [])]
+    assert compare.differences(_state(), _state(), steps, [(0, "purge_delay_queue", []),
+                                                            (1, "advance_clock", [])]) == []
+
+
+def test_zone_folders_are_short_and_distinct():
+    from realzone.scenario_runner import zone_folder
+
+    names = ["sweep_requeues_a_lost_request", "sweep_requeues_another", "import_failure_then_reprocess"]
+    folders = []
+    for name in names:
+        folders.append(zone_folder(name, set(folders)))
+    assert len(set(folders)) == 3 and max(len(folder) for folder in folders) <= 10
+
+
+def test_the_real_runner_has_a_step_for_every_step_kind_of_the_sandbox():
+    from omero_irods_sandbox.scenario import HARNESS_STEPS, STEP_KINDS
+    from realzone import scenario_runner
+
+    assert [kind for kind in STEP_KINDS if not hasattr(scenario_runner.RealRun, "_step_" + kind)] == []
+    assert set(HARNESS_STEPS) <= set(scenario_runner.HARNESS_STEPS) | {"config"}
+    assert set(scenario_runner.HARNESS_STEPS) <= set(compare.HARNESS_STEPS)

@@ -17,45 +17,22 @@ import tarfile
 from pipeline_support import UNTIL_IDLE, LiveZone, Request, avus_of, base_scenario, record_of
 from omero_irods import names
 from omero_irods.archive import Member
+from omero_irods_sandbox import hand_made_tar
 
 RID = "20261202T101500Z-0000beef"
 FILES = {"run1/a.tif": b"A" * 1000, "run1/c.tif": b"# attacker's core.py\n"}
 EVIL = b"../" * 20 + b"etc/irods/core.py"
 
 
-def _header(name, typeflag, size):
-    block = bytearray(512)
-    block[0:len(name)] = name
-    block[100:108], block[108:116], block[116:124] = b"0000644\0", b"0000000\0", b"0000000\0"
-    block[124:136], block[136:148] = b"%011o\0" % size, b"%011o\0" % 1700000000
-    block[156:157], block[257:265] = typeflag, b"ustar\x0000"
-    block[148:156] = b" " * 8
-    block[148:156] = b"%06o\0 " % sum(block)
-    return bytes(block)
-
-
-def _padded(data):
-    return data + bytes(-len(data) % 512)
-
-
-def _pax_record(key, value):
-    text = b" %s=%s\n" % (key, value)
-    length = len(text) + len(str(len(text)))
-    if len(str(length)) != len(str(len(text))):
-        length += 1
-    return b"%d%s" % (length, text)
-
-
 def hostile_tar():
     """run1/a.tif, then a member Python's tarfile names run1/c.tif (pax `path`, read last) and
     libarchive names EVIL (libarchive prefers GNU.sparse.name: archive_read_support_format_tar.c
     pax_header)."""
-    pax = _pax_record(b"GNU.sparse.name", EVIL) + _pax_record(b"path", b"run1/c.tif")
+    pax = hand_made_tar.pax_record(b"GNU.sparse.name", EVIL) + hand_made_tar.pax_record(b"path", b"run1/c.tif")
     content = FILES["run1/c.tif"]
-    raw = (_header(b"run1/a.tif", b"0", 1000) + _padded(FILES["run1/a.tif"])
-           + _header(b"././@PaxHeader", b"x", len(pax)) + _padded(pax)
-           + _header(b"run1/c.tif", b"0", len(content)) + _padded(content) + bytes(1024))
-    return raw + bytes(-len(raw) % 10240)
+    return hand_made_tar.end_of_archive(hand_made_tar.header(b"run1/a.tif", b"0", 1000) + hand_made_tar.padded(FILES["run1/a.tif"])
+                              + hand_made_tar.header(b"././@PaxHeader", b"x", len(pax)) + hand_made_tar.padded(pax)
+                              + hand_made_tar.header(b"run1/c.tif", b"0", len(content)) + hand_made_tar.padded(content))
 
 
 def tarfile_listing(reader, limits, what="archive"):

@@ -12,6 +12,7 @@ import os
 
 import pytest
 
+from omero_irods_sandbox import hand_made_tar
 from omero_irods_sandbox.error_codes import IrodsError
 
 HOME = "/tempZone/home/alice"
@@ -98,11 +99,13 @@ def test_an_absolute_member_stays_below_the_cache_folder_as_on_the_server(upload
 def test_members_are_read_by_libarchive_not_tarfile(upload, zone):
     # libarchive 3.6 prefers GNU.sparse.name to path (archive_read_support_format_tar.c
     # pax_header); tarfile reads path. The sandbox writes what libarchive reads.
-    body = b"".join(_pax_record(key, value) for key, value in
+    body = b"".join(hand_made_tar.pax_record(key, value) for key, value in
                     ((b"path", b"run1/a.tif"), (b"GNU.sparse.name", b"../escaped.tif")))
-    raw = _block(b"././@PaxHeader", b"x", len(body)) + _padded(body) + _block(b"run1/a.tif", b"0", 1) + _padded(b"E")
+    raw = hand_made_tar.end_of_archive(
+        hand_made_tar.header(b"././@PaxHeader", b"x", len(body), mtime=0) + hand_made_tar.padded(body)
+        + hand_made_tar.header(b"run1/a.tif", b"0", 1, mtime=0) + hand_made_tar.padded(b"E"))
     zone.create_collection("alice", HOME + "/landing", parents=True)
-    zone.put("alice", TAR, raw + bytes(10240), force=True)
+    zone.put("alice", TAR, raw, force=True)
     assert zone.extract_tar("alice", TAR, HOME + "/out") == []
     assert os.path.exists(os.path.join(os.path.dirname(zone.physical_path("demoResc", TAR)), "escaped.tif"))
 
@@ -129,27 +132,6 @@ def test_nothing_is_written_through_a_link_leading_out_of_the_sandbox(upload, tm
         zone.extract_tar("alice", TAR, HOME + "/out")
     assert caught.value.name == "SYS_TAR_EXTRACT_ALL_ERR" and "outside the sandbox" in caught.value.message
     assert list(outside.iterdir()) == []
-
-
-def _block(name, typeflag, size):
-    block = bytearray(512)
-    block[0:len(name)] = name
-    block[100:108], block[108:116], block[116:124] = b"0000644\0", b"0000000\0", b"0000000\0"
-    block[124:136], block[136:148] = b"%011o\0" % size, b"%011o\0" % 0
-    block[156:157], block[257:265] = typeflag, b"ustar\x0000"
-    block[148:156] = b" " * 8
-    block[148:156] = b"%06o\0 " % sum(block)
-    return bytes(block)
-
-
-def _padded(data):
-    return data + bytes(-len(data) % 512)
-
-
-def _pax_record(key, value):
-    text = b" %s=%s\n" % (key, value)
-    length = len(text) + 2
-    return b"%d%s" % (length, text)
 
 
 def test_not_a_tar_is_a_clear_error(zone):
