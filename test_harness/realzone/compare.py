@@ -20,7 +20,7 @@ KNOWN_DIFFERENCES = [
                          r"PostProcForModifyAVUMetadata|PreProcForModifyDataObjMeta|PostProcForModifyDataObjMeta|"
                          r"ChkHostAccessControl|SetPublicUserPolicy|PreConnect)",
      "static-peps"),
-    ("pep not emulated", r"^pep_api_(authenticate|obj_stat|gen_query|get_grid_configuration_value|exec_my_rule)_", "api-peps-not-emulated"),
+    ("pep not emulated", r"^pep_api_(authenticate|obj_stat|gen_query|get_grid_configuration_value)_", "api-peps-not-emulated"),
     ("pep counts", r"\(parallel transfer\)$", "prc-parallel-streams"),
     ("log line only in sandbox", r"sweep of .* started \(first run\)", "sweep-first-run"),
     ("log line only in real", r"sweep of .* started \(first run\)", "sweep-first-run"),
