@@ -218,6 +218,8 @@ def transfer_packet(conn, refs, hostname, buffer_size=READ_BUFFER):
         return None, [], "this omero-cli-transfer version's populate_xml is not supported"
     ome, paths = populate_xml()
     for kind, number in more:
+        if _packed(ome, kind, number):
+            continue  # below an object packed before (a Dataset of a saved Project, ...)
         obj = conn.getObject(kind, number)
         if obj is None:
             return None, [], "%s:%d is not readable in your current group" % (kind, number)
@@ -228,6 +230,14 @@ def transfer_packet(conn, refs, hostname, buffer_size=READ_BUFFER):
     if why_not:
         return None, [], why_not
     return to_xml(ome).encode("utf-8"), attachments, None
+
+
+def _packed(ome, kind, number):
+    """Whether the OME holds the object already. Its populate function would add it again:
+    omero-cli-transfer 1.3 compares "Dataset:" + an id that already reads "Dataset:N"
+    (generate_xml.populate_dataset), so a Dataset would be restored twice."""
+    listed = getattr(ome, kind.lower() + "s", None) or []
+    return "%s:%d" % (kind, number) in {str(getattr(element, "id", "")) for element in listed}
 
 
 def _populate_values(conn, hostname):
