@@ -145,7 +145,9 @@ def session_lifetimes(settings):
     taken as given: ome/omero-server SessionBean.createSessionWithTimeouts, groupsLed null).
     An import has no time limit by default, so neither has its session: it lives while the
     importer keeps it alive, and the check rule kills it as soon as it sees the importer end
-    (pipeline.check_import). With the admin's limit, the time to live bounds it too."""
+    (pipeline.check_import). omero-py's own `--sudo` login opens its sessions with no time to
+    live either (src/omero/util/sessions.py SessionsStore.create: createSessionWithTimeouts(
+    principal, 0, timeToIdle)). With the admin's limit, the time to live bounds it too."""
     limit = settings.max_seconds
     return (limit + SESSION_GRACE_SECONDS if limit else 0), SESSION_IDLE_SECONDS
 
