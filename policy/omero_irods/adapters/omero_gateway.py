@@ -200,6 +200,7 @@ def transfer_packet(conn, refs, hostname, buffer_size=READ_BUFFER):
     """
     if isinstance(refs, str):
         refs = [refs]
+    refs = sorted(refs, key=lambda ref: _CONTAINERS_FIRST.index(parse_ref(ref)[0]))
     try:
         import generate_xml
         from ome_types import to_xml
@@ -230,6 +231,11 @@ def transfer_packet(conn, refs, hostname, buffer_size=READ_BUFFER):
     if why_not:
         return None, [], why_not
     return to_xml(ome).encode("utf-8"), attachments, None
+
+
+#: Containers are packed before what they hold: a Dataset packed first would be added again
+#: by its Project (see _packed).
+_CONTAINERS_FIRST = ("Screen", "Project", "Plate", "Dataset", "Image", "Fileset")
 
 
 def _packed(ome, kind, number):

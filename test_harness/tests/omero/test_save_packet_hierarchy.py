@@ -175,7 +175,7 @@ def test_a_screen_is_packed_with_its_plate_wells_and_images():
 def test_several_objects_of_both_hierarchies_share_one_packet():
     pytest.importorskip("generate_xml")
     xml, _attachments, why_not = omero_gateway.transfer_packet(
-        _hierarchy(), ["Project:61", "Plate:31", "Dataset:51"], "omero.example.org")
+        _hierarchy(), ["Dataset:51", "Plate:31", "Project:61"], "omero.example.org")
     assert why_not is None
     image_map, restored = omero_importer.parse_packet(xml.decode("utf-8"))
     assert restored == {"Project": ["project P"], "Dataset": ["run 3"], "Plate": ["plate one"]}  # run 3 once
