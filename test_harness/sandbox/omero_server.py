@@ -153,6 +153,52 @@ IMPORTER_ADMIN = "omero-irods-importer"
 HOST = "omero.sandbox"
 
 
+def directory(scenario_data, config):
+    """OMERO's users and their groups for a scenario: its `omero.users`, else every user the
+    policy's user map names (and every iRODS user, for same-name mappings) in every group it
+    names (and every iRODS group): OMERO knows whoever the admin mapped."""
+    declared = scenario_data.get("omero", {}).get("users")
+    if declared is not None:
+        return declared
+    irods_users = scenario_data.get("users", [])
+    users = {user["name"] for user in irods_users if user.get("type", "rodsuser") == "rodsuser"}
+    groups = {group for user in irods_users for group in user.get("groups", [])}
+    for zone in (config.get("zones") or {}).values():
+        user_map = zone.get("user_map") if isinstance(zone, dict) else None
+        if not isinstance(user_map, dict):
+            continue
+        same_name = user_map.get("same_name") or {}
+        users.update(same_name.get("users", []))
+        groups.update(same_name.get("groups", []))
+        try:
+            with open(user_map["file"], encoding="utf-8") as handle:
+                mapped = json.load(handle)
+            users.update(mapped.get("users") or {})
+            groups.update(mapped.get("groups") or {})
+        except (KeyError, TypeError, OSError, ValueError):
+            pass  # the policy reports a broken map itself
+    return {name: sorted(groups) for name in users}
+
+
+def install(folder, importer, users, python=None, owner=None):
+    """Deploy the emulated OMERO into `folder` and point the policy config's `omero_import`
+    (`importer`) at it: the importer's login through it, unless the config logs in by itself
+    (`login`, or `sudo` with a password). `owner`: the account that runs the importer (the
+    real tier's `irods`), given every file."""
+    server_file, login = deploy(folder, users, python)
+    if owner:
+        import shutil
+
+        for path in [folder] + [os.path.join(folder, name) for name in os.listdir(folder)]:
+            shutil.chown(path, owner, owner)
+    importer.setdefault("env", {})["OMERO_IRODS_SANDBOX_OMERO"] = server_file
+    for key in ("server", "port"):
+        importer.setdefault(key, login[key])
+    if "login" not in importer and not importer.get("sudo"):
+        importer["login"] = login["login"]
+    return server_file
+
+
 def deploy(folder, users, python=None):
     """The sandbox's OMERO, set up as docs/deploy.md section 5a tells an admin: a server whose
     directory is `users` ({name: [groups]}) plus a light admin restricted to Sudo, its

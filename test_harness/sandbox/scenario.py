@@ -334,39 +334,9 @@ class _ZoneRun(object):
         return config
 
     def _install_omero(self, config, importer):
-        """The emulated OMERO server and the importer's login through it (omero_server.deploy),
-        unless the scenario's config logs in by itself (`login`, or `sudo` with a password)."""
-        server_file, login = omero_server.deploy(os.path.join(self.workdir, "omero"), self._omero_users(config))
-        importer.setdefault("env", {})[omero_importer.SERVER_ENV] = server_file
-        for key in ("server", "port"):
-            importer.setdefault(key, login[key])
-        if "login" not in importer and not importer.get("sudo"):
-            importer["login"] = login["login"]
-
-    def _omero_users(self, config):
-        """OMERO's users and their groups: the scenario's `omero.users`, else every user the
-        policy's user map names (and every iRODS user, for same-name mappings) in every group
-        it names (and every iRODS group): OMERO knows whoever the admin mapped."""
-        declared = self.scenario.data.get("omero", {}).get("users")
-        if declared is not None:
-            return declared
-        users = {user["name"] for user in self.scenario.data.get("users", []) if user.get("type", "rodsuser") == "rodsuser"}
-        groups = {group for user in self.scenario.data.get("users", []) for group in user.get("groups", [])}
-        for zone in (config.get("zones") or {}).values():
-            user_map = zone.get("user_map") if isinstance(zone, dict) else None
-            if not isinstance(user_map, dict):
-                continue
-            same_name = user_map.get("same_name") or {}
-            users.update(same_name.get("users", []))
-            groups.update(same_name.get("groups", []))
-            try:
-                with open(user_map["file"], encoding="utf-8") as handle:
-                    mapped = json.load(handle)
-                users.update(mapped.get("users") or {})
-                groups.update(mapped.get("groups") or {})
-            except (KeyError, TypeError, OSError, ValueError):
-                pass  # the policy reports a broken map itself
-        return {name: sorted(groups) for name in users}
+        """The emulated OMERO server and the importer's login through it (omero_server.deploy)."""
+        omero_server.install(os.path.join(self.workdir, "omero"), importer,
+                             omero_server.directory(self.scenario.data, config))
 
     def _add_users(self):
         users = self.scenario.data.get("users", [])
