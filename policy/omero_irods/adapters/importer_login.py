@@ -1,6 +1,5 @@
 """The importer's OMERO login: a session of the mapped user that lasts as long as one import,
-opened for it
-by an OMERO light admin restricted to the Sudo privilege.
+opened for it by an OMERO light admin restricted to the Sudo privilege.
 
 `omero import --sudo ADMIN -u USER` logs in with ADMIN's password from `-w` (argv) or
 `OMERO_PASSWORD` (environment), and otherwise looks only for stored sessions of USER (omero-py
