@@ -50,9 +50,10 @@ def run_script():
             description="Name of the snapshot in iRODS (default: from the object IDs)"),
         scripts.Bool(
             "Include_Transfer_XML", optional=True, grouping="4", default=True,
-            description="Add omero-cli-transfer's transfer.xml (annotations, ROIs, "
-                        "hierarchy) and the files attached to the objects, which it names, "
-                        "when that package is installed and one object is saved"),
+            description="Add omero-cli-transfer's transfer.xml (annotations, ROIs, the "
+                        "Project/Dataset and Screen/Plate/Well hierarchy of every object saved) "
+                        "and the files attached to the objects, which it names, when that "
+                        "package is installed"),
         version="0.1.0",
         authors=["omero-irods contributors"],
     )

@@ -28,8 +28,9 @@ from omero_irods.errors import Rejected, Transient
 ImportCommand = namedtuple("ImportCommand", "argv env timeout_seconds output login", defaults=("yaml", None))
 #: The session the runner opens before the import (adapters.importer_login): the light admin's
 #: credentials file, the Python that runs omero_irods.adapters.omero_session_helper, the server,
-#: and the user, group and lifetime of the session it creates.
-ImporterLogin = namedtuple("ImporterLogin", "credentials_file python server port user group ttl_seconds")
+#: and the user, group and lifetimes of the session it creates (see session_lifetimes).
+ImporterLogin = namedtuple("ImporterLogin", "credentials_file python server port user group ttl_seconds "
+                                            "idle_seconds", defaults=(None,))
 #: What one run did: `timed_out` runs were stopped (their stdout says what they created so far).
 ImportRun = namedtuple("ImportRun", "exit_code stdout stderr timed_out")
 
@@ -118,15 +119,38 @@ def _command(settings, argv, count, output, omero_user, omero_group):
                                 "import a smaller collection" % (count, size, MAX_ARGV_BYTES))
     login = None
     if settings.login:
+        ttl_seconds, idle_seconds = session_lifetimes(settings)
         login = ImporterLogin(settings.login["credentials_file"], settings.login["python"], settings.server,
-                              settings.port, omero_user, omero_group,
-                              settings.timeout_seconds + SESSION_GRACE_SECONDS)
+                              settings.port, omero_user, omero_group, ttl_seconds, idle_seconds)
     return ImportCommand(argv, dict(settings.env), settings.timeout_seconds, output, login)
 
 
-#: The session lives this much longer than the import may run, then OMERO ends it by itself
-#: (the runner closes it as soon as the import ends).
+#: With the admin's limit (omero_import.max_seconds) the session lives this much longer than
+#: the import may run (the check that stops the import comes up to check_seconds late).
 SESSION_GRACE_SECONDS = 300
+#: Both clients that use the session ping it every 300 s while they run: omero-py's CLI
+#: (src/omero/plugins/sessions.py SessionsControl.handle: client.enableKeepAlive(300)) and the
+#: Java importer (ome/omero-blitz src/main/java/ome/formats/OMEROMetadataStoreClient.java:
+#: DEFAULT_KEEP_ALIVE = 300). Twice that tolerates one late ping; a session nobody pings any
+#: more (the importer ended or was killed) ends by itself this long after its last ping.
+SESSION_IDLE_SECONDS = 600
+
+
+def session_lifetimes(settings):
+    """(time to live, time to idle) in seconds of the session opened for one import.
+
+    OMERO ends a session when either is over; 0 disables one (ome/omero-blitz
+    src/main/slice/omero/api/ISession.ice createSessionWithTimeouts: "Setting the value to 0
+    will prevent destruction unless the session remains idle"; a Sudo admin's values are
+    taken as given: ome/omero-server SessionBean.createSessionWithTimeouts, groupsLed null).
+    An import has no time limit by default, so neither has its session: it lives while the
+    importer keeps it alive, and the check rule kills it as soon as it sees the importer end
+    (pipeline.check_import). omero-py's own `--sudo` login opens its sessions with no time to
+    live either (src/omero/util/sessions.py SessionsStore.create: createSessionWithTimeouts(
+    principal, 0, timeToIdle)). With the admin's limit, the time to live bounds it too."""
+    limit = settings.max_seconds
+    return (limit + SESSION_GRACE_SECONDS if limit else 0), SESSION_IDLE_SECONDS
+
 
 #: An OMERO user or group name as it may reach the importer's argv: OMERO keeps names up to
 #: 255 characters (ome/omero-model: Experimenter.omeName, ExperimenterGroup.name); here no

@@ -116,6 +116,8 @@ class RealRun(object):
         config = json.loads(json.dumps(scenario.config()))
         origin = os.path.dirname(scenario.resolve(scenario.data["config_file"])) \
             if "config_file" in scenario.data else scenario.base_dir
+        from omero_irods_sandbox import omero_server
+        omero_users = omero_server.directory(scenario.data, _with_map_path(config, origin))
         user_map = None
         for zone_config in (config.get("zones") or {}).values():
             map_config = zone_config.get("user_map") or {}
@@ -128,6 +130,9 @@ class RealRun(object):
         from omero_irods_sandbox.omero_importer import command_prefix
         importer["command"] = command_prefix(import_log, mode, python=install.SERVER_PYTHON) + ["import"]
         importer.setdefault("log_folder", install.import_log_folder(import_log))  # writable by irods
+        # OMERO and the importer's login, as the sandbox sets them up (its scenario runs compare)
+        omero_server.install(os.path.join(os.path.dirname(import_log), "omero"), importer, omero_users,
+                             python=install.SERVER_PYTHON, owner="irods")
         importer.setdefault("check_seconds", 2)
         return config, user_map
 
@@ -506,3 +511,13 @@ def _installed(scenario, kit, workdir, port, python_dir):
         except BaseException:
             zone.stop()
             raise
+
+
+def _with_map_path(config, origin):
+    """The config with its user maps' paths where the scenario keeps them (read for OMERO's users)."""
+    found = json.loads(json.dumps(config))
+    for zone_config in (found.get("zones") or {}).values():
+        map_config = zone_config.get("user_map") or {}
+        if isinstance(map_config.get("file"), str):
+            map_config["file"] = os.path.join(origin, map_config["file"])
+    return found

@@ -13,6 +13,11 @@ is found when k < depth), records the call as one JSON line in the sandbox log, 
 on stdout/stderr with the exit code the real importer gives, one image per file found. Image and Fileset ids continue from the largest ids already in the log, so
 several calls in one scenario never reuse an id.
 
+Before anything else it logs in as `omero import` does, against the sandbox's emulated OMERO
+server (`--sandbox-omero FILE`, else $OMERO_IRODS_SANDBOX_OMERO; omero_server.py), and fails the
+way omero-py fails (see `login`). Without an emulated server no login is checked (the real
+iRODS tier's runs, which bring no OMERO).
+
 MODE (`--sandbox-mode`, else the env var OMERO_IRODS_SANDBOX_IMPORT_MODE, else `succeed`):
 `succeed`, `fail`, or `fail_times:N` (the first N calls recorded in the log fail).
 The log (`--sandbox-log`, else OMERO_IRODS_SANDBOX_IMPORT_LOG) is required.
@@ -48,6 +53,7 @@ import re
 import sys
 
 LOG_ENV = "OMERO_IRODS_SANDBOX_IMPORT_LOG"
+SERVER_ENV = "OMERO_IRODS_SANDBOX_OMERO"
 MODE_ENV = "OMERO_IRODS_SANDBOX_IMPORT_MODE"
 
 #: Exit codes of ome.formats.importer.cli.CommandLineImporter (see module docstring).
@@ -80,10 +86,126 @@ def mode_text(scenario_value):
     return scenario_value
 
 
-def command_prefix(log_path, mode, python=None):
+def command_prefix(log_path, mode, python=None, omero_server=None):
     """The argv that runs this importer in place of `omero` (the caller appends `import ...`)."""
-    return [python or sys.executable, "-m", "omero_irods_sandbox.omero_importer",
-            "--sandbox-log", str(log_path), "--sandbox-mode", mode]
+    prefix = [python or sys.executable, "-m", "omero_irods_sandbox.omero_importer",
+              "--sandbox-log", str(log_path), "--sandbox-mode", mode]
+    return prefix + (["--sandbox-omero", str(omero_server)] if omero_server else [])
+
+
+class LoginFailed(Exception):
+    """omero-py's CLI died while logging in: `ctx.die(code, message)`."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def login(args, server_file, err):
+    """The session `omero import ARGS` (or `omero transfer ARGS`) ends up in, as omero-py's
+    SessionsControl.login finds or makes it (src/omero/plugins/sessions.py), against the
+    emulated server: {'user', 'group', 'uuid', 'action'}; LoginFailed with omero-py's code and
+    message otherwise. In order:
+    - `-k KEY`: the key's live session, else die 523 "Bad session key. Cannot join KEY on
+      HOST:PORT." (a session whose user may not work in its group cannot be attached either);
+      `-g` is ignored ("Ignoring group since session key set");
+    - a session stored in $OMERO_SESSIONDIR for this server and user (SessionsStore.available)
+      whose port and group do not conflict (check_and_attach, check_group=True) and that is live;
+    - a password from `-w` or $OMERO_PASSWORD: with `--sudo ADMIN` the admin logs in and creates
+      the user's session (SessionsStore.create: createSessionWithTimeouts, as omero_server.py
+      checks it), else the user logs in; a refused password is printed and, with no terminal to
+      ask again, ends like no password: die 564 "stdin is not a terminal: cannot request
+      password" (_require_tty: the detached importer's stdin is /dev/null); a missing user dies
+      525 "User account error: MESSAGE.", a SecurityViolation 557 "SecurityViolation: MESSAGE".
+    The process exits with the code modulo 256, as sys.exit does."""
+    from omero_irods_sandbox.omero_py.omero.util.sessions import SessionsStore
+    from omero_irods_sandbox.omero_server import OmeroRefusal, OmeroServer
+
+    server = OmeroServer(server_file)
+    host, port = server.address
+    store = SessionsStore(os.environ.get("OMERO_SESSIONDIR") or os.path.join(os.path.expanduser("~"), "omero",
+                                                                               "sessions"))
+    current = store.get_current()
+    wanted_host = args.server or current[0]
+    if not wanted_host:
+        raise LoginFailed(564, "stdin is not a terminal: cannot request server")
+    if wanted_host != host or (args.port is not None and str(args.port) != str(port)):
+        raise LoginFailed(554, "Ice.ConnectionRefusedException: %s:%s isn't running"
+                          % (wanted_host, args.port or port))
+    if args.key:
+        if args.group:
+            err.write("Ignoring group since session key set\n")
+        session = _attach(server, args.key)
+        if session is None:
+            raise LoginFailed(523, "Bad session key. Cannot join %s on %s%s." % (
+                args.key, wanted_host, ":%s" % args.port if args.port else ""))
+        return dict(session, action="Joined")
+    name = args.user or current[1]
+    if not name:
+        raise LoginFailed(564, "stdin is not a terminal: cannot request username")
+    for uuid in store.available(wanted_host, name):
+        props = store.get(wanted_host, name, uuid)
+        if props.get("omero.port", "4064") != str(args.port or port) or (
+                args.group and props.get("omero.group") and props["omero.group"] != args.group):
+            err.write("Skipped session %s due to property conflicts\n" % uuid)
+            continue
+        session = _attach(server, uuid)
+        if session is not None:
+            return dict(session, action="Reconnected to")
+        store.remove(wanted_host, name, uuid)
+    password = args.password or os.environ.get("OMERO_PASSWORD")
+    if not password:
+        raise LoginFailed(564, "stdin is not a terminal: cannot request password")
+    try:
+        if args.sudo:
+            admin = server.login(args.sudo, password)
+            try:
+                uuid = server.create_session_for(admin, name, args.group, 0, 600 * 1000)
+            finally:
+                server.kill(admin)  # store.create: client.closeSession() of the admin's login
+        else:
+            uuid = server.login(name, password)
+        session = server.join(uuid)
+        server.check_member(session)
+    except OmeroRefusal as refusal:
+        if refusal.kind == "PermissionDeniedException":
+            err.write(refusal.message + "\n")
+            raise LoginFailed(564, "stdin is not a terminal: cannot request password")
+        if refusal.kind == "RemovedSessionException":
+            raise LoginFailed(525, "User account error: %s." % refusal.message)
+        if refusal.kind == "SecurityViolation":
+            raise LoginFailed(557, "SecurityViolation: %s" % refusal.message)
+        raise LoginFailed(556, "InternalException: Failed to connect: %s" % refusal.message)
+    return dict(session, action="Created")
+
+
+def _attach(server, uuid):
+    """The live session `uuid` whose user may work in its group, else None (omero-py's attach
+    catches whatever joining or the first call raised and clears the stored session)."""
+    from omero_irods_sandbox.omero_server import OmeroRefusal
+
+    try:
+        session = server.join(uuid)
+        server.check_member(session)
+    except OmeroRefusal:
+        return None
+    return {"user": session["user"], "group": session["group"], "uuid": uuid}
+
+
+def _logged_in(args, server_file, record, err):
+    """None when the login worked (recorded), else the exit code (the message on stderr)."""
+    if not server_file:
+        return None
+    try:
+        session = login(args, server_file, err)
+    except LoginFailed as failed:
+        err.write(failed.message + "\n")
+        record["login"] = {"refused": failed.message}
+        return failed.code % 256
+    record["login"] = {"user": session["user"], "group": session["group"], "session": session["uuid"]}
+    err.write("%s session for %s@%s. Current group: %s\n" % (session["action"], session["user"],
+                                                              args.server or "", session["group"]))
+    return None
 
 
 def _import_parser():
@@ -231,7 +353,7 @@ def parse_packet(xml_text):
     return image_map, restored
 
 
-def run_unpack(argv, log_path, mode, out, err):
+def run_unpack(argv, log_path, mode, out, err, server_file=None):
     """Emulate `omero transfer ARGV...` for its `unpack` sub-command; returns the exit code."""
     parser = _transfer_parser()
     args = parser.parse_args(argv)  # SystemExit(2) with argparse's message, like omero's CLI
@@ -241,7 +363,10 @@ def run_unpack(argv, log_path, mode, out, err):
     record = {"argv": ["transfer"] + list(argv), "exit": None, "images": [], "filesets": [], "missing": []}
     folder = args.filepath
     packet = os.path.join(folder, "transfer.xml")
-    if not args.folder:
+    refused = _logged_in(args, server_file, record, err)
+    if refused is not None:
+        exit_code = refused
+    elif not args.folder:
         err.write("the sandbox emulates `transfer unpack --folder` only (a zip or tar is unpacked to a copy)\n")
         exit_code = EXIT_USAGE
     elif not os.path.isfile(packet):
@@ -279,7 +404,7 @@ def run_unpack(argv, log_path, mode, out, err):
     return exit_code
 
 
-def run_import(argv, log_path, mode, out, err):
+def run_import(argv, log_path, mode, out, err, server_file=None):
     """Emulate `omero import ARGV...`; returns the exit code. argv excludes 'import'."""
     parser = _import_parser()
     args = parser.parse_args(argv)  # SystemExit(2) with argparse's message, like omero's CLI
@@ -287,7 +412,10 @@ def run_import(argv, log_path, mode, out, err):
     previous = _read_log(log_path)
     record = {"argv": ["import"] + list(argv), "exit": None, "images": [], "filesets": [],
               "missing": [p for p in args.path if not os.path.exists(p)]}
-    if args.f:
+    refused = None if args.f else _logged_in(args, server_file, record, err)  # -f: no login (import.py)
+    if refused is not None:
+        exit_code = refused
+    elif args.f:
         exit_code = EXIT_OK
         out.write("".join(p + "\n" for p in args.path))
     elif not args.path or record["missing"]:
@@ -347,6 +475,7 @@ def main(argv=None, out=None, err=None):
                                       allow_abbrev=False)
     sandbox.add_argument("--sandbox-log", default=os.environ.get(LOG_ENV))
     sandbox.add_argument("--sandbox-mode", default=os.environ.get(MODE_ENV, "succeed"))
+    sandbox.add_argument("--sandbox-omero", default=os.environ.get(SERVER_ENV))
     options, rest = sandbox.parse_known_args(argv)
     try:
         if not options.sandbox_log:
@@ -358,7 +487,7 @@ def main(argv=None, out=None, err=None):
         err.write("omero_irods_sandbox.omero_importer: %s\n" % error)
         return EXIT_USAGE
     run = run_import if rest[0] == "import" else run_unpack
-    return run(rest[1:], options.sandbox_log, mode, out, err)
+    return run(rest[1:], options.sandbox_log, mode, out, err, options.sandbox_omero)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import jsonschema
 
 from omero_irods.names import CONFIG_PATH_ENV
 from omero_irods_sandbox import dump as dump_module
-from omero_irods_sandbox import omero_importer, scenario_load
+from omero_irods_sandbox import omero_importer, omero_server, scenario_load
 from omero_irods_sandbox.error_codes import IrodsError
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios",
@@ -324,6 +324,7 @@ class _ZoneRun(object):
         importer = config.setdefault("omero_import", {})
         importer["command"] = omero_importer.command_prefix(
             self.import_log, omero_importer.mode_text(self.scenario.import_mode)) + ["import"]
+        self._install_omero(config, importer)
         importer["transfer_command"] = importer["command"][:-1] + ["transfer"]
         # The detached importer's logs stay in the run's folder. The zone clock jumps to each
         # due rule at once while the importer runs in wall time: a check waits (wall time) for
@@ -331,6 +332,11 @@ class _ZoneRun(object):
         importer.setdefault("log_folder", os.path.join(self.workdir, "imports"))
         importer.setdefault("check_wait_seconds", 60)
         return config
+
+    def _install_omero(self, config, importer):
+        """The emulated OMERO server and the importer's login through it (omero_server.deploy)."""
+        omero_server.install(os.path.join(self.workdir, "omero"), importer,
+                             omero_server.directory(self.scenario.data, config))
 
     def _add_users(self):
         users = self.scenario.data.get("users", [])

@@ -1,5 +1,5 @@
-"""The importer's OMERO login: a short-lived session of the mapped user, opened for each import
-by an OMERO light admin restricted to the Sudo privilege.
+"""The importer's OMERO login: a session of the mapped user that lasts as long as one import,
+opened for it by an OMERO light admin restricted to the Sudo privilege.
 
 `omero import --sudo ADMIN -u USER` logs in with ADMIN's password from `-w` (argv) or
 `OMERO_PASSWORD` (environment), and otherwise looks only for stored sessions of USER (omero-py
@@ -18,7 +18,9 @@ used. So, for each import run (omero_import.ImporterLogin):
 The admin's password never reaches an argv, an environment, a log or a file other than its
 own. The user's session key exists in the folder and, because omero-py passes it on with
 `-k`, in the Java importer's argv (src/omero/plugins/import.py set_login_arguments): it is
-valid for the import's timeout plus a grace period at most, and for the mapped user only.
+the mapped user's only, and valid while the importer runs: the check rule kills it when it
+sees the importer end, and OMERO ends it by itself once nobody has pinged it for its idle time
+(omero_import.session_lifetimes).
 """
 
 import contextlib
@@ -70,7 +72,7 @@ def open_session(login, environ, folder):
     try:
         request = {"server": login.server, "port": login.port, "admin": credentials["user"],
                    "password": credentials["password"], "user": login.user, "group": login.group,
-                   "ttl_seconds": login.ttl_seconds}
+                   "ttl_seconds": login.ttl_seconds, "idle_seconds": login.idle_seconds}
         _run_helper(login, "open", request, env)
     except BaseException:
         close_session(login, environ, folder)
@@ -85,7 +87,7 @@ def close_session(login, environ, folder):
     try:
         _run_helper(login, "close", {"server": login.server, "port": login.port}, env)
     except Transient:
-        pass  # the session ends by itself when its time to live is over
+        pass  # nobody pings it any more: OMERO ends it once idle (omero_import.session_lifetimes)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -178,40 +178,93 @@ TRANSFER_METADATA = ["img_id", "plate_id", "timestamp", "software", "version", "
                      "orig_user", "orig_group"]
 
 
-def transfer_packet(conn, ref, hostname, buffer_size=READ_BUFFER):
+def transfer_packet(conn, refs, hostname, buffer_size=READ_BUFFER):
     """(transfer.xml bytes, [Member of each file attached], None) from omero-cli-transfer for
-    ONE object, or (None, [], why not).
+    the objects `refs` (Projects, Datasets, Images, Screens, Plates: one packet holds them all,
+    with their hierarchy), or (None, [], why not).
 
     omero-cli-transfer (1.x) `generate_xml.populate_xml(datatype, id, filepath, conn,
-    hostname, barchive, simple, figure, metadata)` returns (ome, path_id_dict) and writes
-    `filepath` only when `barchive` is false; `pack` then writes `ome_types.to_xml(ome)` as
-    transfer.xml and downloads each "Annotation:<id>" of path_id_dict (a FileAnnotation)
-    to its path, `file_annotations/<id>/<name>` (omero_cli_transfer.py _copy_files;
-    generate_xml.py create_filepath_annotations). We pass barchive=True solely to keep it from
-    writing a file (it also skips figures, which we do not ask for), serialise the OME object
-    ourselves, in memory, and stream the attached files at those paths, so the snapshot holds
+    hostname, barchive, simple, figure, metadata)` builds the OME of ONE object (a Screen with
+    its Plates, Wells and their Images; a Project with its Datasets and Images; ...) and
+    returns (ome, path_id_dict); it writes `filepath` only when `barchive` is false. `pack`
+    then writes `ome_types.to_xml(ome)` as transfer.xml and downloads each "Annotation:<id>"
+    of path_id_dict (a FileAnnotation) to its path, `file_annotations/<id>/<name>`
+    (omero_cli_transfer.py _copy_files; generate_xml.py create_filepath_annotations). We pass
+    barchive=True solely to keep it from writing a file (it also skips figures, which we do
+    not ask for). Every further object is added to the same OME by the populate function
+    populate_xml itself dispatches to (populate_project, populate_dataset, populate_image,
+    populate_screen, populate_plate: each skips what the OME holds already), and
+    path_id_dict is what populate_xml computes, `list_file_ids(ome)`. We serialise the OME
+    ourselves, in memory, and stream the attached files at their paths, so the snapshot holds
     every file its transfer.xml names.
     """
+    if isinstance(refs, str):
+        refs = [refs]
+    refs = sorted(refs, key=lambda ref: _CONTAINERS_FIRST.index(parse_ref(ref)[0]))
     try:
         import generate_xml
         from ome_types import to_xml
     except ImportError:
         return None, [], "omero-cli-transfer is not installed"
-    import inspect
-
-    accepted = inspect.signature(generate_xml.populate_xml).parameters
-    kind, number = parse_ref(ref)
-    values = {"datatype": kind, "id": number, "filepath": "transfer.xml", "conn": conn,
-              "hostname": hostname or "", "barchive": True, "simple": False, "figure": False,
+    hostname = hostname or ""
+    first_kind, first_id = parse_ref(refs[0])
+    values = {"datatype": first_kind, "id": first_id, "filepath": "transfer.xml", "conn": conn,
+              "hostname": hostname, "barchive": True, "simple": False, "figure": False,
               "metadata": list(TRANSFER_METADATA)}
-    unknown = [name for name, p in accepted.items() if name not in values and p.default is p.empty]
-    if "barchive" not in accepted or unknown:
+    populate_xml = _supported(generate_xml, "populate_xml", values)
+    more = [parse_ref(ref) for ref in refs[1:]]
+    populates = {kind: _supported(generate_xml, "populate_" + kind.lower(), _populate_values(conn, hostname))
+                 for kind in {kind for kind, _ in more}}
+    if populate_xml is None or None in populates.values() or (more and not hasattr(generate_xml, "list_file_ids")):
         return None, [], "this omero-cli-transfer version's populate_xml is not supported"
-    ome, paths = generate_xml.populate_xml(**{k: v for k, v in values.items() if k in accepted})
+    ome, paths = populate_xml()
+    for kind, number in more:
+        if _packed(ome, kind, number):
+            continue  # below an object packed before (a Dataset of a saved Project, ...)
+        obj = conn.getObject(kind, number)
+        if obj is None:
+            return None, [], "%s:%d is not readable in your current group" % (kind, number)
+        populates[kind](obj=obj, ome=ome)
+    if more:
+        paths = generate_xml.list_file_ids(ome)
     attachments, why_not = _attachments(conn, paths or {}, buffer_size)
     if why_not:
         return None, [], why_not
     return to_xml(ome).encode("utf-8"), attachments, None
+
+
+#: Containers are packed before what they hold: a Dataset packed first would be added again
+#: by its Project (see _packed).
+_CONTAINERS_FIRST = ("Screen", "Project", "Plate", "Dataset", "Image", "Fileset")
+
+
+def _packed(ome, kind, number):
+    """Whether the OME holds the object already. Its populate function would add it again:
+    omero-cli-transfer 1.3 compares "Dataset:" + an id that already reads "Dataset:N"
+    (generate_xml.populate_dataset), so a Dataset would be restored twice."""
+    listed = getattr(ome, kind.lower() + "s", None) or []
+    return "%s:%d" % (kind, number) in {str(getattr(element, "id", "")) for element in listed}
+
+
+def _populate_values(conn, hostname):
+    return {"conn": conn, "hostname": hostname, "metadata": list(TRANSFER_METADATA), "simple": False}
+
+
+def _supported(module, name, values):
+    """`module.name` bound to the `values` it takes by name (obj and ome left to the caller for
+    the populate_* functions), or None when it is missing or needs a value we do not know."""
+    import functools
+    import inspect
+
+    function = getattr(module, name, None)
+    if function is None:
+        return None
+    accepted = inspect.signature(function).parameters
+    later = () if name == "populate_xml" else ("obj", "ome")
+    unknown = [n for n, p in accepted.items() if n not in values and n not in later and p.default is p.empty]
+    if unknown or (name == "populate_xml" and "barchive" not in accepted):
+        return None
+    return functools.partial(function, **{k: v for k, v in values.items() if k in accepted})
 
 
 def _attachments(conn, paths, buffer_size):

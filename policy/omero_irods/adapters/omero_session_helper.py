@@ -4,7 +4,8 @@
 
 Run by adapters.importer_login with OMERO_SESSIONDIR naming a private folder (mode 0700).
 
-`open` reads {"server", "port", "admin", "password", "user", "group", "ttl_seconds"} from stdin,
+`open` reads {"server", "port", "admin", "password", "user", "group", "ttl_seconds",
+"idle_seconds"} from stdin (the lifetimes: omero_import.session_lifetimes; 0 = none),
 logs in as the light admin, creates a session of `user` in `group` the way omero-py's own
 `--sudo` login does (src/omero/util/sessions.py SessionsStore.create: a Principal with name,
 group and eventType "User", passed to ISession.createSessionWithTimeouts; a light admin needs
@@ -28,9 +29,11 @@ import os
 import sys
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 2, 3, 4
-#: The importer's client pings its session (the Java importer keeps its session alive while
-#: it works); an abandoned session ends after this idle time even before its time to live.
+#: The idle time of a request that names none (a runner of an older version): the clients
+#: that use the session ping it every 300 s (omero_import.SESSION_IDLE_SECONDS).
 IDLE_SECONDS = 600
+#: A session that could end by neither time nor idleness would outlive a lost importer.
+MIN_IDLE_SECONDS = 60
 
 
 class HelperError(Exception):
@@ -47,9 +50,7 @@ def open_session(request, session_dir, client_factory):
 
     server, port, user, group = _target(request)
     admin, password = _text(request, "admin"), _text(request, "password")
-    ttl_seconds = request.get("ttl_seconds")
-    if not isinstance(ttl_seconds, int) or ttl_seconds < 60:
-        raise HelperError(EXIT_USAGE, "ttl_seconds must be a number of seconds, at least 60")
+    ttl_seconds, idle_seconds = _lifetimes(request)
     client = client_factory(server, port)
     try:
         factory = client.createSession(admin, password)
@@ -58,7 +59,7 @@ def open_session(request, session_dir, client_factory):
         principal.group = group
         principal.eventType = "User"
         session = factory.getSessionService().createSessionWithTimeouts(
-            principal, ttl_seconds * 1000, IDLE_SECONDS * 1000)
+            principal, ttl_seconds * 1000, idle_seconds * 1000)
         uuid = session.getUuid().getValue()
     finally:
         client.__del__()  # ends the admin's session and destroys its Ice communicator
@@ -85,6 +86,24 @@ def close_session(request, session_dir, client_factory):
         client.__del__()
     store.remove(server, user, uuid)
     return True
+
+
+def _lifetimes(request):
+    """(time to live, time to idle) in seconds: the time to live 0 (none: the session lives
+    while it is used) or at least 60; the idle time always bounded, so that a session nobody
+    uses any more ends by itself."""
+    ttl_seconds = request.get("ttl_seconds")
+    idle_seconds = request.get("idle_seconds")
+    idle_seconds = IDLE_SECONDS if idle_seconds is None else idle_seconds
+    if not _is_int(ttl_seconds) or not (ttl_seconds == 0 or ttl_seconds >= 60):
+        raise HelperError(EXIT_USAGE, "ttl_seconds must be 0 (no time to live) or at least 60 seconds")
+    if not _is_int(idle_seconds) or idle_seconds < MIN_IDLE_SECONDS:
+        raise HelperError(EXIT_USAGE, "idle_seconds must be at least %d seconds" % MIN_IDLE_SECONDS)
+    return ttl_seconds, idle_seconds
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _target(request):

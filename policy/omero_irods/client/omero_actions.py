@@ -148,11 +148,11 @@ def _with_transfer_xml(conn, refs, members):
     """members plus transfer.xml and the files it names as attachments
     (file_annotations/<id>/<name>, as omero-cli-transfer's pack lays them out), or members
     alone; and a note for the user."""
-    if len(refs) != 1 or refs[0].startswith("Fileset:"):
-        return members, "transfer.xml left out (it describes one Project, Dataset, Image, Screen or Plate)"
+    if any(ref.startswith("Fileset:") for ref in refs):
+        return members, "transfer.xml left out (it describes Projects, Datasets, Images, Screens and Plates)"
     try:
         xml, attachments, why_not = omero_gateway.transfer_packet(
-            conn, refs[0], omero_gateway.server_host(conn))
+            conn, refs, omero_gateway.server_host(conn))
     except Exception as error:  # its metadata is a bonus: the original files still go
         xml, attachments, why_not = None, [], "omero-cli-transfer failed: %s" % (
             omero_gateway.omero_message(error),)

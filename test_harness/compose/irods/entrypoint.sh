@@ -47,6 +47,9 @@ deploy_omero_irods() {
     jq -r '[.zones[].user_map.file] | unique | .[]' /etc/irods/omero_irods.json | while read -r map; do
         install -o irods -g irods -m 0640 "${project}/irods_config/${map}" "/etc/irods/${map}"
     done
+    # The importer's OMERO login: the Sudo-only light admin's credentials, readable by the
+    # service account alone (docs/deploy.md section 5a; omero-init created the account).
+    install -o irods -g irods -m 0600 /omero-importer/omero_importer.json /etc/irods/omero_importer.json
     as_irods "omero-irods admin enable-rule-engine --server-config /etc/irods/server_config.json --stanzas ${project}/irods_config/server_config.rule_engine.json"
     if [ "${OMERO_IRODS_PEP_TRACE:-0}" = 1 ]; then
         say "PEP tracing on: /etc/irods/core.py logs every PEP (test stack only)"

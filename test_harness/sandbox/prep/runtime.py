@@ -24,7 +24,7 @@ import sys
 import traceback
 
 from omero_irods.names import DEFAULT_PREP_INSTANCE
-from omero_irods_sandbox import error_codes
+from omero_irods_sandbox import error_codes, processes
 from omero_irods_sandbox.prep import delay, irods_errors, irods_types, structs
 from omero_irods_sandbox.prep.callback import Callback, load_microservices
 from omero_irods_sandbox.prep.loader import RuleBase
@@ -363,7 +363,7 @@ class PrepRuntime(object):
         saved = {name: os.environ.get(name) for name in self.environ}
         os.environ.update(self.environ)
         try:
-            with self.rules.active():
+            with self.rules.active(), processes.adopting_orphans():  # the importers it starts
                 yield
         finally:
             for name, value in saved.items():

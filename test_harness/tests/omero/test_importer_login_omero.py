@@ -95,8 +95,9 @@ def test_the_import_joins_the_users_session_that_the_light_admin_opened(settings
     assert java[java.index("-s") + 1] == "omero.example.org" and java[java.index("-p") + 1] == "4064"
     assert VAULT in java and "--transfer=ln_s" in java and fake.ADMIN_PASSWORD not in " ".join(java)
     created = [call for call in fake.calls() if call[0] == "createSessionWithTimeouts"]
-    # one session, of omero.sys.Principal alice in lab, living the import's timeout plus 300 s
-    assert [call[2:] for call in created] == [["alice", "lab", (600 + 300) * 1000, 600 * 1000]]
+    # one session, of omero.sys.Principal alice in lab, with no time to live (the import has no
+    # limit) and ended after 600 s without a ping
+    assert [call[2:] for call in created] == [["alice", "lab", 0, 600 * 1000]]
     assert created[0][1].endswith(".Principal")
     joins = [call for call in fake.calls() if call[:2] == ["createSession", "join"]]
     assert joins and all(call[2] == uuid for call in joins)
@@ -164,3 +165,52 @@ def test_the_unpack_argv_is_what_omero_cli_transfer_parses_and_its_imports_join_
 class _Gateway(object):
     def close(self, hard=False):
         pass
+
+
+def test_an_import_limited_by_the_admin_gets_a_session_that_ends_after_the_limit_too(settings):
+    command = build_import_command(settings._replace(max_seconds=7200), "alice", "lab", [VAULT])
+    with _environment(command):
+        (session,) = fake.sessions().values()
+    assert (session["live_ms"], session["idle_ms"]) == ((7200 + 300) * 1000, 600 * 1000)
+
+
+@pytest.mark.parametrize("lifetimes, refusal", [
+    ({"ttl_seconds": 30}, "ttl_seconds must be 0"), ({"ttl_seconds": 0, "idle_seconds": 0}, "idle_seconds"),
+    ({"ttl_seconds": True}, "ttl_seconds"), ({"ttl_seconds": "0"}, "ttl_seconds")])
+def test_the_helper_never_opens_a_session_that_could_outlive_a_lost_importer(settings, tmp_path, lifetimes, refusal):
+    """No idle time and no time to live would keep a session whose importer was killed."""
+    import io
+
+    from omero_irods.adapters import omero_session_helper
+
+    request = dict({"server": "omero.example.org", "port": 4064, "admin": fake.ADMIN,
+                    "password": fake.ADMIN_PASSWORD, "user": "alice", "group": "lab"}, **lifetimes)
+    folder = tmp_path / "sessions"
+    folder.mkdir(mode=0o700)
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMERO_SESSIONDIR", str(folder))
+        code = omero_session_helper.main(["open"], io.StringIO(json.dumps(request)), err, fake.FakeClient)
+    assert code == omero_session_helper.EXIT_USAGE and refusal in err.getvalue()
+    assert fake.sessions() == {} and fake.ADMIN_PASSWORD not in err.getvalue()
+
+
+@pytest.mark.parametrize("ending", ["exit 0", "exit 2", "killed"])
+def test_the_detached_imports_session_is_killed_when_the_check_sees_it_end(settings, tmp_path, monkeypatch, ending):
+    """Whatever ended the importer (success, failure, a kill that leaves no exit status), the
+    check's finish() kills the user's session in OMERO and removes its folder."""
+    from omero_irods.adapters.importer_process import FINISHED, LOST, DetachedImporter
+
+    monkeypatch.setenv("PYTHONPATH", HELPERS)
+    script = {"exit 0": "import sys; sys.exit(0)", "exit 2": "import sys; sys.exit(2)",
+              "killed": "import os, signal; os.killpg(os.getpgrp(), signal.SIGKILL)"}[ending]
+    command = build_import_command(settings, "alice", "lab", [VAULT])._replace(argv=[sys.executable, "-c", script])
+    importer, folder = DetachedImporter(wait_seconds=30), str(tmp_path / "imports" / "r1" / "import-1")
+    process = importer.start(command, folder)
+    (uuid,) = fake.sessions()
+    status = importer.status(folder, process)
+    assert status.state == (LOST if ending == "killed" else FINISHED)
+    assert fake.sessions() == {uuid: fake.sessions()[uuid]}  # only the check ends it
+    importer.finish(folder)
+    assert fake.sessions() == {} and ["killSession", uuid] in fake.calls()
+    assert not os.path.exists(os.path.join(folder, "session"))

@@ -12,8 +12,8 @@ import pytest
 
 from omero_irods.config import ImportSettings
 from omero_irods.errors import Rejected
-from omero_irods.omero_import import (build_import_command, build_unpack_command, check_packet, command_for_plan,
-                                      plan_import)
+from omero_irods.omero_import import (SESSION_IDLE_SECONDS, build_import_command, build_unpack_command,
+                                      check_packet, command_for_plan, plan_import, session_lifetimes)
 
 SETTINGS = ImportSettings(command=("/opt/omero/venv/bin/omero", "import"), transfer="ln_s",
                           server="omero.example.org", port=4064, sudo=None, extra_args=(), env={},
@@ -66,7 +66,23 @@ def test_with_a_login_no_sudo_goes_to_argv_and_the_runner_gets_the_session_to_op
     assert "--sudo" not in command.argv and "-w" not in command.argv and "-k" not in command.argv
     assert command.login.user == "alice" and command.login.group == "lab"
     assert command.login.credentials_file == "/etc/irods/omero_importer.json"
-    assert command.login.ttl_seconds > SETTINGS.timeout_seconds
+    assert command.login.ttl_seconds == 0 and command.login.idle_seconds == 600
+
+
+def test_the_session_of_an_unlimited_import_has_no_time_to_live_only_an_idle_time():
+    """An import has no time limit by default: a session with a time to live would end a long
+    import (ISession.ice createSessionWithTimeouts: 0 prevents destruction unless idle). Idle
+    is twice the 300 s keep-alive of omero-py's CLI and of the Java importer, so a running
+    import keeps it, and a session nobody uses any more ends by itself."""
+    assert session_lifetimes(SETTINGS) == (0, 600)
+    assert SESSION_IDLE_SECONDS >= 2 * 300
+
+
+def test_with_the_admins_limit_the_session_ends_after_the_limit_plus_a_grace():
+    assert session_lifetimes(SETTINGS._replace(max_seconds=7200)) == (7200 + 300, 600)
+    login = {"credentials_file": "/etc/irods/omero_importer.json", "python": "/opt/omero/venv/bin/python"}
+    command = build_import_command(SETTINGS._replace(login=login, max_seconds=7200), "alice", "lab", FILE)
+    assert (command.login.ttl_seconds, command.login.idle_seconds) == (7500, 600)
 
 
 def test_a_load_with_a_packet_in_one_vault_folder_is_unpacked_there():

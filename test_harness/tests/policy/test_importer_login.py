@@ -34,7 +34,7 @@ def helper(tmp_path, monkeypatch):
 
 
 def _login(credentials):
-    return ImporterLogin(str(credentials), sys.executable, "omero.example.org", 4064, "alice", "lab", 900)
+    return ImporterLogin(str(credentials), sys.executable, "omero.example.org", 4064, "alice", "lab", 0, 600)
 
 
 def _calls(log):
@@ -51,7 +51,7 @@ def test_the_secret_goes_to_the_helper_on_stdin_and_the_import_gets_only_the_ses
     assert opened["argv"] == ["open"] and closed["argv"] == ["close"]
     assert json.loads(opened["stdin"]) == {"server": "omero.example.org", "port": 4064, "admin": "importer",
                                            "password": "s3cret", "user": "alice", "group": "lab",
-                                           "ttl_seconds": 900}
+                                           "ttl_seconds": 0, "idle_seconds": 600}
     assert "s3cret" not in closed["stdin"] and not opened["env_has_password"]
     assert opened["folder"] == folder and opened["mode"] == 0o700
     assert not os.path.exists(folder)

@@ -126,9 +126,11 @@ def test_the_stacks_policy_config_is_one_the_policy_accepts(tmp_path):
     (tmp_path / "omero_irods.json").write_text(json.dumps(merged))
     loaded = config.read_config(str(tmp_path / "omero_irods.json"))  # raises ConfigError if not
     assert loaded.omero_import.server == "omero-server"
-    # the throw-away stack logs in as OMERO's root (docs/deploy.md: a real zone uses the login)
-    assert loaded.omero_import.login is None and loaded.omero_import.sudo == "root"
-    assert "OMERO_PASSWORD" in loaded.omero_import.env
+    # the importer logs in as docs/deploy.md section 5a tells: the Sudo-only light admin's
+    # credentials file, read by the session helper in OMERO's Python; no root, no password
+    assert loaded.omero_import.login == {"credentials_file": "/etc/irods/omero_importer.json",
+                                         "python": "/opt/omero/server/venv3/bin/python"}
+    assert loaded.omero_import.sudo is None and "OMERO_PASSWORD" not in loaded.omero_import.env
     # The importer path of the example config is where the stack's image installs omero-py.
     assert loaded.omero_import.command[0] == "/opt/omero/server/venv3/bin/omero"
     assert "/opt/omero/server/venv3" in _read("irods", "Dockerfile")
@@ -156,3 +158,36 @@ def test_the_stack_enables_the_rule_engine_with_the_installed_admin_command():
     entrypoint = _read("irods", "entrypoint.sh")
     assert "omero-irods admin enable-rule-engine --server-config /etc/irods/server_config.json" in entrypoint
     assert not os.path.exists(os.path.join(COMPOSE_DIR, "irods", "add_rule_engine.py"))
+
+
+# ---------------------------------------------------------------- the importer's OMERO account
+
+
+def _deploy_guide_restrictions():
+    with open(os.path.join(REPO_ROOT, "docs", "deploy.md"), encoding="utf-8") as handle:
+        guide = handle.read()
+    block = re.search(r"for privilege in ((?:[^\n]*\\\n)*[^\n]*?); do", guide).group(1)
+    return block.replace("\\\n", " ").split()
+
+
+def test_the_stack_creates_the_importer_as_the_deploy_guide_tells_a_sudo_only_light_admin():
+    script = _read("omero", "init-users.sh")
+    restricted = re.search(r'RESTRICTED="([^"]*)"', script).group(1).split()
+    assert sorted(restricted) == sorted(_deploy_guide_restrictions())
+    assert len(set(restricted)) == 14 and "Sudo" not in restricted
+    assert re.search(r"user add --ignore-existing \"\$\{importer\}\" .* --admin -P", script)
+    assert 'obj map-set "Experimenter:${importer_id}" config "AdminPrivilege:${privilege}" false' in script
+    assert "-ne 14" in script  # the restrictions are counted back, as the guide's check does
+
+
+def test_the_credentials_reach_the_service_account_alone():
+    compose = _read("docker-compose.yml")
+    entrypoint = _read("irods", "entrypoint.sh")
+    script = _read("omero", "init-users.sh")
+    assert "- omero-importer:/importer" in compose and "- omero-importer:/omero-importer:ro" in compose
+    assert "umask 077" in script and "/importer/omero_importer.json" in script
+    assert ("install -o irods -g irods -m 0600 /omero-importer/omero_importer.json /etc/irods/omero_importer.json"
+            in entrypoint)
+    overlay = json.loads(_read("irods", "omero_irods.compose.json"))["omero_import"]
+    assert overlay["login"]["credentials_file"] == "/etc/irods/omero_importer.json"
+    assert "omero-importer-test" not in json.dumps(overlay) and "ROOTPASS" not in json.dumps(overlay)
