@@ -69,7 +69,13 @@ def create_empty(path):
 
 
 def write_at(path, offset, data):
+    """pwrite(2) at `offset`. Zeros past the end of the file are a hole instead (ftruncate(2)):
+    they read back as zeros all the same, and a sparse test file of gigabytes stays a few
+    blocks on the test machine's disk."""
     with open(path, "r+b") as handle:
+        if offset >= handle.seek(0, os.SEEK_END) and data == bytes(len(data)):
+            handle.truncate(offset + len(data))
+            return
         handle.seek(offset)
         handle.write(data)
 
