@@ -581,8 +581,4 @@ class DataObjectOperations:
 def _md5_checksum(path):
     """iRODS' MD5 checksum string: the hex digest, no prefix (irods/irods lib/hasher/src/
     MD5Strategy.cpp)."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return vault.file_digest(path, hashlib.md5()).hex()

@@ -161,7 +161,8 @@ class _Archive:
 
     def __enter__(self):
         lib = _libarchive()
-        self._handle = open(self.path, "rb")
+        self._handle = open(self.path, "rb", buffering=0)
+        self._position = 0
         self.pointer = lib.archive_read_new()
         lib.archive_read_support_filter_all(self.pointer)
         lib.archive_read_support_format_all(self.pointer)
@@ -184,13 +185,23 @@ class _Archive:
             self._handle = None
 
     def _read(self, _archive, _client_data, buffer_pointer):
-        count = self._handle.readinto(self._buffer)
-        buffer_pointer[0] = ctypes.cast(self._buffer, ctypes.c_void_p)
+        # A hole of a sparse file is handed over as zeros without reading it: the same bytes
+        fd = self._handle.fileno()
+        hole = vault.hole_length(fd, self._position)
+        if hole:
+            count = min(hole, _READ_BLOCK)
+            buffer_pointer[0] = ctypes.cast(_ZERO_BLOCK, ctypes.c_void_p)
+        else:
+            os.lseek(fd, self._position, os.SEEK_SET)
+            count = self._handle.readinto(self._buffer)
+            buffer_pointer[0] = ctypes.cast(self._buffer, ctypes.c_void_p)
+        self._position += count
         return count
 
     def _skip(self, _archive, _client_data, request):
-        start = self._handle.tell()
-        return self._handle.seek(min(request, max(0, os.fstat(self._handle.fileno()).st_size - start)), os.SEEK_CUR) - start
+        count = max(0, min(request, os.fstat(self._handle.fileno()).st_size - self._position))
+        self._position += count
+        return count
 
     def entries(self):
         """Entry pointers while archive_read_next_header returns ARCHIVE_OK (structfile.cpp)."""
@@ -211,6 +222,7 @@ class _Archive:
 
 _READ_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p,
                                   ctypes.POINTER(ctypes.c_void_p))
+_ZERO_BLOCK = ctypes.create_string_buffer(_READ_BLOCK)  # what a hole reads as (libarchive only reads it)
 _SKIP_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
 _LIBRARY = []
 
