@@ -92,14 +92,11 @@ class RuleBase(object):
 
     # -- sys.modules / sys.path swapping ---------------------------------------------------
     def _install(self):
-        # Every call of every rule passes here twice: one pass over sys.modules each way, with
-        # the cheap checks inline (a function call per module name cost seconds per test).
-        own = self._modules
-        leaving = [name for name in sys.modules
-                   if name in own or name in _AGENT_NAMES or name.startswith(_AGENT_PACKAGE_PREFIX)]
-        displaced = {name: sys.modules.pop(name) for name in leaving}
-        sys.modules.update(own)
-        self._present = set(sys.modules)
+        displaced = {}
+        for name in list(sys.modules):
+            if name in self._modules or name == "core" or name in SHIPPED_MODULES or _per_agent(name):
+                displaced[name] = sys.modules.pop(name)
+        sys.modules.update(self._modules)
         self._path_added = self.etc_dir not in sys.path
         if self._path_added:
             sys.path.append(self.etc_dir)
@@ -107,13 +104,9 @@ class RuleBase(object):
         return displaced
 
     def _uninstall(self, displaced):
-        # What this zone may own: what it installed, and what was imported while its rule ran
-        # (anything else was there before and is not from its etc dir).
-        own, present = self._modules, self._present
-        candidates = [name for name in sys.modules if name in own or name not in present]
-        for name in candidates:
-            if self._owns(name, sys.modules[name]):
-                own[name] = sys.modules.pop(name)
+        for name, module in list(sys.modules.items()):
+            if self._owns(name, module):
+                self._modules[name] = sys.modules.pop(name)
         if self._path_added and self.etc_dir in sys.path:
             sys.path.remove(self.etc_dir)
         sys.modules.update(displaced)
@@ -130,14 +123,9 @@ class RuleBase(object):
         return owned
 
 
-#: The policy package: its module-level state lives as long as one agent.
-_AGENT_PACKAGE_PREFIX = "omero_irods."
-#: Names that are always the zone's or the agent's while a rule runs.
-_AGENT_NAMES = frozenset(("core", "omero_irods") + SHIPPED_MODULES)
-
-
 def _per_agent(module_name):
-    return module_name == "omero_irods" or module_name.startswith(_AGENT_PACKAGE_PREFIX)
+    """The policy package: its module-level state lives as long as one agent."""
+    return module_name == "omero_irods" or module_name.startswith("omero_irods.")
 
 
 def _load_shipped(name):
