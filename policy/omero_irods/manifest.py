@@ -70,17 +70,17 @@ _MD5_HEX = re.compile(r"[0-9a-f]{32}\Z")
 def require_sha256_checksum(checksum, what):
     """Raise Rejected('checksum_scheme') unless `checksum` (as the catalog gave it for `what`)
     is a SHA-256 one. The payload names SHA-256 digests; a zone whose server_config.json sets
-    default_hash_scheme MD5, or an object that already had an MD5 checksum under
-    match_hash_policy "compatible", answers in MD5 (irods/irods server/api/src/rsFileChksum.cpp),
-    which no retry changes: the admin must."""
+    default_hash_scheme MD5 answers a forced checksum in MD5 (irods/irods server/api/src/
+    rsFileChksum.cpp), whatever the object held before (rsDataObjChksum.cpp hands no original
+    checksum to a forced one; seen on iRODS 5.0.2), which no retry changes: the admin must."""
     if irods_checksum_to_hex(checksum) is not None:
         return
     scheme = "an MD5" if _MD5_HEX.match(checksum or "") else "a non-SHA-256"
     raise Rejected(
         "checksum_scheme",
         "iRODS gave %s checksum for %s (%r); omero-irods verifies SHA-256: set "
-        "default_hash_scheme to SHA256 in the zone's server_config.json (and match_hash_policy "
-        "to strict if objects keep older MD5 checksums), then reprocess" % (scheme, what, checksum),
+        "default_hash_scheme to SHA256 in the zone's server_config.json and restart the server, "
+        "then reprocess" % (scheme, what, checksum),
     )
 
 

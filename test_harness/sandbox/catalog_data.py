@@ -452,14 +452,42 @@ class DataObjectOperations:
             replica.checksum = self._computed_checksum(replica)
         return replica.checksum
 
-    def _computed_checksum(self, replica):
-        """The scheme as irods/irods server/api/src/rsFileChksum.cpp picks it (with
-        lib/hasher's checksum.h prefixes): server_config.json's default_hash_scheme, except that
-        under match_hash_policy "compatible" a replica that already has a checksum keeps that
-        checksum's scheme (an MD5 one is a bare hex digest, SHA256 is 'sha2:' + base64)."""
+    def verify_put_checksum(self, path, client_checksum):
+        """A put with VERIFY_CHKSUM_KW (`iput -K`): the client sends the checksum it computed
+        in its own environment's irods_default_hash_scheme (irods/irods lib/core/src/
+        putUtil.cpp); the server computes the replica's in that scheme under match_hash_policy
+        "compatible" and registers it, so an MD5 client leaves an MD5 checksum in a SHA256
+        zone. Under "strict" a different scheme is USER_HASH_TYPE_MISMATCH and a wrong digest
+        USER_CHKSUM_MISMATCH; the replica is then left stale with no checksum (seen on iRODS
+        5.0.2: `ils -L` shows X)."""
+        replica = self._data_object_or_raise(path, "checksum").representative_replica()
+        try:
+            computed = self._computed_checksum(replica, original=client_checksum)
+            if computed != client_checksum:
+                raise IrodsError("USER_CHKSUM_MISMATCH", "%s: the client's checksum %s is not the replica's %s"
+                                 % (path, client_checksum, computed))
+        except IrodsError:
+            replica.status, replica.checksum = STALE, ""
+            raise
+        replica.checksum = computed
+        return computed
+
+    def _computed_checksum(self, replica, original=None):
+        """The scheme as irods/irods server/api/src/rsFileChksum.cpp (file_checksum) picks it,
+        with lib/hasher's checksum.h prefixes: server_config.json's default_hash_scheme, unless
+        an `original` checksum is handed in (ORIG_CHKSUM_KW: a verification, or a put with the
+        client's checksum), whose scheme is kept under match_hash_policy "compatible" and is
+        USER_HASH_TYPE_MISMATCH under "strict" when it differs. A forced recompute hands none in
+        (server/api/src/rsDataObjChksum.cpp), so `ichksum -f` / msiDataObjChksum forceChksum=
+        of a replica holding an MD5 checksum answers in the default scheme (seen on iRODS 5.0.2
+        under "compatible")."""
         scheme = self.server.default_hash_scheme
-        if replica.checksum and self.server.match_hash_policy == "compatible":
-            scheme = "SHA256" if replica.checksum.startswith("sha2:") else "MD5"
+        if original:
+            original_scheme = "SHA256" if original.startswith("sha2:") else "MD5"
+            if self.server.match_hash_policy == "strict" and original_scheme != scheme:
+                raise IrodsError("USER_HASH_TYPE_MISMATCH", "%s checksum given; the zone's scheme is %s"
+                                 % (original_scheme, scheme))
+            scheme = original_scheme
         if scheme == "MD5":
             return _md5_checksum(replica.physical_path)
         return vault.sha256_checksum(replica.physical_path)
@@ -566,8 +594,4 @@ class DataObjectOperations:
 def _md5_checksum(path):
     """iRODS' MD5 checksum string: the hex digest, no prefix (irods/irods lib/hasher/src/
     MD5Strategy.cpp)."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return vault.file_digest(path, hashlib.md5()).hex()

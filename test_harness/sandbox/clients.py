@@ -185,9 +185,12 @@ class Server(object):
             self._static_pep("acPostProcForPut", comm, path, resource, data_obj_inp)
 
     # ---- API requests ----------------------------------------------------------------------
-    def data_obj_put(self, user, path, data, resource=None, force=False, data_type="generic"):
+    def data_obj_put(self, user, path, data, resource=None, force=False, data_type="generic",
+                     verify_checksum=None):
         """DATA_OBJ_PUT_AN as iput sends it (rsDataObjPut.cpp): data in the request up to
-        single_buffer_max, else a portal transfer finished by OPR_COMPLETE_AN."""
+        single_buffer_max, else a portal transfer finished by OPR_COMPLETE_AN. `verify_checksum`:
+        the checksum `iput -K` computed on the client (VERIFY_CHKSUM_KW), verified and
+        registered before the put returns; a failed verification fails the put, no PEP after."""
         comm = self.rs_comm(user)
         single_buffer = len(data) <= self.single_buffer_max
         condition = {"dataType": data_type, "dataSize": len(data)}
@@ -197,12 +200,16 @@ class Server(object):
             condition["forceFlag"] = ""
         if single_buffer:
             condition["dataIncluded"] = ""  # DATA_INCLUDED_KW (rcDataObjPut.cpp)
+        if verify_checksum:
+            condition["verifyChksum"] = verify_checksum
         inp = fill(types.DataObjInp(), objPath=path, dataSize=len(data), oprType=PUT_OPR,
                    openFlags=O_RDWR, condInput=_kvp(condition))
         buf = _bytes_buf(data if single_buffer else b"")
         if single_buffer:
             def put():
                 descriptor = self._write_whole(user, path, data, resource, force, data_type)
+                if verify_checksum:
+                    self.zone.verify_put_checksum(path, verify_checksum)
                 self._open_close_peps(comm, descriptor, inp)
                 return 0
             return self.call_api("api_data_obj_put", comm, [inp, buf, None], put)
@@ -211,7 +218,7 @@ class Server(object):
         fd = self.call_api("api_data_obj_put", comm, [inp, buf, None],
                            lambda: self._open_for_put(user, path, resource, force, data_type))
         self.zone.write(fd, data)
-        return self.call_api("api_opr_complete", comm, [fd], lambda: self._finalize(comm, fd, inp))
+        return self.call_api("api_opr_complete", comm, [fd], lambda: self._finalize(comm, fd, inp, verify_checksum))
 
     def _open_for_put(self, user, path, resource, force, data_type):
         if self.zone.exists(path) and not force:
@@ -225,9 +232,11 @@ class Server(object):
         self.zone.close(fd)
         return descriptor
 
-    def _finalize(self, comm, fd, inp):
+    def _finalize(self, comm, fd, inp, verify_checksum=None):
         descriptor = self.zone.descriptor(fd)
         self.zone.close(fd)
+        if verify_checksum:
+            self.zone.verify_put_checksum(descriptor.path, verify_checksum)
         self._open_close_peps(comm, descriptor, inp)
         return 0
 

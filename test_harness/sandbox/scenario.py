@@ -10,6 +10,7 @@ A step that fails although it has no `expect_error` is an *unexpected failure*: 
 on (later steps may show the consequences), and `Result.unexpected` lists it.
 """
 
+import base64
 import glob
 import hashlib
 import json
@@ -36,6 +37,17 @@ HARNESS_STEPS = ("run_delay_queue", "advance_clock", "config", "purge_delay_queu
 DEFAULT_ZONE = "tempZone"
 DEFAULT_RESOURCES = ("demoResc", "replResc")
 _CLOCK_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _client_checksum(data, scheme):
+    """What `iput -K` computes locally in the client environment's irods_default_hash_scheme
+    (irods/irods lib/core/src/putUtil.cpp, lib/hasher: MD5 a bare hex digest, SHA256 'sha2:'
+    + base64), or None without -K."""
+    if scheme is None:
+        return None
+    if scheme == "MD5":
+        return hashlib.md5(data).hexdigest()
+    return "sha2:" + base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
 class ScenarioError(Exception):
@@ -150,6 +162,8 @@ def _check_step(schema, index, step, path):
         raise ScenarioError("%s.%s: %s" % (where, field, error.message))
     if kind == "put" and sum(key in arguments for key in ("file", "content", "size")) != 1:
         raise ScenarioError("%s.put: give exactly one of file, content, size" % where)
+    if kind == "put" and "verify_checksum" in arguments and arguments.get("client") != "iput":
+        raise ScenarioError("%s.put.verify_checksum: only the iput client is emulated with -K" % where)
     if kind == "fail_msi":
         from omero_irods_sandbox import error_codes
         try:
@@ -484,8 +498,8 @@ class _ZoneRun(object):
         data = self._data(arguments)
         resource = arguments.get("resource")
         if client == "iput":
-            self.server.data_obj_put(user, path, data, resource=resource,
-                                     force=arguments.get("force", False))
+            self.server.data_obj_put(user, path, data, resource=resource, force=arguments.get("force", False),
+                                     verify_checksum=_client_checksum(data, arguments.get("verify_checksum")))
             return
         local = self._local_file(arguments, data)
         options = {"destRescName": resource} if resource else {}

@@ -12,7 +12,8 @@ and a member that fails is only logged. libarchive keeps '..' (libarchive
 `archive_write_disk_posix.c` cleanup_pathname_fsobj: "Under no circumstances do we remove '..'
 elements"), so a member named `../../etc/irods/core.py` is written there as the iRODS user.
 
-The sandbox calls the same library (ctypes, stdlib only) the same way, on an emulated server
+The sandbox calls the same library (ctypes, stdlib only) the same way (its one added flag,
+ARCHIVE_EXTRACT_SPARSE, leaves zero runs as holes: same bytes, less disk), on an emulated server
 file system: `<zone root>/server_root` stands for '/', holds the vaults at their default places
 and an `etc/irods/core.py` stand-in. A name that climbs above '/' stays at '/' as on a real
 disk. What lands outside the cache directory stays where libarchive wrote it and is reported by
@@ -36,8 +37,13 @@ REFUSED = "SYS_TAR_EXTRACT_ALL_ERR"
 #: libarchive `archive.h`.
 ARCHIVE_OK, ARCHIVE_EOF = 0, 1
 ARCHIVE_EXTRACT_TIME = 0x0004
+#: Zero runs written as holes: the same bytes read back, on less of the test machine's disk (a
+#: test's sparse 2 GiB member stays sparse). The only flag the sandbox adds to the plugin's; it
+#: changes where libarchive writes nothing, not what it writes or where (archive_write_disk_posix.c).
+ARCHIVE_EXTRACT_SPARSE = 0x1000
 AE_IFMT, AE_IFREG, AE_IFDIR = 0o170000, 0o100000, 0o040000
-_READ_BLOCK = 64 * 1024
+#: Bytes handed to libarchive per read callback (the size is the caller's choice, archive.h).
+_READ_BLOCK = 1 << 20
 
 #: The rule base the iRODS user may write, and so a member climbing out of the cache may too.
 CORE_PY = "/etc/irods/core.py"
@@ -78,7 +84,8 @@ def extract(tar_file_path, tar_logical_path, root):
         for index, entry in enumerate(archive.entries()):
             name, host_path = targets[index]
             _libarchive().archive_entry_set_pathname(entry, os.fsencode(host_path))
-            if _libarchive().archive_read_extract(archive.pointer, entry, ARCHIVE_EXTRACT_TIME) != ARCHIVE_OK:
+            flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SPARSE
+            if _libarchive().archive_read_extract(archive.pointer, entry, flags) != ARCHIVE_OK:
                 extraction.failed.append((name, archive.error()))
             if not _inside(host_path, cache_dir):
                 extraction.misplaced.append((name, "/" + os.path.relpath(host_path, root).replace(os.sep, "/")))
@@ -90,9 +97,7 @@ def _planned_targets(tar_file_path, tar_logical_path, cache_dir, root):
     """[(member name, host path)] in archive order, every path checked before a byte is written."""
     cache_on_server = "/" + os.path.relpath(cache_dir, root).replace(os.sep, "/")
     targets = []
-    # The sandbox's own check, not the server's: it skips member data by seeking, so that
-    # the tar is read once (by the extraction), as the server reads it.
-    with _Archive(tar_file_path, tar_logical_path, seekable=True) as archive:
+    with _Archive(tar_file_path, tar_logical_path, skip_data=True) as archive:
         for entry in archive.entries():
             name = os.fsdecode(_libarchive().archive_entry_pathname(entry) or b"")
             _refuse_links_and_special_files(entry, name, tar_logical_path)
@@ -141,28 +146,31 @@ def _inside(path, folder):
 
 
 class _Archive:
-    """One libarchive read handle opened as structfile.cpp opens it (read callback only);
-    `seekable`: also a skip callback, so member data is skipped by seeking, not read (for the
-    sandbox's own listing pass only)."""
+    """One libarchive read handle opened as structfile.cpp opens it (read callback only).
+    `skip_data`: the sandbox's own look at the headers before extracting also gives a skip
+    callback, so libarchive seeks over member data instead of reading it."""
 
-    def __init__(self, path, logical_path, seekable=False):
-        self.path, self.logical_path, self.seekable = path, logical_path, seekable
+    def __init__(self, path, logical_path, skip_data=False):
+        self.path, self.logical_path = path, logical_path
         self.pointer = None
         self.stopped = None
         self._handle = None
         self._buffer = ctypes.create_string_buffer(_READ_BLOCK)
         self._callback = _READ_CALLBACK(self._read)
-        self._skip_callback = _SKIP_CALLBACK(self._skip)
+        self._skip_callback = _SKIP_CALLBACK(self._skip) if skip_data else None
 
     def __enter__(self):
         lib = _libarchive()
-        self._handle = open(self.path, "rb")
+        self._handle = open(self.path, "rb", buffering=0)
+        self._position = 0
         self.pointer = lib.archive_read_new()
         lib.archive_read_support_filter_all(self.pointer)
         lib.archive_read_support_format_all(self.pointer)
-        if self.seekable:
-            lib.archive_read_set_skip_callback(self.pointer, self._skip_callback)
-        if lib.archive_read_open(self.pointer, None, None, self._callback, None) != ARCHIVE_OK:
+        if self._skip_callback is not None:
+            opened = lib.archive_read_open2(self.pointer, None, None, self._callback, self._skip_callback, None)
+        else:
+            opened = lib.archive_read_open(self.pointer, None, None, self._callback, None)
+        if opened != ARCHIVE_OK:
             message = self.error()
             self.__exit__(None, None, None)
             raise IrodsError(REFUSED, "%s is not an archive libarchive can open: %s" % (self.logical_path, message))
@@ -177,16 +185,23 @@ class _Archive:
             self._handle = None
 
     def _read(self, _archive, _client_data, buffer_pointer):
-        data = self._handle.read(_READ_BLOCK)
-        ctypes.memmove(self._buffer, data, len(data))
-        buffer_pointer[0] = ctypes.cast(self._buffer, ctypes.c_void_p)
-        return len(data)
+        # A hole of a sparse file is handed over as zeros without reading it: the same bytes
+        fd = self._handle.fileno()
+        hole = vault.hole_length(fd, self._position)
+        if hole:
+            count = min(hole, _READ_BLOCK)
+            buffer_pointer[0] = ctypes.cast(_ZERO_BLOCK, ctypes.c_void_p)
+        else:
+            os.lseek(fd, self._position, os.SEEK_SET)
+            count = self._handle.readinto(self._buffer)
+            buffer_pointer[0] = ctypes.cast(self._buffer, ctypes.c_void_p)
+        self._position += count
+        return count
 
     def _skip(self, _archive, _client_data, request):
-        position = self._handle.tell()
-        skipped = max(0, min(request, os.fstat(self._handle.fileno()).st_size - position))
-        self._handle.seek(position + skipped)
-        return skipped
+        count = max(0, min(request, os.fstat(self._handle.fileno()).st_size - self._position))
+        self._position += count
+        return count
 
     def entries(self):
         """Entry pointers while archive_read_next_header returns ARCHIVE_OK (structfile.cpp)."""
@@ -207,6 +222,7 @@ class _Archive:
 
 _READ_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p,
                                   ctypes.POINTER(ctypes.c_void_p))
+_ZERO_BLOCK = ctypes.create_string_buffer(_READ_BLOCK)  # what a hole reads as (libarchive only reads it)
 #: la_int64_t archive_skip_callback(struct archive *, void *client_data, la_int64_t request)
 _SKIP_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
 _LIBRARY = []
@@ -228,7 +244,8 @@ def _libarchive():
             ("archive_read_support_filter_all", [pointer], ctypes.c_int),
             ("archive_read_support_format_all", [pointer], ctypes.c_int),
             ("archive_read_open", [pointer, pointer, pointer, _READ_CALLBACK, pointer], ctypes.c_int),
-            ("archive_read_set_skip_callback", [pointer, _SKIP_CALLBACK], ctypes.c_int),
+            ("archive_read_open2", [pointer, pointer, pointer, _READ_CALLBACK, _SKIP_CALLBACK, pointer],
+             ctypes.c_int),
             ("archive_read_next_header", [pointer, ctypes.POINTER(pointer)], ctypes.c_int),
             ("archive_read_extract", [pointer, pointer, ctypes.c_int], ctypes.c_int),
             ("archive_read_free", [pointer], ctypes.c_int),

@@ -17,6 +17,7 @@ write elsewhere on the test machine.
 """
 
 import base64
+import errno
 import hashlib
 import os
 import shutil
@@ -24,6 +25,9 @@ import shutil
 from .error_codes import IrodsError
 
 _CHUNK = 1024 * 1024
+_HASH_CHUNK = 1024 * 1024
+_ZEROS = memoryview(bytes(_HASH_CHUNK))
+_ZERO_RUNS = {}  # length -> that many zero bytes, to compare a written chunk with
 SERVER_ROOT = "server_root"
 IRODS_HOME = "var/lib/irods"
 
@@ -83,9 +87,24 @@ def create_empty(path):
 
 
 def write_at(path, offset, data):
+    """pwrite(2) at `offset`. Zeros past the end of the file are a hole instead (ftruncate(2)):
+    they read back as zeros all the same, and a sparse test file of gigabytes stays a few
+    blocks on the test machine's disk."""
     with open(path, "r+b") as handle:
+        if offset >= handle.seek(0, os.SEEK_END) and _all_zeros(data):
+            handle.truncate(offset + len(data))
+            return
         handle.seek(offset)
         handle.write(data)
+
+
+def _all_zeros(data):
+    zeros = _ZERO_RUNS.get(len(data))
+    if zeros is None:
+        if len(_ZERO_RUNS) > 8:
+            _ZERO_RUNS.clear()
+        zeros = _ZERO_RUNS[len(data)] = bytes(len(data))
+    return data == zeros
 
 
 def read_at(path, offset, length):
@@ -133,8 +152,38 @@ def sha256_checksum(path):
     """iRODS' SHA256 checksum string: 'sha2:' + base64 of the raw digest (irods/irods
     `lib/hasher/src/SHA256Strategy.cpp` base64-encodes the digest; the prefix is
     SHA256_CHKSUM_PREFIX in `lib/hasher/include/irods/checksum.h`)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(block)
-    return "sha2:" + base64.b64encode(digest.digest()).decode("ascii")
+    return "sha2:" + base64.b64encode(file_digest(path, hashlib.sha256())).decode("ascii")
+
+
+def file_digest(path, digest):
+    """`digest` updated with the file's bytes: data read into one reused buffer, the holes of a
+    sparse file hashed from zeros without reading them (hash, not read, is what they cost)."""
+    buffer = bytearray(_HASH_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        position = 0
+        while True:
+            hole = hole_length(handle.fileno(), position)
+            if hole:
+                count = min(hole, _HASH_CHUNK)
+                digest.update(_ZEROS[:count])
+                position += count
+                continue
+            os.lseek(handle.fileno(), position, os.SEEK_SET)
+            count = handle.readinto(buffer)
+            if not count:
+                return digest.digest()
+            digest.update(view[:count])
+            position += count
+
+
+def hole_length(fd, position):
+    """How many bytes from `position` are a hole of a sparse file (0 where there is data or at
+    the end; lseek(2) SEEK_DATA, which moves the descriptor's offset: callers seek back)."""
+    try:
+        data = os.lseek(fd, position, os.SEEK_DATA)
+    except (AttributeError, OSError) as error:
+        if getattr(error, "errno", None) == errno.ENXIO:  # no data after `position`: a hole to the end
+            return max(0, os.fstat(fd).st_size - position)
+        return 0  # no SEEK_DATA here: read everything
+    return data - position

@@ -80,8 +80,7 @@ def hash_scheme_problem(document):
     scheme = document.get("default_hash_scheme", "SHA256")
     if str(scheme).upper() != "SHA256":
         return ('default_hash_scheme is %r: omero-irods verifies every file by its sha256, so set '
-                '"default_hash_scheme": "SHA256" (and "match_hash_policy": "strict", so that an '
-                'object with an MD5 checksum is not kept at MD5) and restart; nothing was changed' % scheme)
+                '"default_hash_scheme": "SHA256" and restart; nothing was changed' % scheme)
     return None
 
 

@@ -115,8 +115,7 @@ def test_ordinary_paths_are_safe():
 
 
 def test_a_non_sha256_checksum_is_refused_with_the_zone_setting_to_change():
-    # irods/irods server/api/src/rsFileChksum.cpp: an MD5 zone (or an old MD5 checksum under
-    # match_hash_policy "compatible") answers a bare MD5 hex digest
+    # irods/irods server/api/src/rsFileChksum.cpp: an MD5 zone answers a bare MD5 hex digest
     import pytest
 
     from omero_irods.errors import Rejected

@@ -9,7 +9,9 @@ Sources (each test names its own):
   iRODS 5.0.2); collection names have a unique index;
 - irods/irods_rule_engine_plugin_python commit 30445f2: 5.0 raises on CAT_SUCCESS_BUT_WITH_NO_INFO;
 - irods/irods lib/genquery1/dsl/lexer.l (5.0): `''` and `\\xHH` decoded inside literals;
-- irods/irods server/api/src/rsFileChksum.cpp: default_hash_scheme, match_hash_policy;
+- irods/irods server/api/src/rsFileChksum.cpp: default_hash_scheme, match_hash_policy (an
+  original checksum keeps its scheme); rsDataObjChksum.cpp: a forced one hands in none;
+  lib/core/src/putUtil.cpp: `iput -K` sends the client-side checksum;
 - irods/irods server/api/src/rsDataObjRename.cpp: chlRenameObject in the source collection,
   then chlMoveObject.
 """
@@ -173,14 +175,37 @@ def test_checksums_follow_the_default_hash_scheme(tmp_path):
     assert zone.checksum("alice", HOME + "/a") == hashlib.md5(b"hello").hexdigest()
 
 
-@pytest.mark.parametrize("policy, kept", [("compatible", True), ("strict", False)])
-def test_an_md5_checksum_is_kept_under_the_compatible_policy(tmp_path, policy, kept):
+@pytest.mark.parametrize("policy", ["compatible", "strict"])
+def test_a_forced_checksum_recomputes_an_md5_one_in_the_default_scheme(tmp_path, policy):
+    # rsDataObjChksum.cpp: a forced recompute hands no ORIG_CHKSUM to file_checksum, so the
+    # stored MD5 scheme is not kept (seen on iRODS 5.0.2 with ichksum -f and msiDataObjChksum)
     zone = make_zone(tmp_path, match_hash_policy=policy)
     zone.put("alice", HOME + "/a", b"hello")
-    zone.data_object(HOME + "/a").replicas[0].checksum = hashlib.md5(b"old").hexdigest()
-    checksum = zone.checksum("alice", HOME + "/a", force=True)
-    assert (checksum == hashlib.md5(b"hello").hexdigest()) is kept
-    assert checksum.startswith("sha2:") is not kept
+    zone.data_object(HOME + "/a").replicas[0].checksum = hashlib.md5(b"hello").hexdigest()
+    assert zone.checksum("alice", HOME + "/a") == hashlib.md5(b"hello").hexdigest()  # not forced: as stored
+    assert zone.checksum("alice", HOME + "/a", force=True).startswith("sha2:")
+
+
+def test_an_iput_k_from_an_md5_client_keeps_md5_under_the_compatible_policy(tmp_path):
+    # putUtil.cpp + rsFileChksum.cpp file_checksum: the client's checksum is the original one
+    zone = make_zone(tmp_path)
+    zone.put("alice", HOME + "/a", b"hello")
+    assert zone.verify_put_checksum(HOME + "/a", hashlib.md5(b"hello").hexdigest()) == hashlib.md5(b"hello").hexdigest()
+    assert zone.data_object(HOME + "/a").checksum == hashlib.md5(b"hello").hexdigest()
+    with pytest.raises(IrodsError) as caught:
+        zone.verify_put_checksum(HOME + "/a", hashlib.md5(b"other").hexdigest())
+    assert caught.value.name == "USER_CHKSUM_MISMATCH"
+
+
+def test_an_iput_k_from_an_md5_client_is_refused_under_the_strict_policy(tmp_path):
+    # seen on iRODS 5.0.2: USER_HASH_TYPE_MISMATCH, the replica stale without a checksum
+    zone = make_zone(tmp_path, match_hash_policy="strict")
+    zone.put("alice", HOME + "/a", b"hello")
+    with pytest.raises(IrodsError) as caught:
+        zone.verify_put_checksum(HOME + "/a", hashlib.md5(b"hello").hexdigest())
+    assert caught.value.name == "USER_HASH_TYPE_MISMATCH"
+    replica = zone.data_object(HOME + "/a").replicas[0]
+    assert (replica.status, replica.checksum) == ("stale", "")
 
 
 # ---- rename ------------------------------------------------------------------------------
