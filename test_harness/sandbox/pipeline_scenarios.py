@@ -69,9 +69,10 @@ def save_then_load(folder):
 
 def rejections(folder):
     """One request per rejection class a small payload shows: a payload against the schema, an
-    unmapped OMERO user, an unsafe tar member, an archive whose sha256 is not the declared one."""
+    unmapped OMERO user, an unsafe tar member, a file whose sha256 is not the declared one (the
+    archive's own sha256 is provenance only: every placed file is checked instead)."""
     def wrong_sha(document):
-        document["data"]["sha256"] = "0" * 64
+        document["manifest"][0]["sha256"] = "0" * 64
 
     unsafe_tar = {"run1/a.tif": b"A", "run1/../../escape.tif": b"x"}
     requests = [Request(folder, _rid(21), FILES, payload_edit=lambda document: document["omero"].pop("user")),
