@@ -18,20 +18,29 @@ A rodsuser reaches it in two ways, both seen or read for iRODS 5.0.2:
   packs its own request runs Python at once (server/api/src/rsExecRuleExpression.cpp checks no
   privilege).
 
-Both APIs fire their pre-PEPs before anything runs (lib/core/include/irods/apiHandler.hpp), and
-a failing pre-PEP fails the call. So the policy refuses both to any caller whose client or proxy
-is below REMOTE_PRIV_USER_AUTH, the plugin's own bar for Python. Admins keep irule (the admin
-rules of omero_irods.admin_rules), and the delay server's own connection is the zone's admin
-(seen on 5.0.2: client and proxy `rods`, privilege level 5), so delayed rules still run. Users
-lose irule: on a zone with the Python rule engine there is no way to give them irule without
-giving them the iRODS OS user.
+Both APIs fire their pre-PEPs before anything runs (lib/core/include/irods/apiHandler.hpp), with
+the levels of the authenticated connection, and a failing pre-PEP fails the call. The bar is
+LOCAL_PRIV_USER_AUTH, this zone's own admins: PREP's own REMOTE_PRIV_USER_AUTH would let a
+federated zone's rodsadmin in (plugins/api/src/switch_user.cpp gives them that level).
+
+- irule: client AND proxy must be this zone's admins. Admins keep irule; users lose it, since
+  on a zone with the Python rule engine irule cannot be given to them without giving them the
+  iRODS OS user.
+- EXEC_RULE_EXPRESSION: the PROXY must be this zone's admin. The delay server always connects
+  with the local admin as proxy; with `advanced_settings.delay_rule_executors` set it connects
+  as proxy for the rule's owner, so the client is then the service account, a plain rodsuser
+  (server/delay_server/src/irodsDelayServer.cpp). A user who calls the API is their own proxy.
+
+Every iRODS server of the zone must refuse irule this way: a server without these rules queues
+a user's delay() for the provider's delay server (rsRuleExecSubmit.cpp forwards it as that
+server's admin), and the delay server runs it (docs/deploy.md, section 3).
 
 Pure logic: the adapter (adapters/prep.py) reads the names and privilege levels from the
 plugin's session variables and returns the refusal's error code.
 """
 
-#: irods/irods lib/core/include/irods/rodsUser.h: the lowest authFlag the plugin lets run Python.
-REMOTE_PRIV_USER_AUTH = 4
+#: irods/irods lib/core/include/irods/rodsUser.h: a rodsadmin of this zone.
+LOCAL_PRIV_USER_AUTH = 5
 
 #: The APIs whose pre-PEPs are gated, with what each lets a caller do.
 GATED_APIS = {
@@ -45,9 +54,9 @@ REFUSAL_ERROR = "CAT_INSUFFICIENT_PRIVILEGE_LEVEL"
 
 def refusal(api, client, proxy):
     """Why (client, proxy) may not call `api`, or None. client and proxy: (name, level)."""
-    low = [(name, level) for name, level in (client, proxy) if level < REMOTE_PRIV_USER_AUTH]
-    if not low:
+    checked = (proxy,) if api == "exec_rule_expression" else (client, proxy)
+    if all(level >= LOCAL_PRIV_USER_AUTH for _name, level in checked):
         return None
     who = "%s (proxy %s)" % (client[0], proxy[0]) if client[0] != proxy[0] else client[0]
-    return ("omero-irods: refused %s to %s: only iRODS admins may hand this zone rule text, since the "
+    return ("omero-irods: refused %s to %s: only this zone's iRODS admins may hand it rule text, since the "
             "Python rule engine runs it as the iRODS OS user" % (GATED_APIS[api], who))
