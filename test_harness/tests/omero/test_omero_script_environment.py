@@ -53,7 +53,8 @@ def test_a_script_resolves_the_service_account_and_landing_zone_from_home(tmp_pa
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"env_path": str(irods_dir / "irods_environment.json"),
-                                       "landing_zone": "/tempZone/omero/landing"}
+                                       "landing_zone": "/tempZone/omero/landing",
+                                       "mark_key": None}  # no integrity key named: payloads go unmarked
 
 
 def test_a_script_without_a_home_environment_file_is_told_where_to_put_it(tmp_path, monkeypatch):
