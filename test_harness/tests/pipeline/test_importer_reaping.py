@@ -4,7 +4,6 @@ as init does on a server, without changing what the check rule sees.
 Sources: prctl(2) PR_SET_CHILD_SUBREAPER (orphans are reparented to the nearest living
 subreaper ancestor), waitpid(2), proc(5) (/proc/PID/stat: state, ppid, session)."""
 
-import gc
 import os
 import subprocess
 import sys
@@ -53,11 +52,11 @@ def test_the_importer_is_adopted_by_the_sandbox_and_reaped_once_it_ended(tmp_pat
 def test_only_adopted_orphans_are_reaped_never_a_child_someone_waits_for(tmp_path):
     """A child the test process started (in its session, or a session of its own) keeps its
     exit status for its Popen; an orphan adopted from a dead session leader is reaped."""
-    gc.collect()  # an earlier test's zone may still hold a rule's context: finalised now, not midway
     own = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     leader = subprocess.Popen([sys.executable, "-c", "raise SystemExit(4)"], start_new_session=True)
     with processes.adopting_orphans():
-        wrapper = subprocess.run(["/bin/sh", "-c", "(exit 5) </dev/null >/dev/null 2>&1 & echo $!"],
+        # the orphan outlives its shell (else the shell may reap it first), as the importer does
+        wrapper = subprocess.run(["/bin/sh", "-c", "(sleep 0.5; exit 5) </dev/null >/dev/null 2>&1 & echo $!"],
                                  stdout=subprocess.PIPE, start_new_session=True)
         orphan = int(wrapper.stdout.decode().strip())
         for _ in range(400):
