@@ -347,8 +347,8 @@ def _unquote(value):
 # --- the rule-text gate: only admins hand this zone rule text ---------------------------------
 
 def gate_rule_text(callback, rei, api):
-    """pep_api_exec_my_rule_pre, pep_api_exec_rule_expression_pre: RULE_ENGINE_CONTINUE for an
-    admin (client and proxy), else the refusal's code (omero_irods.rule_gate says why). Names
+    """pep_api_exec_my_rule_pre, pep_api_exec_rule_expression_pre: RULE_ENGINE_CONTINUE for this
+    zone's admins, else the refusal's code (omero_irods.rule_gate decides and says why). Names
     and privilege levels come from the session variables, so it costs no catalog query."""
     import session_vars
 
