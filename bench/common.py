@@ -29,10 +29,11 @@ def measure(action):
     return {"wall": after_wall - before_wall, "cpu": cpu}
 
 
-def interleaved(rounds, actions):
+def interleaved(rounds, actions, prepare=None):
     """Run each of `actions` ({label: callable}) once per round, in turn, `rounds` times, so
     that a change in machine load hits every label alike. Returns {label: [samples]}, each
-    label's samples in round order (sample i of every label comes from round i)."""
+    label's samples in round order (sample i of every label comes from round i).
+    `prepare()`, if given, runs untimed before every action (e.g. evicting the page cache)."""
     if rounds < 1:
         raise ValueError("rounds must be at least 1, not %r" % (rounds,))
     samples = {label: [] for label in actions}
@@ -42,8 +43,23 @@ def interleaved(rounds, actions):
         # that reads what the previous one left in the caches)
         shift = round_number % len(labels)
         for label in labels[shift:] + labels[:shift]:
+            if prepare is not None:
+                prepare()
             samples[label].append(measure(actions[label]))
     return samples
+
+
+def evict_from_page_cache(root):
+    """Drop every file under `root` from the page cache (posix_fadvise DONTNEED on clean
+    pages: no privilege needed, other files untouched), so the next reader reads the disk."""
+    os.sync()  # dirty pages are not dropped
+    for folder, _folders, names in os.walk(root):
+        for name in names:
+            handle = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.posix_fadvise(handle, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(handle)
 
 
 def median_wall(samples):

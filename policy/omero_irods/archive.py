@@ -62,6 +62,13 @@ MAX_EXTENDED_HEADER_BYTES = 16 * 1024
 #: Bytes asked of the reader per read(): one msiDataObjRead round trip on the server.
 READ_SIZE = 1 << 20
 
+#: The first read after a seek over at least READ_SIZE of member data, doubled on every
+#: following read up to READ_SIZE. After a large member the next header is usually followed
+#: by another large member's data, which a full READ_SIZE read would fetch only to seek over
+#: it (1 MiB per large member: 0.06 extra bytes read per archive byte for 16 MiB members).
+#: The doubling keeps runs of small members at a read per READ_SIZE.
+READ_SIZE_AFTER_SEEK = 16 * 1024
+
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
 _POSIX_MAGIC = b"ustar\x0000"
@@ -139,15 +146,21 @@ def list_members(fileobj, limits, what="archive"):
 
 
 class _Stream:
-    """Sequential reads of READ_SIZE, a locally kept position, seeks only past the buffer."""
+    """Sequential reads of READ_SIZE, a locally kept position, seeks only past the buffer.
 
-    __slots__ = ("_fileobj", "_seekable", "_buffer", "_start", "position")
+    Round trips stay O(archive bytes / READ_SIZE): a seek happens only over member data
+    beyond the buffer, and the shorter reads after a seek (READ_SIZE_AFTER_SEEK, doubling)
+    follow only seeks over at least READ_SIZE bytes.
+    """
+
+    __slots__ = ("_fileobj", "_seekable", "_buffer", "_start", "_read_size", "position")
 
     def __init__(self, fileobj):
         self._fileobj = fileobj
         self._seekable = _seekable(fileobj)
         self._buffer = b""
         self._start = 0  # archive offset of _buffer[0]
+        self._read_size = READ_SIZE
         self.position = 0
 
     def take(self, size):
@@ -164,7 +177,8 @@ class _Stream:
         pieces = [self._buffer[self.position - self._start:]]
         missing = size - len(pieces[0])
         while missing > 0:
-            data = self._fileobj.read(max(READ_SIZE, missing))
+            data = self._fileobj.read(max(self._read_size, missing))
+            self._read_size = min(2 * self._read_size, READ_SIZE)
             if not data:
                 break
             pieces.append(data)
@@ -181,6 +195,8 @@ class _Stream:
         self._buffer, self._start = b"", target
         if self._seekable:
             self._fileobj.seek(target)
+            if target - buffered_end >= READ_SIZE:
+                self._read_size = READ_SIZE_AFTER_SEEK
         else:
             self._read_through(target - buffered_end)
         self.position = target

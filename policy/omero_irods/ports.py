@@ -46,7 +46,8 @@ class ZonePort(object):
         raise NotImplementedError
 
     def open_reader(self, path):
-        """A binary, seekable file object over a data object (for walking tar headers)."""
+        """A binary, seekable, unbuffered file object over a data object (for walking tar
+        headers): each read(n) is one round trip and may return fewer than n bytes."""
         raise NotImplementedError
 
     def checksum(self, path):

@@ -101,12 +101,14 @@ class PrepZone(ZonePort):
         }
 
     def read(self, path, max_bytes):
-        with self.open_reader(path) as reader:
+        with io.BufferedReader(self.open_reader(path), buffer_size=READ_CHUNK) as reader:
             return reader.read(max_bytes + 1)
 
     def open_reader(self, path):
+        # Unbuffered: the member walk keeps its own buffer and sizes its reads (a short read
+        # after seeking over a large member); a BufferedReader would turn each into READ_CHUNK.
         descriptor = self._msi("msiDataObjOpen", "objPath=%s++++openFlags=O_RDONLY" % path, 0)[1]
-        return io.BufferedReader(_MsiReader(self, descriptor), buffer_size=READ_CHUNK)
+        return _MsiReader(self, descriptor)
 
     def checksum(self, path):
         return self._msi("msiDataObjChksum", path, "forceChksum=", "")[2]

@@ -42,12 +42,14 @@ class Member:
     """One regular file of the archive: where it goes, how big it is, how to read it.
 
     `open()` returns a binary reader (`read(n)`, `close()`); it is called once per pass,
-    so a retried upload reads the source again instead of keeping a copy.
+    so a retried upload reads the source again instead of keeping a copy. `prefetch(n)`,
+    if given, asks the operating system to start reading the first `n` bytes in the
+    background (a hint: it never fails and returns nothing).
     """
 
-    __slots__ = ("path", "size", "mtime", "open")
+    __slots__ = ("path", "size", "mtime", "open", "prefetch")
 
-    def __init__(self, path, size, mtime, open):
+    def __init__(self, path, size, mtime, open, prefetch=None):
         check_archive_path(path)
         if not isinstance(size, int) or size < 0:
             raise SourceError("%s: size must be a non-negative integer, not %r" % (path, size))
@@ -55,6 +57,7 @@ class Member:
         self.size = size
         self.mtime = int(mtime)
         self.open = open
+        self.prefetch = prefetch
 
     def __repr__(self):
         return "Member(%r, size=%d)" % (self.path, self.size)
@@ -119,7 +122,7 @@ def _walk(path, base, follow_symlinks, ancestors):
     archive_path = os.path.relpath(path, base).replace(os.sep, "/")
     st = _stat(path, follow_symlinks)
     if stat.S_ISREG(st.st_mode):
-        yield Member(archive_path, st.st_size, st.st_mtime, _file_opener(path))
+        yield Member(archive_path, st.st_size, st.st_mtime, _file_opener(path), _file_prefetcher(path))
     elif stat.S_ISDIR(st.st_mode):
         key = (st.st_dev, st.st_ino)
         if key in ancestors:
@@ -169,6 +172,30 @@ def _file_opener(path):
     return open_file
 
 
+def _file_prefetcher(path):
+    """posix_fadvise(WILLNEED) on the file's first bytes, where the platform has it.
+
+    Without it each file's first read waits for the disk while nothing else reads: files
+    not in the page cache made the push 1.3x slower than `tar | openssl`, whose tar reads
+    ahead while openssl hashes. The kernel starts the reads and returns at once.
+    """
+    if not hasattr(os, "posix_fadvise"):
+        return None
+
+    def prefetch(count):
+        try:
+            handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            return  # open() reports it, with the file's name, when the file's turn comes
+        try:
+            os.posix_fadvise(handle, 0, count, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(handle)
+    return prefetch
+
+
 # ---------------------------------------------------------------- the stream
 
 
@@ -188,7 +215,9 @@ class TarStream:
     fills the next one. hashlib releases the GIL for buffers over 2047 bytes (CPython
     Modules/hashlib.h HASHLIB_GIL_MINSIZE), so both hashes run on separate cores. Two chunks
     exist at once (double buffering): the one the caller holds and the one being filled; the
-    producer starts a third only when the caller asks for the next chunk.
+    producer starts a third only when the caller asks for the next chunk. Files not in the
+    page cache are asked of the disk PREFETCH_BYTES ahead (Member.prefetch), so the producer
+    does not wait for each file's first read.
     """
 
     def __init__(self, members, chunk_size=CHUNK_SIZE):
@@ -234,7 +263,9 @@ class TarStream:
     def _fill(self, emit, allocate, manifest):
         """The producer thread's work: every byte of the archive, in order, into chunks."""
         filler = _ChunkFiller(self.chunk_size, emit, allocate)
+        prefetcher = _Prefetcher(self.members)
         for member in self.members:
+            prefetcher.reached(member)
             filler.add(_header(member))
             digest = filler.add_file(member)
             manifest.append(ManifestEntry(member.path, member.size, digest))
@@ -245,6 +276,34 @@ class TarStream:
 
 #: Chunk buffers in existence at once: the caller's and the one being filled.
 BUFFERS_IN_FLIGHT = 2
+
+#: How far ahead of the member being read the OS is asked to read (Member.prefetch): enough
+#: to cover a disk's latency at hashing speed, little enough not to crowd the page cache.
+PREFETCH_BYTES = 32 * 1024 * 1024
+
+
+class _Prefetcher(object):
+    """Keeps PREFETCH_BYTES of member data, from the member about to be read on, hinted to the OS.
+
+    A large member is hinted up to PREFETCH_BYTES only: within a file the kernel's own
+    sequential read-ahead takes over.
+    """
+
+    def __init__(self, members):
+        self.members = members
+        self.next = 0  # index of the first member not hinted yet
+        self.ahead = 0  # bytes hinted of the members not reached yet
+
+    def reached(self, member):
+        """`member` is read next (members are reached in order)."""
+        while self.next < len(self.members) and self.ahead < PREFETCH_BYTES:
+            upcoming = self.members[self.next]
+            self.next += 1
+            count = min(upcoming.size, PREFETCH_BYTES)
+            if upcoming.prefetch is not None and count:
+                upcoming.prefetch(count)
+            self.ahead += count
+        self.ahead -= min(member.size, PREFETCH_BYTES)
 
 
 def _header(member):

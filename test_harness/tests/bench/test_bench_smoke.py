@@ -103,11 +103,37 @@ def test_push_stream_compares_with_openssl_and_the_floor_and_measures_the_whole_
         size = common.bytes_text(96 * 1024) if size == "96.0 KiB" else common.bytes_text(2 * 96 * 1024)
         assert measured["push stream %s vs tar | openssl dgst -sha256" % size]["baseline"] == "tar | openssl dgst"
         assert measured["push stream %s vs floor tar | cat" % size]["kind"] == "time"
+        cold = measured["push stream %s vs tar | openssl, cold page cache" % size]
+        assert cold["kind"] == "time" and cold["baseline"] == "tar | openssl dgst"
         rss = measured["push peak RSS, whole process, %s" % size]
         # a whole Python process: far more than tracemalloc would show, far less than a GiB
         assert 5 << 20 < rss["subject_bytes"] < 1 << 30 and rss["baseline_bytes"] == 64 << 20
     sizes = result["parameters"]["sizes"]
     assert [sizes[label]["files"] for label in sorted(sizes)] == [3, 6]
+
+
+@pytest.mark.skipif(shutil.which("fincore") is None, reason="util-linux fincore is not installed")
+def test_the_cold_rows_start_every_run_with_the_tree_out_of_the_page_cache(tmp_path):
+    # the cold rows compare disk reads only if each run starts with nothing of the tree cached
+    import subprocess
+
+    tree = tmp_path / "run1"
+    common.write_tree(str(tree), 3, 3 * 1024 * 1024)
+    files = [str(path) for path in tree.rglob("*") if path.is_file()]
+
+    def cached_bytes():  # fincore: a file's bytes in the page cache (mincore(2))
+        done = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES"] + files,
+                              capture_output=True, text=True, check=True)
+        return sum(int(line) for line in done.stdout.split())
+
+    for path in files:
+        with open(path, "rb") as handle:
+            handle.read()
+    assert cached_bytes() > 0
+    seen = []
+    common.interleaved(2, {"a": lambda: seen.append(cached_bytes()), "b": lambda: seen.append(cached_bytes())},
+                       prepare=lambda: common.evict_from_page_cache(str(tree)))
+    assert seen == [0, 0, 0, 0]
 
 
 def test_the_baseline_digest_is_openssl_sha256_of_the_tar_stream(tmp_path):
@@ -135,6 +161,14 @@ def test_ingest_e2e_counts_microservices_and_server_bytes(tmp_path):
     # the placed copy alone is one written byte per ingested byte
     assert large["written_bytes"] >= large["ingested_bytes"] == 256 * 1024
     assert "30 members" in outcomes and "12" in outcomes and "3" in outcomes
+    # the fixed cost of a request (one 1 KiB file) is subtracted in the "beyond" rows
+    fixed = outcomes["one file"]
+    assert fixed["ingested_bytes"] == 1024 and 0 < fixed["read_bytes"]
+    measured = {entry["measure"]: entry for entry in result["measures"]}
+    beyond = measured["server bytes read / ingested byte, %s in 2 files, beyond a 1-file request"
+                      % common.bytes_text(256 * 1024)]
+    assert beyond["subject_count"] == large["read_bytes"] - fixed["read_bytes"]
+    assert beyond["baseline_count"] == large["ingested_bytes"] - 1024
 
 
 def test_ingest_e2e_refuses_to_time_a_request_that_was_not_imported(tmp_path, monkeypatch):

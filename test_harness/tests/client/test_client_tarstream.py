@@ -239,3 +239,54 @@ def test_the_stream_holds_at_most_two_chunks_while_the_consumer_holds_none(tmp_p
     finally:
         tarstream._Producer._allocate = original
     assert 512 * 1024 + rest == stream.size
+
+
+def _hinting_members(sizes, hints):
+    """Members that record their prefetch hints; reading one records it too."""
+    def member(index, size):
+        def open_member():
+            hints.append(("read", index))
+            return io.BytesIO(bytes(size))
+        return Member("run1/f%03d" % index, size, 0, open_member,
+                      prefetch=lambda count: hints.append(("hint", index, count)))
+    return [member(index, size) for index, size in enumerate(sizes)]
+
+
+def test_files_ahead_of_the_reader_are_hinted_to_the_os_in_order(monkeypatch):
+    # Cold page cache: without read-ahead across files every file's first read waits for
+    # the disk while nothing else reads (the push was 1.3x tar | openssl; 0.9x with hints).
+    from omero_irods.client import tarstream
+
+    monkeypatch.setattr(tarstream, "PREFETCH_BYTES", 10 * 1024)
+    hints = []
+    members = _hinting_members([4096, 4096, 4096, 0, 50 * 1024, 4096, 4096], hints)
+    archive_bytes(TarStream(members, chunk_size=4096))
+    assert [h for h in hints if h[0] == "hint"] == [
+        ("hint", 0, 4096), ("hint", 1, 4096), ("hint", 2, 4096),  # 12 KiB ahead of the first read
+        ("hint", 4, 10 * 1024),  # a large file: its first PREFETCH_BYTES; an empty one: nothing
+        ("hint", 5, 4096), ("hint", 6, 4096)]
+    for hint in (h for h in hints if h[0] == "hint"):
+        # every hint comes before that file's read, and file 4 only once file 0 is read
+        assert hints.index(hint) < hints.index(("read", hint[1]))
+    assert hints.index(("hint", 4, 10 * 1024)) > hints.index(("read", 0))
+
+
+def test_local_files_are_hinted_with_posix_fadvise_and_a_missing_one_fails_when_read(run_dir, monkeypatch):
+    from omero_irods.client import tarstream
+
+    if not hasattr(os, "posix_fadvise"):
+        pytest.skip("this platform has no posix_fadvise: local files are not hinted")
+    advised = []
+    real_fadvise = os.posix_fadvise
+    monkeypatch.setattr(tarstream.os, "posix_fadvise",
+                        lambda fd, offset, count, advice: advised.append((os.readlink("/proc/self/fd/%d" % fd),
+                                                                          offset, count, advice))
+                        or real_fadvise(fd, offset, count, advice))
+    members = members_from_paths(run_dir)
+    archive_bytes(TarStream(members))
+    assert [(os.path.basename(path), offset, count, advice) for path, offset, count, advice in advised] == [
+        ("notes.txt", 0, 15, os.POSIX_FADV_WILLNEED), ("A1.tif", 0, 2000, os.POSIX_FADV_WILLNEED)]
+
+    (run_dir / "notes.txt").unlink()  # gone between listing and reading: the hint stays silent
+    with pytest.raises(SourceError, match="notes.txt: cannot open"):
+        archive_bytes(TarStream(members))

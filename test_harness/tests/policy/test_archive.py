@@ -10,7 +10,8 @@ import tarfile
 
 import pytest
 
-from omero_irods.archive import MAX_EXTENDED_HEADER_BYTES, READ_SIZE, ArchiveLimits, Member, list_members
+from omero_irods.archive import (MAX_EXTENDED_HEADER_BYTES, READ_SIZE, READ_SIZE_AFTER_SEEK, ArchiveLimits, Member,
+                                 list_members)
 from omero_irods.errors import Rejected
 
 LIMITS = ArchiveLimits(
@@ -266,6 +267,32 @@ def test_reader_calls_grow_with_the_archive_size_not_the_member_count():
     megabytes = -(-len(raw) // READ_SIZE)
     assert reader.reads + len(reader.seeks) <= 3 * megabytes + 2
     assert reader.tells == 0
+
+
+def test_headers_between_large_members_are_read_in_small_pieces():
+    # Server bytes read per ingested byte: after seeking over a large member the walk reads
+    # the next header with a short read, not READ_SIZE of the next member's data.
+    count = 16
+    raw = make_tar([("run1/f%02d.bin" % i, "file", bytes(2 * READ_SIZE)) for i in range(count)])
+    reader = CountingReader(raw)
+    assert len(list_members(reader, LIMITS)) == count
+    assert len(reader.seeks) == count
+    # the first read, then at most 32 KiB per header (a READ_SIZE each read 16 MiB here)
+    assert reader.bytes_read <= READ_SIZE + count * (32 << 10)
+
+
+def test_small_members_after_a_large_one_are_still_read_in_large_pieces():
+    # The short reads after a seek double back to READ_SIZE: a run of small members after a
+    # large one still costs a round trip per READ_SIZE, not one per member.
+    files = [("run1/big.bin", "file", bytes(2 * READ_SIZE))]
+    files += [("run1/f%05d.tif" % i, "file", bytes(i % 700)) for i in range(3000)]
+    raw = make_tar(files)
+    reader = CountingReader(raw)
+    assert len(list_members(reader, LIMITS._replace(max_members=5000))) == 3001
+    small_megabytes = -(-(len(raw) - 2 * READ_SIZE) // READ_SIZE)
+    doublings = (READ_SIZE // READ_SIZE_AFTER_SEEK).bit_length()
+    # each short read may end inside a small member: at most one more seek per doubling
+    assert reader.reads + len(reader.seeks) <= 3 * small_megabytes + 2 * doublings + 3
 
 
 @pytest.mark.parametrize("seekable", [True, False])

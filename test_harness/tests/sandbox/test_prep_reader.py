@@ -78,3 +78,46 @@ def test_the_buffered_reader_reads_everything_in_few_large_calls(reader_zone):
     reads = [args for name, args in reader_zone.calls if name == "msiDataObjRead"]
     assert len(reads) <= 3 and all(args[1] <= prep_zone.READ_CHUNK for args in reads)
     assert reader_zone.calls[-1][0] == "msiDataObjClose"
+
+
+class _AdapterOver(prep_zone.PrepZone):
+    """PrepZone's reading methods over the recording zone (no session needed for them)."""
+
+    def __init__(self, recording):
+        self.recording, self.bytes_read = recording, 0
+
+    def _msi(self, name, *args):
+        answer = self.recording._msi(name, *args)
+        if name == "msiDataObjRead" and answer[2] is not None:
+            self.bytes_read += answer[2].len
+        return answer
+
+
+def test_the_member_walk_sizes_its_own_reads_through_the_zone_reader(reader_zone, zone):
+    # Server bytes read per ingested byte: between large members the walk asks for a header's
+    # worth; a buffering layer under it would turn each ask into READ_CHUNK of member data.
+    import tarfile
+
+    from omero_irods.archive import READ_SIZE, ArchiveLimits, list_members
+
+    buffer = io.BytesIO()
+    count, size = 8, 2 * READ_SIZE
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for index in range(count):
+            info = tarfile.TarInfo("run1/f%d.bin" % index)
+            info.size = size
+            tar.addfile(info, io.BytesIO(bytes(size)))
+    tar_path = "/tempZone/home/alice/run1.tar"
+    zone.put("alice", tar_path, buffer.getvalue())
+    limits = ArchiveLimits(max_members=100, max_member_bytes=1 << 30, max_expanded_bytes=1 << 40,
+                           max_path_length=1024, max_name_length=255)
+    adapter = _AdapterOver(reader_zone)
+    with adapter.open_reader(tar_path) as reader:
+        assert len(list_members(reader, limits)) == count
+    assert adapter.bytes_read <= READ_SIZE + count * (32 << 10)
+
+
+def test_reading_a_whole_object_larger_than_a_read_still_returns_all_of_it(reader_zone, zone):
+    data = bytes(range(256)) * (12 * 1024)  # 3 MiB: three msiDataObjRead calls at least
+    zone.put("alice", "/tempZone/home/alice/big.dat", data)
+    assert _AdapterOver(reader_zone).read("/tempZone/home/alice/big.dat", len(data)) == data
