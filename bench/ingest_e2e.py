@@ -219,10 +219,7 @@ def run(workdir, file_counts, file_bytes, rounds, large_bytes, large_files, many
 def _one_file_request(workdir):
     """The fixed cost of a request: one file of 1 KiB, push to imported."""
     tree = os.path.join(workdir, "one-file", "run")
-    os.makedirs(tree)
-    with open(os.path.join(tree, "f.tif"), "wb") as handle:
-        handle.write(os.urandom(1024))
-    outcome = ingest(os.path.join(workdir, "one-file-run"), tree, 1024)
+    outcome = ingest(os.path.join(workdir, "one-file-run"), tree, small_tree(tree, 1, 1024))
     shutil.rmtree(os.path.dirname(tree))
     return outcome
 
